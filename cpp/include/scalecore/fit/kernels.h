@@ -1,0 +1,420 @@
+// CPU fitting drivers, instantiated once per ISA translation unit
+// (fit_generic.cc with T = scalars; fit_avx2.cc with T = packs).  Include
+// only from those files: everything here is in the ISA-tagged namespace.
+//
+//   run_one<Law, T>    one fit with scalar control flow; evaluation over
+//                      elements of T (T = S: one point per element; T = pack:
+//                      W consecutive points per element, reduced at the end)
+//   run_lanes<Law, T>  W fits at once, one per lane of T, each lane refilled
+//                      from a LaneSink when its fit ends, so that one slow fit
+//                      never holds the others back
+#pragma once
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "scalecore/common/simd.h"
+#include "scalecore/fit/accumulate.h"
+#include "scalecore/fit/expr.h"
+#include "scalecore/fit/kernel_api.h"
+#include "scalecore/fit/laws.h"
+#include "scalecore/fit/lm.h"
+
+SC_FAMILY_NS_BEGIN(fit)
+
+SC_HD double hsum(double x) { return x; }
+SC_HD float hsum(float x) { return x; }
+
+// The data a law is evaluated on: n elements of T per array.
+template <class T>
+struct KData {
+  const T* feat[kMaxFeatures];
+  const T* yt;
+  const T* w;
+  int n;
+};
+
+// A built-in law behind the common evaluation interface.
+template <class L>
+struct BuiltinLaw {
+  static constexpr int PC = L::P;
+  int np() const { return L::P; }
+
+  // Parameters, pointers and the accumulator are copied into locals so that
+  // the compiler knows nothing aliases them and keeps them in registers.
+  template <class T>
+  void accumulate(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
+    T pl[L::P];
+    for (int k = 0; k < L::P; ++k) pl[k] = p[k];
+    const T* SC_RESTRICT u0[L::NIN];
+    for (int k = 0; k < L::NIN; ++k) u0[k] = d.feat[k];
+    const T* SC_RESTRICT yt = d.yt;
+    const T* SC_RESTRICT w = d.w;
+    const ResidualCfg c = cfg;
+    LMEval<T, PC> ev = out;
+    const int n = d.n;
+    for (int i = 0; i < n; ++i) {
+      T u[L::NIN];
+      for (int k = 0; k < L::NIN; ++k) u[k] = u0[k][i];
+      T J[L::P];
+      const T f = L::eval(u, pl, J);
+      accumulate_point(ev, L::P, c, f, J, yt[i], w[i]);
+    }
+    out = ev;
+  }
+
+  template <class T>
+  void geodesic(const KData<T>& d, const T* p, const T* v, T h, const ResidualCfg& cfg, T* out) const {
+    T ph[L::P];
+    for (int k = 0; k < L::P; ++k) ph[k] = p[k] + h * v[k];
+    for (int i = 0; i < d.n; ++i) {
+      T u[L::NIN];
+      for (int k = 0; k < L::NIN; ++k) u[k] = d.feat[k][i];
+      T J0[L::P], J1[L::P];
+      const T f0 = L::eval(u, p, J0);
+      const T f1 = L::eval(u, ph, J1);
+      accumulate_geodesic_point<T, PC>(out, L::P, cfg, f0, J0, f1, d.yt[i], d.w[i], v, h);
+    }
+  }
+
+  template <class T>
+  void values(const KData<T>& d, const T* p, T* out) const {
+    for (int i = 0; i < d.n; ++i) {
+      T u[L::NIN];
+      for (int k = 0; k < L::NIN; ++k) u[k] = d.feat[k][i];
+      T J[L::P];
+      out[i] = L::eval(u, p, J);
+    }
+  }
+};
+
+// An expression law: block-wise interpretation (expr.h).
+struct ExprLaw {
+  static constexpr int PC = 0;
+  static constexpr int BLK = 16;
+  const ExprProgram* pr;
+  int np() const { return pr->n_params; }
+
+  template <class T, class F>
+  void blocks(const KData<T>& d, const T* p, F&& fn) const {
+    T val[kMaxExprNodes * BLK];
+    T adj[kMaxExprNodes * BLK];
+    T f[BLK];
+    T J[BLK * kMaxParams];
+    for (int i0 = 0; i0 < d.n; i0 += BLK) {
+      const int n = d.n - i0 < BLK ? d.n - i0 : BLK;
+      const T* feat[kMaxFeatures];
+      for (int k = 0; k < pr->n_features; ++k) feat[k] = d.feat[k] + i0;
+      expr_eval_block<BLK, kMaxParams>(*pr, feat, n, p, val, adj, f, J);
+      for (int i = 0; i < n; ++i) fn(i0 + i, f[i], J + i * kMaxParams);
+    }
+  }
+
+  template <class T>
+  void accumulate(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& ev) const {
+    const int np_ = pr->n_params;
+    blocks(d, p, [&](int i, T fi, T* Ji) { accumulate_point(ev, np_, cfg, fi, Ji, d.yt[i], d.w[i]); });
+  }
+
+  template <class T>
+  void geodesic(const KData<T>& d, const T* p, const T* v, T h, const ResidualCfg& cfg, T* out) const {
+    const int np_ = pr->n_params;
+    T ph[kMaxParams];
+    for (int k = 0; k < np_; ++k) ph[k] = p[k] + h * v[k];
+    // Values at p + h v first (J unused), then p with J.
+    T* f1 = static_cast<T*>(aligned_alloc(64, sizeof(T) * ((d.n + 15) / 16) * 16 + 64));
+    blocks(d, ph, [&](int i, T fi, T*) { f1[i] = fi; });
+    blocks(d, p, [&](int i, T fi, T* Ji) {
+      accumulate_geodesic_point<T, PC>(out, np_, cfg, fi, Ji, f1[i], d.yt[i], d.w[i], v, h);
+    });
+    free(f1);
+  }
+
+  template <class T>
+  void values(const KData<T>& d, const T* p, T* out) const {
+    blocks(d, p, [&](int i, T fi, T*) { out[i] = fi; });
+  }
+};
+
+template <class S>
+SC_HD ResidualCfg make_cfg(const Options& o) {
+  ResidualCfg c;
+  c.residual = o.residual;
+  c.loss = o.loss;
+  c.c2 = o.f_scale * o.f_scale;
+  c.inv_c2 = 1.0 / c.c2;
+  return c;
+}
+
+// Evaluation with element type T, reduced into scalars.
+template <class Law, class T, class S, int PC>
+void evaluate_reduced(const Law& law, const KData<T>& d, const S* p, int np, const ResidualCfg& cfg,
+                      LMEval<S, PC>& out) {
+  constexpr int NP = np_of<PC>::value;
+  LMEval<T, PC> ev;
+  eval_zero(ev, np);
+  T pp[NP];
+  for (int k = 0; k < np; ++k) pp[k] = T(p[k]);
+  law.accumulate(d, pp, cfg, ev);
+  out.cost = S(0.5) * hsum(ev.cost);
+  for (int a = 0; a < np; ++a) {
+    out.g[a] = hsum(ev.g[a]);
+    for (int b = 0; b <= a; ++b) out.A[a * NP + b] = hsum(ev.A[a * NP + b]);
+  }
+}
+
+template <class Law, class T, class S>
+void geodesic_reduced(const Law& law, const KData<T>& d, const S* p, const S* v, S h, int np,
+                      const ResidualCfg& cfg, S* out) {
+  T pp[kMaxParams], vv[kMaxParams], acc[kMaxParams];
+  for (int k = 0; k < np; ++k) {
+    pp[k] = T(p[k]);
+    vv[k] = T(v[k]);
+    acc[k] = T(0.0);
+  }
+  law.geodesic(d, pp, vv, T(h), cfg, acc);
+  for (int k = 0; k < np; ++k) out[k] = hsum(acc[k]);
+}
+
+// One fit, scalar control flow.
+template <class Law, class T, class S>
+void run_one(const Law& law, const Options& o, const KData<T>& d, OneFit<S>& f) {
+  constexpr int PC = Law::PC;
+  constexpr int NP = np_of<PC>::value;
+  const int np = law.np();
+  const ResidualCfg cfg = make_cfg<S>(o);
+  const LMTols tol = effective_tols<S>(o.xtol, o.ftol, o.gtol);
+  LMState<S, PC> st;
+  LMEval<S, PC> ev;
+  for (int k = 0; k < np; ++k) {
+    st.lo[k] = f.lo ? f.lo[k] : S(-HUGE_VAL);
+    st.hi[k] = f.hi ? f.hi[k] : S(HUGE_VAL);
+    st.pt[k] = vmin(vmax(f.p[k], st.lo[k]), st.hi[k]);
+    st.p[k] = st.pt[k];
+  }
+  evaluate_reduced(law, d, st.pt, np, cfg, ev);
+  f.nfev = 1;
+  f.n_iter = 0;
+  if (!eval_finite(ev, np)) {
+    for (int k = 0; k < np; ++k) f.p[k] = st.pt[k];
+    f.cost = ev.cost;
+    f.status = SC_STATUS_NON_FINITE;
+    return;
+  }
+  lm_start(st, ev, np, true, o.damping_init);
+  int status = 0;
+  if (lm_gtol(st, np, tol.gtol)) status = SC_STATUS_GTOL;
+  while (status == 0) {
+    if (f.n_iter >= o.max_iter) {
+      status = SC_STATUS_MAX_ITER;
+      break;
+    }
+    S v[NP];
+    lm_velocity(st, np, v, true);
+    bool refuse = false;
+    if (o.geodesic) {
+      S gv[NP], rhs[NP], a[NP], step[NP];
+      geodesic_reduced(law, d, st.p, v, S(o.geodesic_h), np, cfg, gv);
+      ++f.nfev;
+      for (int k = 0; k < np; ++k) rhs[k] = -gv[k];
+      lm_solve_damped(st, np, rhs, a, true);
+      refuse = !lm_geodesic_step(st, np, v, a, o.geodesic_alpha, step);
+      lm_set_trial(st, np, step);
+    } else {
+      lm_set_trial(st, np, v);
+    }
+    if (!refuse) {
+      evaluate_reduced(law, d, st.pt, np, cfg, ev);
+      ++f.nfev;
+    }
+    ++f.n_iter;
+    status = int(lm_update(st, ev, np, tol, true, refuse));
+  }
+  if ((status == SC_STATUS_GTOL || status == SC_STATUS_FTOL || status == SC_STATUS_XTOL) &&
+      lm_singular(st, np))
+    status = SC_STATUS_SINGULAR;
+  for (int k = 0; k < np; ++k) f.p[k] = st.p[k];
+  f.cost = st.cost;
+  f.status = static_cast<int8_t>(status);
+}
+
+// W fits at once, one per lane, refilled from the sink.
+template <class Law, class T>
+void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename scalar_of<T>::type>& sink) {
+  using S = typename scalar_of<T>::type;
+  constexpr int W = lanes_of<T>::value;
+  constexpr int PC = Law::PC;
+  constexpr int NP = np_of<PC>::value;
+  using Mask = decltype(T() > T());
+  const int np = law.np();
+  const int nf = Law::PC > 0 ? kMaxInputs : kMaxFeatures;
+  const ResidualCfg cfg = make_cfg<S>(o);
+  const LMTols tol = effective_tols<S>(o.xtol, o.ftol, o.gtol);
+
+  // Interleaved buffers: element i of array k holds point i of every lane.
+  const int narr = nf + 2;
+  T* buf = static_cast<T*>(aligned_alloc(64, sizeof(T) * size_t(narr) * size_t(mpad > 0 ? mpad : 1)));
+  KData<T> d;
+  S* featS[kMaxFeatures];
+  for (int k = 0; k < nf; ++k) {
+    d.feat[k] = buf + size_t(k) * mpad;
+    featS[k] = reinterpret_cast<S*>(buf + size_t(k) * mpad);
+  }
+  d.yt = buf + size_t(nf) * mpad;
+  d.w = buf + size_t(nf + 1) * mpad;
+  d.n = mpad;
+  S* ytS = reinterpret_cast<S*>(buf + size_t(nf) * mpad);
+  S* wS = reinterpret_cast<S*>(buf + size_t(nf + 1) * mpad);
+  for (size_t i = 0; i < size_t(narr) * size_t(mpad); ++i) buf[i] = T(0.0);
+
+  LMState<T, PC> st;
+  LMEval<T, PC> ev;
+  for (int k = 0; k < NP; ++k) {
+    st.p[k] = st.pt[k] = T(0.0);
+    st.lo[k] = T(-HUGE_VAL);
+    st.hi[k] = T(HUGE_VAL);
+    st.D[k] = T(0.0);
+    st.g[k] = T(0.0);
+  }
+  for (int k = 0; k < NP * NP; ++k) st.A[k] = T(0.0);
+  st.cost = T(0.0);
+  st.mu = T(1.0);
+  st.nu = T(2.0);
+  st.nonfinite_run = T(0.0);
+  st.pred = st.snorm = st.xnorm = T(0.0);
+
+  int32_t iters[W], nfev[W];
+  bool active[W], starting[W];
+
+  auto load_lane = [&](int l) -> bool {
+    S p0[NP], lo[NP], hi[NP];
+    if (!sink.load(sink.ctx, l, W, featS, ytS, wS, mpad, p0, lo, hi)) {
+      active[l] = false;
+      starting[l] = false;
+      return false;
+    }
+    for (int k = 0; k < np; ++k) {
+      const S q = p0[k] < lo[k] ? lo[k] : (p0[k] > hi[k] ? hi[k] : p0[k]);
+      set_lane(st.pt[k], l, q);
+      set_lane(st.lo[k], l, lo[k]);
+      set_lane(st.hi[k], l, hi[k]);
+    }
+    active[l] = true;
+    starting[l] = true;
+    iters[l] = 0;
+    nfev[l] = 0;
+    return true;
+  };
+  auto finish_lane = [&](int l, int status) {
+    S p[NP];
+    for (int k = 0; k < np; ++k) p[k] = lane(st.p[k], l);
+    sink.store(sink.ctx, l, p, lane(st.cost, l), static_cast<int8_t>(status), iters[l], nfev[l]);
+    load_lane(l);
+  };
+
+  for (int l = 0; l < W; ++l) load_lane(l);
+  auto bits_to_mask = [](unsigned bits) {
+    Mask m;
+    // Build a lane mask from bits through a select on scalars.
+    T t = T(0.0);
+    for (int l = 0; l < W; ++l) set_lane(t, l, (bits >> l) & 1u ? S(1) : S(0));
+    m = t > T(0.5);
+    return m;
+  };
+
+  for (;;) {
+    unsigned live_bits = 0, start_bits = 0;
+    for (int l = 0; l < W; ++l) {
+      if (active[l] && !starting[l]) live_bits |= 1u << l;
+      if (active[l] && starting[l]) start_bits |= 1u << l;
+    }
+    if (!live_bits && !start_bits) break;
+    const Mask live = bits_to_mask(live_bits);
+    Mask refuse = T(1.0) < T(0.0);
+    if (live_bits) {
+      T keep[NP];
+      for (int k = 0; k < np; ++k) keep[k] = st.pt[k];
+      T v[NP];
+      lm_velocity(st, np, v, live);
+      if (o.geodesic) {
+        T gv[NP], rhs[NP], a[NP], step[NP];
+        for (int k = 0; k < np; ++k) gv[k] = T(0.0);
+        law.geodesic(d, st.p, v, T(S(o.geodesic_h)), cfg, gv);
+        for (int l = 0; l < W; ++l) if (live_bits >> l & 1u) ++nfev[l];
+        for (int k = 0; k < np; ++k) rhs[k] = -gv[k];
+        lm_solve_damped(st, np, rhs, a, live);
+        refuse = (!lm_geodesic_step(st, np, v, a, o.geodesic_alpha, step)) & live;
+        lm_set_trial(st, np, step);
+      } else {
+        lm_set_trial(st, np, v);
+      }
+      // Lanes that are starting evaluate their start point.
+      for (int k = 0; k < np; ++k) st.pt[k] = select(live, st.pt[k], keep[k]);
+    }
+    eval_zero(ev, np);
+    law.accumulate(d, st.pt, cfg, ev);
+    ev.cost = T(0.5) * ev.cost;
+
+    // Starting lanes.
+    if (start_bits) {
+      const Mask start = bits_to_mask(start_bits);
+      const Mask fin = eval_finite(ev, np);
+      lm_start(st, ev, np, start & fin, o.damping_init);
+      const unsigned fin_bits = mask_bits(fin);
+      const unsigned g_bits = mask_bits(lm_gtol(st, np, tol.gtol));
+      for (int l = 0; l < W; ++l) {
+        if (!(start_bits >> l & 1u)) continue;
+        nfev[l] = 1;
+        starting[l] = false;
+        if (!(fin_bits >> l & 1u)) {
+          // Report the start point itself.
+          for (int k = 0; k < np; ++k) set_lane(st.p[k], l, lane(st.pt[k], l));
+          set_lane(st.cost, l, lane(ev.cost, l));
+          finish_lane(l, SC_STATUS_NON_FINITE);
+        } else if (g_bits >> l & 1u) {
+          finish_lane(l, SC_STATUS_GTOL);
+        } else if (o.max_iter <= 0) {
+          finish_lane(l, SC_STATUS_MAX_ITER);
+        }
+      }
+    }
+    if (live_bits) {
+      const T code = lm_update(st, ev, np, tol, live, refuse);
+      const Mask sing = lm_singular(st, np);
+      const unsigned sing_bits = mask_bits(sing);
+      const unsigned refuse_bits = mask_bits(refuse);
+      for (int l = 0; l < W; ++l) {
+        if (!(live_bits >> l & 1u)) continue;
+        ++iters[l];
+        if (!(refuse_bits >> l & 1u)) ++nfev[l];
+        int c = int(lane(code, l));
+        if (c == 0 && iters[l] >= o.max_iter) c = SC_STATUS_MAX_ITER;
+        if (c != 0) {
+          if ((c == SC_STATUS_GTOL || c == SC_STATUS_FTOL || c == SC_STATUS_XTOL) && (sing_bits >> l & 1u))
+            c = SC_STATUS_SINGULAR;
+          finish_lane(l, c);
+        }
+      }
+    }
+  }
+  free(buf);
+}
+
+// Law dispatch: calls fn(law_object) with the law behind a handle.
+template <class F>
+void with_law(const LawHandle& h, F&& fn) {
+  switch (h.id) {
+#define SC_LAW(L) \
+  case SC_LAWID_##L: fn(BuiltinLaw<L>{}); return;
+#include "scalecore/fit/laws.def"
+#undef SC_LAW
+    default: {
+      ExprLaw e;
+      e.pr = h.prog;
+      fn(e);
+      return;
+    }
+  }
+}
+
+SC_FAMILY_NS_END

@@ -1,0 +1,267 @@
+// The Levenberg-Marquardt step machine, written once for every element type:
+// T = a scalar (one fit: generic CPU, CUDA, and the CPU "points" mode whose
+// evaluation is SIMD over points) or a SIMD pack (the CPU "fits" mode, one
+// independent fit per lane).  Nothing here allocates.
+//
+// Conventions.  r = residuals (weighted, robust-scaled), J = dr/dp,
+// cost = sum_i (c^2/2) rho(r_i^2/c^2)  (= 0.5 |r|^2 for the linear loss),
+// A = J^T J, g = J^T r (the gradient of the cost).
+//
+// One iteration (a "trial"):
+//  1. Active set: parameter k is held when it sits on a bound and -g points
+//     out of the box (p_k <= lo_k and g_k > 0, or p_k >= hi_k and g_k < 0).
+//  2. Damped step (Marquardt scaling, Nielsen damping):
+//       (A + mu diag(D)) v = -g     over the free parameters,
+//     D_k = running max of A_kk (MINPACK's column-norm scaling, squared).
+//     Cholesky; lanes where it fails use the pivoted LDL^T (linalg.h).
+//  3. Optional geodesic acceleration (Transtrum & Sethna 2012): with
+//     r_vv = (2/h) ((r(p + h v) - r(p)) / h - J v), a = -(A + mu D)^-1 J^T r_vv,
+//     the step is v + a/2 when 2 |a|_D / |v|_D <= alpha, else it is rejected.
+//  4. Projection onto the box: s = clip(p + step, lo, hi) - p.  The method is
+//     a projected LM with an active set (Kanzow, Yamashita & Fukushima 2004).
+//  5. Gain ratio rho = (cost - cost(p + s)) / pred, pred = -(g^T s + s^T A s/2).
+//     Accept when the trial is finite and rho > 0; then
+//     mu *= max(1/3, 1 - (2 rho - 1)^3), nu = 2; otherwise mu *= nu, nu *= 2
+//     (Nielsen 1999).
+//  6. Tests, in order (MINPACK's meanings, see types.h Status).
+#pragma once
+#include "scalecore/common/simd.h"
+#include "scalecore/fit/linalg.h"
+#include "scalecore/fit/types.h"
+
+SC_FAMILY_NS_BEGIN(fit)
+
+template <int PC>
+struct np_of {
+  static constexpr int value = PC > 0 ? PC : kMaxParams;
+};
+
+// What one evaluation at a parameter vector returns.
+template <class T, int PC>
+struct LMEval {
+  static constexpr int NP = np_of<PC>::value;
+  T cost;        // 0.5 * sum of robust costs
+  T A[NP * NP];  // J^T J, lower triangle valid
+  T g[NP];       // J^T r
+};
+
+template <class T, int PC>
+struct LMState {
+  static constexpr int NP = np_of<PC>::value;
+  T p[NP];    // accepted point
+  T pt[NP];   // trial point (what the next evaluation is asked for)
+  T lo[NP], hi[NP];
+  T cost;
+  T A[NP * NP];
+  T g[NP];
+  T D[NP];
+  T mu, nu;
+  T pred;           // predicted reduction of the trial step
+  T snorm, xnorm;   // |sqrt(D) s|, |sqrt(D) p|
+  T nonfinite_run;  // consecutive non-finite trials
+};
+
+// Tolerances effectively used: never below a few ulps of the dtype.
+struct LMTols {
+  double xtol, ftol, gtol;
+};
+template <class S>
+SC_HD LMTols effective_tols(double xtol, double ftol, double gtol) {
+  const double e = sizeof(S) == 4 ? 4.0 * 1.1920929e-07 : 4.0 * 2.220446049250313e-16;
+  LMTols t;
+  t.xtol = xtol > e ? xtol : (xtol > 0 ? e : 0.0);
+  t.ftol = ftol > e ? ftol : (ftol > 0 ? e : 0.0);
+  t.gtol = gtol > e ? gtol : (gtol > 0 ? e : 0.0);
+  return t;
+}
+
+// Mask of finite evaluations (cost, gradient and the diagonal of J^T J: a
+// non-finite Jacobian entry shows on the diagonal).
+template <class T, int PC>
+SC_HD auto eval_finite(const LMEval<T, PC>& ev, int np) -> decltype(T() > T()) {
+  constexpr int NP = np_of<PC>::value;
+  auto ok = isfinite_v(ev.cost);
+  for (int k = 0; k < np; ++k) ok = ok & isfinite_v(ev.g[k]) & isfinite_v(ev.A[k * NP + k]);
+  return ok;
+}
+
+template <class T, int PC>
+SC_HD auto active_set(const LMState<T, PC>& st, int k) -> decltype(T() > T()) {
+  return ((st.p[k] <= st.lo[k]) & (st.g[k] > T(0.0))) | ((st.p[k] >= st.hi[k]) & (st.g[k] < T(0.0)));
+}
+
+// Adopts an evaluation as the accepted point's (where `take` is set).
+template <class T, int PC, class M>
+SC_HD void lm_take(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M take) {
+  constexpr int NP = np_of<PC>::value;
+  st.cost = select(take, ev.cost, st.cost);
+  for (int a = 0; a < np; ++a) {
+    st.g[a] = select(take, ev.g[a], st.g[a]);
+    for (int b = 0; b <= a; ++b) st.A[a * NP + b] = select(take, ev.A[a * NP + b], st.A[a * NP + b]);
+    st.D[a] = select(take, vmax(st.D[a], ev.A[a * NP + a]), st.D[a]);
+  }
+}
+
+// Starts lanes in `init` from the evaluation at st.pt (which becomes st.p).
+template <class T, int PC, class M>
+SC_HD void lm_start(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M init, double damping_init) {
+  for (int k = 0; k < np; ++k) {
+    st.p[k] = select(init, st.pt[k], st.p[k]);
+    st.D[k] = select(init, T(0.0), st.D[k]);
+  }
+  lm_take(st, ev, np, init);
+  st.mu = select(init, T(damping_init), st.mu);
+  st.nu = select(init, T(2.0), st.nu);
+  st.nonfinite_run = select(init, T(0.0), st.nonfinite_run);
+}
+
+// gtol test at the accepted point: max over free k with A_kk > 0 of
+// |g_k| / (sqrt(A_kk) sqrt(2 cost)) <= gtol;  true when cost == 0.
+template <class T, int PC>
+SC_HD auto lm_gtol(const LMState<T, PC>& st, int np, double gtol) -> decltype(T() > T()) {
+  constexpr int NP = np_of<PC>::value;
+  T gmax = T(0.0);
+  for (int k = 0; k < np; ++k) {
+    const T akk = st.A[k * NP + k];
+    const auto use = (akk > T(0.0)) & !active_set(st, k);
+    const T c = vabs(st.g[k]) / vsqrt(select(use, akk, T(1.0)));
+    gmax = select(use, vmax(gmax, c), gmax);
+  }
+  const T fn = vsqrt(T(2.0) * st.cost);
+  return (st.cost <= T(0.0)) | (gmax <= T(gtol) * fn);
+}
+
+// Builds the damped system over the free parameters (active ones get an
+// identity row and a zero right-hand side) and solves it.
+template <class T, int PC, class Mk>
+SC_HD void lm_solve_damped(const LMState<T, PC>& st, int np, const T* rhs, T* x, Mk live) {
+  constexpr int NP = np_of<PC>::value;
+  using S = typename scalar_of<T>::type;
+  T M[NP * NP];
+  T b[NP];
+  decltype(T() > T()) act[NP];
+  for (int k = 0; k < np; ++k) act[k] = active_set(st, k);
+  for (int a = 0; a < np; ++a) {
+    b[a] = select(act[a], T(0.0), rhs[a]);
+    for (int c = 0; c < a; ++c) M[a * NP + c] = select(act[a] | act[c], T(0.0), st.A[a * NP + c]);
+    M[a * NP + a] = select(act[a], T(1.0), st.A[a * NP + a] + st.mu * st.D[a]);
+  }
+  const auto ok = chol_solve<NP>(M, np, b, x);
+  if (!all_of(ok | !live)) {
+    const unsigned bits = mask_bits(ok | !live);
+    constexpr int W = lanes_of<T>::value;
+    for (int l = 0; l < W; ++l) {
+      if (bits & (1u << l)) continue;
+      S Ms[NP * NP], bs[NP], xs[NP];
+      for (int a = 0; a < np; ++a) {
+        bs[a] = lane(b[a], l);
+        for (int c = 0; c <= a; ++c) Ms[a * NP + c] = lane(M[a * NP + c], l);
+      }
+      ldlt_solve<NP>(Ms, np, bs, xs);
+      for (int a = 0; a < np; ++a) set_lane(x[a], l, xs[a]);
+    }
+  }
+}
+
+// Steps 1-2 (and the projection of step 4) for a plain step v: fills st.pt,
+// st.pred, st.snorm, st.xnorm.  `v` receives the unprojected step.
+template <class T, int PC, class M>
+SC_HD void lm_velocity(const LMState<T, PC>& st, int np, T* v, M live) {
+  constexpr int NP = np_of<PC>::value;
+  T rhs[NP];
+  for (int k = 0; k < np; ++k) rhs[k] = -st.g[k];
+  lm_solve_damped(st, np, rhs, v, live);
+}
+
+template <class T, int PC>
+SC_HD void lm_set_trial(LMState<T, PC>& st, int np, const T* step) {
+  constexpr int NP = np_of<PC>::value;
+  T s[NP];
+  T sn = T(0.0), xn = T(0.0), gs = T(0.0);
+  for (int k = 0; k < np; ++k) {
+    const T q = vmin(vmax(st.p[k] + step[k], st.lo[k]), st.hi[k]);
+    st.pt[k] = q;
+    s[k] = q - st.p[k];
+    const T dk = st.D[k];
+    sn = sn + dk * s[k] * s[k];
+    xn = xn + dk * st.p[k] * st.p[k];
+    gs = gs + st.g[k] * s[k];
+  }
+  T sAs = T(0.0);
+  for (int a = 0; a < np; ++a) {
+    T row = T(0.0);
+    for (int c = 0; c < np; ++c) row = row + (c <= a ? st.A[a * NP + c] : st.A[c * NP + a]) * s[c];
+    sAs = sAs + s[a] * row;
+  }
+  st.pred = -(gs + T(0.5) * sAs);
+  st.snorm = vsqrt(sn);
+  st.xnorm = vsqrt(xn);
+}
+
+// Geodesic acceleration check: given the velocity v and a = the solution of
+// the damped system for -J^T r_vv, returns the mask where the acceleration is
+// accepted (2 |a|_D <= alpha |v|_D) and writes step = v + a/2 there, v elsewhere.
+template <class T, int PC>
+SC_HD auto lm_geodesic_step(const LMState<T, PC>& st, int np, const T* v, const T* a, double alpha,
+                            T* step) -> decltype(T() > T()) {
+  T vn = T(0.0), an = T(0.0);
+  for (int k = 0; k < np; ++k) {
+    vn = vn + st.D[k] * v[k] * v[k];
+    an = an + st.D[k] * a[k] * a[k];
+  }
+  const auto ok = (T(2.0) * vsqrt(an) <= T(alpha) * vsqrt(vn)) & isfinite_v(an);
+  for (int k = 0; k < np; ++k) step[k] = select(ok, v[k] + T(0.5) * a[k], v[k]);
+  return ok;
+}
+
+// Step 5 and 6 for an evaluation at st.pt.  `live` masks lanes that are
+// iterating; `force_reject` (geodesic acceleration refused) rejects the trial.
+// Returns a status code per lane as T (0 = keep iterating).
+template <class T, int PC, class M>
+SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMTols& tol, M live,
+                  M force_reject) {
+  const auto fin = eval_finite(ev, np);
+  const T actred = st.cost - ev.cost;
+  const auto pos = st.pred > T(0.0);
+  const T ratio = select(pos, actred / select(pos, st.pred, T(1.0)),
+                         select(actred > T(0.0), T(1e-3), T(-1.0)));
+  const auto accept = live & fin & (ratio > T(0.0)) & !force_reject;
+  const auto reject = live & !accept;
+
+  // ftol and xtol look at this trial whether it was accepted or not.
+  const T cost0 = st.cost;
+  const auto ftol_hit = fin & !force_reject & (vabs(actred) <= T(tol.ftol) * cost0) &
+                        (st.pred <= T(tol.ftol) * cost0) & (ratio <= T(2.0));
+  const auto xtol_hit = st.snorm <= T(tol.xtol) * (st.xnorm + T(tol.xtol));
+
+  // Damping.
+  const T t = T(2.0) * ratio - T(1.0);
+  const T shrink = vmax(T(1.0 / 3.0), T(1.0) - t * t * t);
+  st.mu = select(accept, st.mu * shrink, select(reject, vmin(st.mu * st.nu, T(1e300)), st.mu));
+  st.nu = select(accept, T(2.0), select(reject, vmin(st.nu * T(2.0), T(1e300)), st.nu));
+  st.nonfinite_run = select(live & !fin & !force_reject, st.nonfinite_run + T(1.0),
+                            select(live & fin, T(0.0), st.nonfinite_run));
+
+  for (int k = 0; k < np; ++k) st.p[k] = select(accept, st.pt[k], st.p[k]);
+  lm_take(st, ev, np, accept);
+
+  const auto gtol_hit = lm_gtol(st, np, tol.gtol) & accept;
+  T code = T(0.0);
+  code = select(live & (st.nonfinite_run >= T(16.0)), T(double(SC_STATUS_NON_FINITE)), code);
+  code = select(live & xtol_hit, T(double(SC_STATUS_XTOL)), code);
+  code = select(live & ftol_hit, T(double(SC_STATUS_FTOL)), code);
+  code = select(gtol_hit, T(double(SC_STATUS_GTOL)), code);
+  return code;
+}
+
+// A converged lane whose free parameter has a zero Jacobian column is
+// reported singular.
+template <class T, int PC>
+SC_HD auto lm_singular(const LMState<T, PC>& st, int np) -> decltype(T() > T()) {
+  constexpr int NP = np_of<PC>::value;
+  auto sing = T(1.0) < T(0.0);
+  for (int k = 0; k < np; ++k) sing = sing | ((st.A[k * NP + k] <= T(0.0)) & !active_set(st, k));
+  return sing;
+}
+
+SC_FAMILY_NS_END

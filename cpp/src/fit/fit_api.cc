@@ -1,0 +1,654 @@
+// The fitting family's front door: per-problem data preparation, the choice
+// of SIMD level and vectorisation, the thread pool, covariance and the law
+// catalogue.  Compiled without ISA flags.
+#include <math.h>
+#include <stdlib.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scalecore/common/dispatch.h"
+#include "scalecore/common/errors.h"
+#include "scalecore/common/threads.h"
+#include "scalecore/common/vecmath.h"
+#include "scalecore/fit/fit.h"
+#include "scalecore/fit/kernels.h"
+
+namespace sc {
+namespace fit {
+
+// ---------------------------------------------------------------------------
+// Catalogue
+// ---------------------------------------------------------------------------
+namespace {
+
+template <class L>
+LawInfo info_of() {
+  LawInfo i;
+  i.name = L::name;
+  i.formula = L::formula;
+  for (int k = 0; k < L::P; ++k) {
+    i.params.emplace_back(L::param_names[k]);
+    i.lo.push_back(L::lo[k]);
+    i.hi.push_back(L::hi[k]);
+  }
+  for (int k = 0; k < L::NIN; ++k) {
+    i.inputs.emplace_back(L::input_names[k]);
+    i.transforms.push_back(L::tf[k]);
+  }
+  for (int k = 0; k < L::NC; ++k) i.center.push_back(L::center[k]);
+  return i;
+}
+
+const std::vector<LawInfo>& catalog_ref() {
+  static const std::vector<LawInfo> c = [] {
+    std::vector<LawInfo> v;
+#define SC_LAW(L) v.push_back(info_of<L>());
+#include "scalecore/fit/laws.def"
+#undef SC_LAW
+    return v;
+  }();
+  return c;
+}
+
+}  // namespace
+
+std::vector<LawInfo> law_catalog() { return catalog_ref(); }
+
+Law builtin_law(const std::string& name) {
+  const auto& c = catalog_ref();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].name != name) continue;
+    Law l;
+    l.id = static_cast<int>(i);
+    l.name = name;
+    l.n_params = static_cast<int>(c[i].params.size());
+    l.n_inputs = static_cast<int>(c[i].inputs.size());
+    l.n_features = l.n_inputs;
+    return l;
+  }
+  std::string names;
+  for (const auto& i : c) names += (names.empty() ? "" : ", ") + i.name;
+  throw ValueError("law: unknown law '" + name + "'; the catalogue has " + names);
+}
+
+Vectorize choose_vectorize(const Law& law, int64_t M, bool is_float, Vectorize requested) {
+  if (requested != SC_VEC_AUTO) return requested;
+  // Measured on an AVX2 machine (bench/bench_fit.py --vectorize): one lane per
+  // fit wins while a problem's points fill few packs; beyond that, SIMD over
+  // points has no idle lanes and keeps the state in cache.
+  const int64_t limit = is_float ? 96 : 48;
+  return M <= limit ? SC_VEC_FITS : SC_VEC_POINTS;
+}
+
+// ---------------------------------------------------------------------------
+// Preparation
+// ---------------------------------------------------------------------------
+namespace {
+
+struct FreeDeleter {
+  void operator()(void* p) const { free(p); }
+};
+
+// The prepared points of one problem, in element type T: features, y (log y
+// for log residuals), raw y and weights, each `cap` long (a multiple of 8)
+// and 64-byte aligned.
+template <class T>
+struct Prep {
+  int nf = 0;
+  int64_t cap = 0;
+  std::unique_ptr<T, FreeDeleter> mem;
+  T* feat[kMaxFeatures] = {};
+  T* yt = nullptr;
+  T* yraw = nullptr;
+  T* w = nullptr;
+  int m = 0;       // valid points
+  int64_t row = -1;  // which batch row is prepared (cache across starts)
+  int8_t status = 0;
+  bool centered = false;         // features shifted by c (see CenterKind)
+  bool allow_center = true;
+  double c[kMaxFeatures] = {};
+  double guess[kMaxParams] = {};  // the law's default start (external coordinates)
+
+  // Double scratch of the gathering pass: raw inputs, y, sigma, features.
+  std::vector<double> dx;
+  double* xr[kMaxInputs] = {};
+  double* yr = nullptr;
+  double* sr = nullptr;
+  double* fd[kMaxFeatures] = {};
+
+  void init(int nfeat, int nin, int64_t M) {
+    nf = nfeat;
+    cap = ((std::max<int64_t>(M, 1) + 7) / 8) * 8;
+    const size_t bytes = sizeof(T) * size_t(cap) * size_t(nf + 3);
+    mem.reset(static_cast<T*>(aligned_alloc(64, ((bytes + 63) / 64) * 64)));
+    T* p = mem.get();
+    for (int k = 0; k < nf; ++k) feat[k] = p + k * cap;
+    yt = p + nf * cap;
+    yraw = p + (nf + 1) * cap;
+    w = p + (nf + 2) * cap;
+    dx.assign(size_t(cap) * size_t(nin + 2 + nf), 0.0);
+    for (int k = 0; k < nin; ++k) xr[k] = dx.data() + size_t(k) * cap;
+    yr = dx.data() + size_t(nin) * cap;
+    sr = dx.data() + size_t(nin + 1) * cap;
+    for (int k = 0; k < nf; ++k) fd[k] = dx.data() + size_t(nin + 2 + k) * cap;
+  }
+  int mpad8() const { return ((m + 7) / 8) * 8; }
+};
+
+template <class S>
+bool all_finite(const S* v, int n) {
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(double(v[i]))) return false;
+  return true;
+}
+
+// Features of one point from raw inputs (double).  Returns false when a
+// feature is not finite.
+bool features_at(const Law& law, const double* x, double* feat) {
+  if (law.id == SC_LAWID_EXPR) {
+    double val[kMaxExprNodes];
+    expr_features(*law.prog, x, val, feat);
+    for (int k = 0; k < law.n_features; ++k)
+      if (!std::isfinite(feat[k])) return false;
+    return true;
+  }
+  const auto& info = catalog_ref()[law.id];
+  for (int k = 0; k < law.n_inputs; ++k) {
+    feat[k] = info.transforms[k] == SC_TF_LOG ? (x[k] > 0 ? log(x[k]) : NAN) : x[k];
+    if (!std::isfinite(feat[k])) return false;
+  }
+  return true;
+}
+
+// Whether the centering map keeps this problem's bounds a box.
+template <class S>
+bool centering_allowed(const Law& law, const S* lo, const S* hi) {
+  if (law.id == SC_LAWID_EXPR) return false;
+  const auto& terms = catalog_ref()[law.id].center;
+  if (terms.empty()) return false;
+  auto sign_bound = [](double v) { return v == 0.0 || std::isinf(v); };
+  for (const auto& t : terms) {
+    const double l = double(lo[t.param]), h = double(hi[t.param]);
+    if (t.kind == SC_CT_SCALE || t.kind == SC_CT_BREAK) {
+      if (!sign_bound(l) || !sign_bound(h)) return false;
+    } else if (!(std::isinf(l) && std::isinf(h))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Maps parameters to the centred (internal) coordinates (forward) or back.
+template <class P>
+void center_params(const Law& law, const double* c, bool forward, P* p) {
+  const auto& terms = catalog_ref()[law.id].center;
+  const int n = static_cast<int>(terms.size());
+  for (int j = 0; j < n; ++j) {
+    const CenterTerm& t = terms[forward ? j : n - 1 - j];
+    const double s = forward ? 1.0 : -1.0;
+    double v = double(p[t.param]);
+    switch (t.kind) {
+      case SC_CT_SCALE: v *= exp(s * t.sign * double(p[t.expo]) * c[t.feat]); break;
+      case SC_CT_LOGSCALE: v += s * t.sign * double(p[t.expo]) * c[t.feat]; break;
+      case SC_CT_BREAK: v *= exp(-s * c[t.feat]); break;
+      case SC_CT_SHIFT: v -= s * c[t.feat]; break;
+      default: break;
+    }
+    p[t.param] = P(v);
+  }
+}
+
+// Prepares batch row b into pr.  Missing points (mask 0, or NaN in y, any x
+// or sigma) are skipped.  Sets pr.status to SC_STATUS_BAD_INPUT when the row
+// is unusable (see types.h).
+template <class S, class T>
+void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, const S* lo, const S* hi,
+             int n_free, Prep<T>& pr) {
+  if (pr.row == b) return;
+  pr.row = b;
+  pr.status = 0;
+  pr.m = 0;
+  pr.centered = false;
+  const int nin = law.n_inputs, nf = law.n_features;
+  const S* xs[kMaxInputs];
+  for (int k = 0; k < nin; ++k) xs[k] = B.x[k].row(b);
+  const S* ys = B.y.row(b);
+  const uint8_t* ms = B.mask.data ? B.mask.row(b) : nullptr;
+  const S* ss = B.sigma.data ? B.sigma.row(b) : nullptr;
+  // Pass 1: gather the valid points (raw, double); +-inf or sigma <= 0 is bad.
+  int m = 0;
+  bool bad = false;
+  for (int64_t i = 0; i < B.M; ++i) {
+    if (ms && !ms[i]) continue;
+    const double y = double(ys[i]);
+    const double sg = ss ? double(ss[i]) : 1.0;
+    bool missing = std::isnan(y) || std::isnan(sg);
+    for (int k = 0; k < nin; ++k) {
+      const double x = double(xs[k][i]);
+      missing = missing || std::isnan(x);
+      pr.xr[k][m] = x;
+    }
+    if (missing) continue;
+    bad = bad || std::isinf(y) || std::isinf(sg) || !(sg > 0);
+    for (int k = 0; k < nin; ++k) bad = bad || std::isinf(pr.xr[k][m]);
+    pr.yr[m] = y;
+    pr.sr[m] = sg;
+    ++m;
+  }
+  if (bad) {
+    pr.status = SC_STATUS_BAD_INPUT;
+    return;
+  }
+  // Pass 2: features (whole arrays), then y and weights.
+  if (law.id == SC_LAWID_EXPR) {
+    double x[kMaxInputs], f[kMaxFeatures];
+    for (int i = 0; i < m && !bad; ++i) {
+      for (int k = 0; k < nin; ++k) x[k] = pr.xr[k][i];
+      bad = !features_at(law, x, f);
+      for (int k = 0; k < nf; ++k) pr.fd[k][i] = f[k];
+    }
+  } else {
+    const auto& tfs = catalog_ref()[law.id].transforms;
+    for (int k = 0; k < nin && !bad; ++k) {
+      if (tfs[k] == SC_TF_LOG) {
+        for (int i = 0; i < m; ++i) bad = bad || !(pr.xr[k][i] > 0);
+        if (!bad) vec_log(pr.xr[k], pr.fd[k], m);
+      } else {
+        for (int i = 0; i < m; ++i) pr.fd[k][i] = pr.xr[k][i];
+      }
+    }
+  }
+  if (!bad && o.residual == SC_RESIDUAL_LOG)
+    for (int i = 0; i < m; ++i) bad = bad || !(pr.yr[i] > 0);
+  if (bad) {
+    pr.status = SC_STATUS_BAD_INPUT;
+    return;
+  }
+  for (int k = 0; k < nf; ++k)
+    for (int i = 0; i < m; ++i) pr.feat[k][i] = T(pr.fd[k][i]);
+  for (int i = 0; i < m; ++i) {
+    pr.yraw[i] = T(pr.yr[i]);
+    pr.w[i] = T(1.0 / pr.sr[i]);
+  }
+  if (o.residual == SC_RESIDUAL_LOG) {
+    vec_log(pr.yr, pr.yr, m);
+    for (int i = 0; i < m; ++i) pr.yt[i] = T(pr.yr[i]);
+  } else {
+    for (int i = 0; i < m; ++i) pr.yt[i] = T(pr.yr[i]);
+  }
+  pr.m = m;
+  if (m < std::max(n_free, 1)) {
+    pr.status = SC_STATUS_BAD_INPUT;
+    return;
+  }
+  if (!B.starts) default_start(law, pr, pr.guess);
+  if (pr.allow_center && o.center && centering_allowed(law, lo, hi)) {
+    const auto& terms = catalog_ref()[law.id].center;
+    bool use[kMaxFeatures] = {};
+    for (const auto& t : terms) use[t.feat] = true;
+    for (int k = 0; k < nf; ++k) {
+      pr.c[k] = 0.0;
+      if (!use[k]) continue;
+      double sum = 0;
+      for (int i = 0; i < m; ++i) sum += double(pr.feat[k][i]);
+      pr.c[k] = sum / m;
+      for (int i = 0; i < m; ++i) pr.feat[k][i] = T(double(pr.feat[k][i]) - pr.c[k]);
+    }
+    pr.centered = true;
+  }
+  // Pad to a multiple of 8 with weight-0 copies of the first point.
+  for (int i = m; i < pr.mpad8(); ++i) {
+    for (int k = 0; k < nf; ++k) pr.feat[k][i] = pr.feat[k][0];
+    pr.yraw[i] = pr.yraw[0];
+    pr.yt[i] = pr.yt[0];
+    pr.w[i] = T(0);
+  }
+}
+
+template <class S>
+void bounds_of(const Batch<S>& B, int64_t b, int np, S* lo, S* hi) {
+  for (int k = 0; k < np; ++k) {
+    lo[k] = B.lo ? B.lo[b * B.bounds_stride_b + k] : S(-HUGE_VAL);
+    hi[k] = B.hi ? B.hi[b * B.bounds_stride_b + k] : S(HUGE_VAL);
+  }
+}
+
+template <class S>
+int free_count(const S* lo, const S* hi, int np) {
+  int n = 0;
+  for (int k = 0; k < np; ++k) n += !(lo[k] == hi[k]);
+  return n;
+}
+
+// The law's default start from the prepared (not yet centred) points.
+template <class T>
+void default_start(const Law& law, const Prep<T>& pr, double* g) {
+  const int np = law.n_params;
+  if (law.id == SC_LAWID_EXPR) {
+    for (int k = 0; k < np; ++k) g[k] = 1.0;
+    return;
+  }
+  guess::Points<T> pts;
+  pts.m = pr.m;
+  for (int k = 0; k < law.n_features; ++k) pts.u[k] = pr.feat[k];
+  pts.y = pr.yraw;
+  pts.w = pr.w;
+  switch (law.id) {
+#define SC_LAW(L) \
+  case SC_LAWID_##L: L::guess(pts, g); break;
+#include "scalecore/fit/laws.def"
+#undef SC_LAW
+    default: break;
+  }
+}
+
+// The start of (b, s) in internal coordinates: given, or the law's
+// heuristic.  Returns false when it is not finite.
+template <class S>
+bool start_of(const Law& law, const Batch<S>& B, int64_t b, int s, const Prep<S>& pr, S* p0) {
+  const int np = law.n_params;
+  double p[kMaxParams];
+  if (B.starts) {
+    const S* src = B.starts + b * B.starts_stride_b + int64_t(s) * B.starts_stride_s;
+    for (int k = 0; k < np; ++k) p[k] = double(src[k]);
+  } else {
+    for (int k = 0; k < np; ++k) p[k] = pr.guess[k];
+  }
+  for (int k = 0; k < np; ++k)
+    if (!std::isfinite(p[k])) return false;
+  if (pr.centered) center_params(law, pr.c, true, p);
+  for (int k = 0; k < np; ++k) p0[k] = S(p[k]);
+  return all_finite(p0, np);
+}
+
+// Prepares row b and the start of (b, s).  When a start cannot be mapped to
+// centred coordinates (overflow), that start runs uncentred; the cache is
+// then dropped so that other starts do not depend on it.
+template <class S>
+bool prepare_start(const Law& law, const Batch<S>& B, int64_t b, int s, const Options& o, const S* lo,
+                   const S* hi, Prep<S>& pr, S* p0) {
+  const int np = law.n_params;
+  prepare(law, B, b, o, lo, hi, free_count(lo, hi, np), pr);
+  if (pr.status) return false;
+  if (start_of(law, B, b, s, pr, p0)) return true;
+  if (!pr.centered) return false;
+  pr.row = -1;
+  pr.allow_center = false;
+  prepare(law, B, b, o, lo, hi, free_count(lo, hi, np), pr);
+  pr.allow_center = true;
+  const bool ok = !pr.status && start_of(law, B, b, s, pr, p0);
+  pr.row = -1;
+  return ok;
+}
+
+template <class S>
+void write_bad(const Law& law, Outputs<S>& out, int64_t q) {
+  for (int k = 0; k < law.n_params; ++k) out.params[q * law.n_params + k] = S(NAN);
+  out.cost[q] = S(NAN);
+  out.status[q] = SC_STATUS_BAD_INPUT;
+  out.n_iter[q] = 0;
+  out.nfev[q] = 0;
+}
+
+// Lane feeding for the fits mode.
+template <class S>
+struct LaneCtx {
+  const Law* law;
+  const Batch<S>* B;
+  const Options* o;
+  Outputs<S>* out;
+  int64_t next, end;
+  int64_t lane_q[16];
+  bool lane_centered[16];
+  double lane_c[16][kMaxFeatures];
+  Prep<S> prep;
+};
+
+template <class S>
+bool lane_load(void* vctx, int lane, int W, S* const* feat, S* yt, S* w, int mpad, S* p0, S* lo,
+               S* hi) {
+  auto& c = *static_cast<LaneCtx<S>*>(vctx);
+  const int np = c.law->n_params;
+  while (c.next < c.end) {
+    const int64_t q = c.next++;
+    const int64_t b = q / c.B->S_count;
+    const int s = static_cast<int>(q % c.B->S_count);
+    bounds_of(*c.B, b, np, lo, hi);
+    if (!prepare_start(*c.law, *c.B, b, s, *c.o, lo, hi, c.prep, p0)) {
+      write_bad(*c.law, *c.out, q);
+      continue;
+    }
+    c.lane_centered[lane] = c.prep.centered;
+    for (int k = 0; k < c.law->n_features; ++k) c.lane_c[lane][k] = c.prep.c[k];
+    const Prep<S>& pr = c.prep;
+    for (int i = 0; i < mpad; ++i) {
+      const int src = i < pr.m ? i : 0;
+      for (int k = 0; k < c.law->n_features; ++k) feat[k][i * W + lane] = pr.feat[k][src];
+      yt[i * W + lane] = pr.yt[src];
+      w[i * W + lane] = i < pr.m ? pr.w[src] : S(0);
+    }
+    c.lane_q[lane] = q;
+    return true;
+  }
+  return false;
+}
+
+template <class S>
+void lane_store(void* vctx, int lane, const S* p, S cost, int8_t status, int32_t n_iter, int32_t nfev) {
+  auto& c = *static_cast<LaneCtx<S>*>(vctx);
+  const int64_t q = c.lane_q[lane];
+  const int np = c.law->n_params;
+  S* dst = c.out->params + q * np;
+  for (int k = 0; k < np; ++k) dst[k] = p[k];
+  if (c.lane_centered[lane]) center_params(*c.law, c.lane_c[lane], false, dst);
+  c.out->cost[q] = cost;
+  c.out->status[q] = status;
+  c.out->n_iter[q] = n_iter;
+  c.out->nfev[q] = nfev;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Batch fit
+// ---------------------------------------------------------------------------
+template <class S>
+RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S>& out) {
+  const int np = law.n_params;
+  const int64_t Q = B.B * int64_t(B.S_count);
+  const LawHandle h = law.handle();
+  RunInfo info;
+  const SimdLevel lvl = simd_level();
+  info.level = simd_level_name(lvl);
+  Vectorize vec = SC_VEC_AUTO;
+#if defined(SC_HAVE_AVX2_KERNELS)
+  if (lvl == SimdLevel::avx2) vec = choose_vectorize(law, B.M, sizeof(S) == 4, o.vectorize);
+#endif
+  info.vectorize = vec == SC_VEC_FITS ? "fits" : vec == SC_VEC_POINTS ? "points" : "none";
+  if (Q == 0) return info;
+
+  const int threads = o.n_threads > 0 ? std::min(o.n_threads, num_threads()) : num_threads();
+  // Chunks of consecutive problems: enough of them to balance the threads,
+  // large enough to amortise preparation.  Results never depend on this.
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, Q / (int64_t(threads) * 8)));
+
+  parallel_for(Q, grain, [&](int64_t q0, int64_t q1) {
+#if defined(SC_HAVE_AVX2_KERNELS)
+    if (vec == SC_VEC_FITS) {
+      LaneCtx<S> ctx;
+      ctx.law = &law;
+      ctx.B = &B;
+      ctx.o = &o;
+      ctx.out = &out;
+      ctx.next = q0;
+      ctx.end = q1;
+      ctx.prep.init(law.n_features, law.n_inputs, B.M);
+      LaneSink<S> sink;
+      sink.ctx = &ctx;
+      sink.load = &lane_load<S>;
+      sink.store = &lane_store<S>;
+      fit_lanes_avx2(h, o, static_cast<int>(std::max<int64_t>(B.M, 1)), sink);
+      return;
+    }
+#endif
+    Prep<S> pr;
+    pr.init(law.n_features, law.n_inputs, B.M);
+    S p[kMaxParams], lo[kMaxParams], hi[kMaxParams];
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t b = q / B.S_count;
+      const int s = static_cast<int>(q % B.S_count);
+      bounds_of(B, b, np, lo, hi);
+      if (!prepare_start(law, B, b, s, o, lo, hi, pr, p)) {
+        write_bad(law, out, q);
+        continue;
+      }
+      const bool centered = pr.centered;
+      OneFit<S> f;
+      for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
+      f.yt = pr.yt;
+      f.w = pr.w;
+      f.m = pr.mpad8();
+      f.p = p;
+      f.lo = B.lo ? lo : nullptr;
+      f.hi = B.hi ? hi : nullptr;
+#if defined(SC_HAVE_AVX2_KERNELS)
+      if (vec == SC_VEC_POINTS)
+        fit_one_avx2(h, o, f);
+      else
+#endif
+        fit_one_generic(h, o, f);
+      if (centered) center_params(law, pr.c, false, p);
+      for (int k = 0; k < np; ++k) out.params[q * np + k] = p[k];
+      out.cost[q] = f.cost;
+      out.status[q] = f.status;
+      out.n_iter[q] = f.n_iter;
+      out.nfev[q] = f.nfev;
+    }
+  }, o.n_threads);
+  return info;
+}
+
+// ---------------------------------------------------------------------------
+// Covariance
+// ---------------------------------------------------------------------------
+template <class S>
+void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S* params,
+                    bool absolute_sigma, S* cov, S* stderr_out) {
+  const int np = law.n_params;
+  const LawHandle h = law.handle();
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(num_threads()) * 8)));
+  parallel_for(B.B, grain, [&](int64_t b0, int64_t b1) {
+    Prep<double> pr;
+    pr.init(law.n_features, law.n_inputs, B.M);
+    Options od = o;
+    for (int64_t b = b0; b < b1; ++b) {
+      S* C = cov ? cov + b * np * np : nullptr;
+      S* se = stderr_out + b * np;
+      auto fill = [&](double v) {
+        if (C) for (int k = 0; k < np * np; ++k) C[k] = S(v);
+        for (int k = 0; k < np; ++k) se[k] = S(v);
+      };
+      double p[kMaxParams];
+      S lo[kMaxParams], hi[kMaxParams];
+      bounds_of(B, b, np, lo, hi);
+      bool finite = true;
+      for (int k = 0; k < np; ++k) {
+        p[k] = double(params[b * np + k]);
+        finite = finite && std::isfinite(p[k]);
+      }
+      od.center = false;
+      prepare(law, B, b, od, lo, hi, free_count(lo, hi, np), pr);
+      if (!finite || pr.status) {
+        fill(NAN);
+        continue;
+      }
+      OneFit<double> f;
+      for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
+      f.yt = pr.yt;
+      f.w = pr.w;
+      f.m = pr.mpad8();
+      f.p = p;
+      double cost = 0, A[kMaxParams * kMaxParams], g[kMaxParams];
+      eval_normal_generic(h, od, f, &cost, A, g);
+      // Free parameters: not on a bound.
+      int idx[kMaxParams], nfree = 0;
+      for (int k = 0; k < np; ++k)
+        if (!(p[k] <= double(lo[k]) || p[k] >= double(hi[k]))) idx[nfree++] = k;
+      fill(NAN);
+      if (!std::isfinite(cost)) continue;
+      Eigen::MatrixXd Af(nfree, nfree);
+      for (int i = 0; i < nfree; ++i)
+        for (int j = 0; j < nfree; ++j) Af(i, j) = A[idx[i] * kMaxParams + idx[j]];
+      Eigen::MatrixXd Cf;
+      bool ok = nfree > 0 && pr.m > nfree && Af.allFinite();
+      if (ok) {
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(Af);
+        const auto& ev = es.eigenvalues();
+        const double tol = std::numeric_limits<double>::epsilon() * nfree * std::max(ev.cwiseAbs().maxCoeff(), 1e-300);
+        ok = es.info() == Eigen::Success && ev.minCoeff() > tol;
+        if (ok) {
+          const Eigen::VectorXd inv = ev.cwiseInverse();
+          Cf = es.eigenvectors() * inv.asDiagonal() * es.eigenvectors().transpose();
+          const double s2 = absolute_sigma ? 1.0 : 2.0 * cost / double(pr.m - nfree);
+          Cf *= s2;
+        }
+      }
+      for (int i = 0; i < nfree; ++i) {
+        for (int j = 0; j < nfree; ++j)
+          if (C) C[idx[i] * np + idx[j]] = S(ok ? Cf(i, j) : HUGE_VAL);
+        se[idx[i]] = S(ok ? sqrt(std::max(Cf(i, i), 0.0)) : HUGE_VAL);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Prediction
+// ---------------------------------------------------------------------------
+template <class S>
+void law_predict(const Law& law, const View2<S>* x, int n_inputs, int64_t B, int64_t M, const S* params,
+                 int64_t params_stride_b, S* out) {
+  const int np = law.n_params;
+  const LawHandle h = law.handle();
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B / (int64_t(num_threads()) * 8)));
+  parallel_for(B, grain, [&](int64_t b0, int64_t b1) {
+    const int nf = law.n_features;
+    std::vector<double> feat(size_t(nf) * size_t(std::max<int64_t>(M, 1)));
+    std::vector<double> vals(size_t(std::max<int64_t>(M, 1)));
+    std::vector<char> okv(size_t(std::max<int64_t>(M, 1)));
+    const double* fp[kMaxFeatures];
+    for (int k = 0; k < nf; ++k) fp[k] = feat.data() + size_t(k) * M;
+    double xs[kMaxInputs], fs[kMaxFeatures], p[kMaxParams];
+    for (int64_t b = b0; b < b1; ++b) {
+      for (int k = 0; k < np; ++k) p[k] = double(params[b * params_stride_b + k]);
+      for (int64_t i = 0; i < M; ++i) {
+        for (int k = 0; k < n_inputs; ++k) xs[k] = double(x[k].row(b)[i]);
+        okv[i] = features_at(law, xs, fs);
+        for (int k = 0; k < nf; ++k) feat[size_t(k) * M + i] = okv[i] ? fs[k] : 1.0;
+      }
+      law_values_generic(h, fp, static_cast<int>(M), p, vals.data());
+      for (int64_t i = 0; i < M; ++i) out[b * M + i] = okv[i] ? S(vals[i]) : S(NAN);
+    }
+  });
+}
+
+template RunInfo fit_batch<double>(const Law&, const Batch<double>&, const Options&, Outputs<double>&);
+template RunInfo fit_batch<float>(const Law&, const Batch<float>&, const Options&, Outputs<float>&);
+template void fit_covariance<double>(const Law&, const Batch<double>&, const Options&, const double*, bool,
+                                     double*, double*);
+template void fit_covariance<float>(const Law&, const Batch<float>&, const Options&, const float*, bool,
+                                    float*, float*);
+template void law_predict<double>(const Law&, const View2<double>*, int, int64_t, int64_t, const double*,
+                                  int64_t, double*);
+template void law_predict<float>(const Law&, const View2<float>*, int, int64_t, int64_t, const float*,
+                                 int64_t, float*);
+
+}  // namespace fit
+}  // namespace sc

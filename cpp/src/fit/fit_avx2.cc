@@ -1,0 +1,40 @@
+// AVX2/FMA fitting kernels (compiled with -mavx2 -mfma, SC_ISA=isa_avx2).
+//   fit_one_avx2    "points" mode: one fit, W consecutive points per pack
+//   fit_lanes_avx2  "fits" mode: one fit per lane, lanes refilled
+#include "scalecore/common/simd_avx2.h"
+#include "scalecore/fit/kernels.h"
+
+namespace sc {
+namespace fit {
+
+namespace {
+template <class S>
+void one(const LawHandle& law, const Options& o, OneFit<S>& f) {
+  using T = typename pack_of<S>::type;
+  constexpr int W = lanes_of<T>::value;
+  KData<T> d;
+  for (int k = 0; k < law.n_features; ++k) d.feat[k] = reinterpret_cast<const T*>(f.feat[k]);
+  d.yt = reinterpret_cast<const T*>(f.yt);
+  d.w = reinterpret_cast<const T*>(f.w);
+  d.n = (f.m + W - 1) / W;  // the caller pads to a multiple of 8 with w = 0
+  with_law(law, [&](const auto& L) { run_one(L, o, d, f); });
+}
+
+template <class S>
+void lanes(const LawHandle& law, const Options& o, int mpad, LaneSink<S>& sink) {
+  using T = typename pack_of<S>::type;
+  with_law(law, [&](const auto& L) { run_lanes<std::decay_t<decltype(L)>, T>(L, o, mpad, sink); });
+}
+}  // namespace
+
+void fit_one_avx2(const LawHandle& law, const Options& o, OneFit<double>& f) { one(law, o, f); }
+void fit_one_avx2(const LawHandle& law, const Options& o, OneFit<float>& f) { one(law, o, f); }
+void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<double>& sink) {
+  lanes(law, o, mpad, sink);
+}
+void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<float>& sink) {
+  lanes(law, o, mpad, sink);
+}
+
+}  // namespace fit
+}  // namespace sc

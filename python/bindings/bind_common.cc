@@ -1,0 +1,61 @@
+// Build information, CPU dispatch and the thread pool.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "scalecore/common/dispatch.h"
+#include "scalecore/common/errors.h"
+#include "scalecore/common/threads.h"
+
+namespace py = pybind11;
+
+#ifndef SCALECORE_VERSION
+#define SCALECORE_VERSION "unknown"
+#endif
+#ifndef SCALECORE_COMPILER
+#define SCALECORE_COMPILER "unknown"
+#endif
+
+void bind_common(py::module_& m) {
+  m.attr("__version__") = SCALECORE_VERSION;
+  m.def("compiler", [] { return std::string(SCALECORE_COMPILER); });
+  m.def("cpu_info", [] {
+    const auto& f = sc::cpu_features();
+    py::dict d;
+    d["vendor"] = f.vendor;
+    d["brand"] = f.brand;
+    d["features"] = sc::cpu_feature_names();
+    return d;
+  });
+  m.def("simd_level", [] { return std::string(sc::simd_level_name(sc::simd_level())); });
+  m.def("simd_max_supported", [] { return std::string(sc::simd_level_name(sc::simd_max_supported())); });
+  m.def("set_simd_level", [](const std::string& name) { sc::set_simd_level(sc::simd_level_from_name(name)); },
+        py::arg("level"));
+  m.def("simd_levels_compiled", [] {
+    std::vector<std::string> v{"scalar"};
+#if defined(SC_HAVE_AVX2_KERNELS)
+    v.emplace_back("avx2");
+#endif
+    return v;
+  });
+  m.def("num_threads", &sc::num_threads);
+  m.def("set_num_threads", &sc::set_num_threads, py::arg("n"));
+  m.def("hardware_threads", &sc::hardware_threads);
+  // Runs fn(i) for i in [0, n) on the pool with the GIL released and returns
+  // the chunk each item ran in; used by tests of the pool itself.
+  m.def("_pool_chunks", [](int64_t n, int64_t grain, int max_threads) {
+    std::vector<int64_t> chunk(static_cast<size_t>(n), -1);
+    {
+      py::gil_scoped_release nogil;
+      sc::parallel_for(n, grain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) chunk[static_cast<size_t>(i)] = b;
+      }, max_threads);
+    }
+    return chunk;
+  }, py::arg("n"), py::arg("grain"), py::arg("max_threads") = 0);
+  m.def("_pool_raise_in_task", [](int64_t n, int64_t bad) {
+    py::gil_scoped_release nogil;
+    sc::parallel_for(n, 1, [&](int64_t b, int64_t) {
+      if (b == bad) throw sc::ValueError("task " + std::to_string(bad) + " failed on purpose");
+    });
+  });
+}

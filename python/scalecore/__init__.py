@@ -1,0 +1,40 @@
+"""scalecore: fast numerics for scaling research.
+
+The C++/CUDA core is reached through a few thin entry points:
+
+* :func:`fit` - batched Levenberg-Marquardt fitting of scaling laws, with the
+  built-in catalogue :data:`laws` and user-written :class:`Law` expressions.
+* :func:`build_info`, :func:`set_num_threads`, :func:`set_simd_level` - the
+  build, the thread pool and CPU dispatch.
+"""
+from . import _core
+from ._config import (
+    build_info,
+    get_num_threads,
+    get_simd_level,
+    num_threads,
+    set_num_threads,
+    set_simd_level,
+    simd_level,
+    simd_levels,
+)
+from .fitting import ExpressionError, FitResult, Law, fit, laws
+
+__version__ = _core.__version__
+
+__all__ = [
+    "fit",
+    "FitResult",
+    "Law",
+    "laws",
+    "ExpressionError",
+    "build_info",
+    "get_num_threads",
+    "set_num_threads",
+    "num_threads",
+    "get_simd_level",
+    "set_simd_level",
+    "simd_level",
+    "simd_levels",
+    "__version__",
+]
