@@ -1,0 +1,1 @@
+"""scalecore's benchmarks: ``python -m bench --list``, ``python -m bench NAME``."""
