@@ -33,7 +33,8 @@ View2<S> view2(const py::object& o, int64_t B, int64_t M, const char* what) {
 }
 
 Options make_options(int max_iter, double xtol, double ftol, double gtol, int loss, double f_scale,
-                     int residual, bool geodesic, double damping_init, int vectorize, int n_threads) {
+                     int residual, bool geodesic, double damping_init, int vectorize, int n_threads,
+                     bool center = true) {
   Options o;
   check_value(max_iter >= 0, "max_iter: expected an integer >= 0, got " + std::to_string(max_iter));
   check_value(xtol >= 0 && ftol >= 0 && gtol >= 0, "xtol, ftol, gtol: expected values >= 0");
@@ -53,6 +54,7 @@ Options make_options(int max_iter, double xtol, double ftol, double gtol, int lo
   o.damping_init = damping_init;
   o.vectorize = static_cast<Vectorize>(vectorize);
   o.n_threads = n_threads;
+  o.center = center;
   return o;
 }
 
@@ -254,16 +256,16 @@ void bind_fit(py::module_& m) {
       [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
          const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi, int max_iter,
          double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic,
-         double damping_init, int vectorize, int n_threads) {
+         double damping_init, int vectorize, int n_threads, bool center) {
         const Options o = make_options(max_iter, xtol, ftol, gtol, loss, f_scale, residual, geodesic, damping_init,
-                                       vectorize, n_threads);
+                                       vectorize, n_threads, center);
         if (is_f32(y)) return fit_impl<float>(law, xs, y, mask, sigma, starts, lo, hi, o);
         return fit_impl<double>(law, xs, y, mask, sigma, starts, lo, hi, o);
       },
       py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("starts"),
       py::arg("lo"), py::arg("hi"), py::arg("max_iter"), py::arg("xtol"), py::arg("ftol"), py::arg("gtol"),
       py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("damping_init"),
-      py::arg("vectorize"), py::arg("n_threads"));
+      py::arg("vectorize"), py::arg("n_threads"), py::arg("center") = true);
 
   m.def(
       "fit_covariance",

@@ -368,6 +368,17 @@ bool start_of(const Law& law, const Batch<S>& B, int64_t b, int s, const Prep<S>
   return all_finite(p0, np);
 }
 
+// Sign guards for a centred problem: every SCALE-term parameter must keep
+// the sign of its start (a flip means the path entered the degenerate valley
+// that centering opens; the problem is then rerun uncentred).
+template <class S>
+void sign_guards(const Law& law, const Prep<S>& pr, const S* p0, S* sgn) {
+  for (int k = 0; k < law.n_params; ++k) sgn[k] = S(0);
+  if (!pr.centered) return;
+  for (const auto& t : catalog_ref()[law.id].center)
+    if (t.kind == SC_CT_SCALE && p0[t.param] != S(0)) sgn[t.param] = p0[t.param] > S(0) ? S(1) : S(-1);
+}
+
 // Prepares row b and the start of (b, s).  When a start cannot be mapped to
 // centred coordinates (overflow), that start runs uncentred; the cache is
 // then dropped so that other starts do not depend on it.
@@ -413,7 +424,7 @@ struct LaneCtx {
 
 template <class S>
 bool lane_load(void* vctx, int lane, int W, S* const* feat, S* yt, S* w, int mpad, S* p0, S* lo,
-               S* hi) {
+               S* hi, S* sgn) {
   auto& c = *static_cast<LaneCtx<S>*>(vctx);
   const int np = c.law->n_params;
   while (c.next < c.end) {
@@ -426,6 +437,7 @@ bool lane_load(void* vctx, int lane, int W, S* const* feat, S* yt, S* w, int mpa
       continue;
     }
     c.lane_centered[lane] = c.prep.centered;
+    sign_guards(*c.law, c.prep, p0, sgn);
     for (int k = 0; k < c.law->n_features; ++k) c.lane_c[lane][k] = c.prep.c[k];
     const Prep<S>& pr = c.prep;
     for (int i = 0; i < mpad; ++i) {
@@ -510,6 +522,8 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
         continue;
       }
       const bool centered = pr.centered;
+      S sgn[kMaxParams];
+      sign_guards(law, pr, p, sgn);
       OneFit<S> f;
       for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
       f.yt = pr.yt;
@@ -518,6 +532,7 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       f.p = p;
       f.lo = B.lo ? lo : nullptr;
       f.hi = B.hi ? hi : nullptr;
+      f.sgn = sgn;
 #if defined(SC_HAVE_AVX2_KERNELS)
       if (vec == SC_VEC_POINTS)
         fit_one_avx2(h, o, f);
@@ -532,6 +547,53 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       out.nfev[q] = f.nfev;
     }
   }, o.n_threads);
+
+  // Problems whose centred run was abandoned run again, uncentred, in a
+  // pass of their own (so the outcome does not depend on how the batch was
+  // chunked).  Their n_iter/nfev count both runs.
+  std::vector<int64_t> retry;
+  for (int64_t q = 0; q < Q; ++q)
+    if (out.status[q] == SC_STATUS_RETRY) retry.push_back(q);
+  if (!retry.empty()) {
+    Options ou = o;
+    ou.center = false;
+    const int64_t rn = static_cast<int64_t>(retry.size());
+    parallel_for(rn, std::max<int64_t>(1, std::min<int64_t>(64, rn / (int64_t(threads) * 4))),
+                 [&](int64_t r0, int64_t r1) {
+      Prep<S> pr;
+      pr.init(law.n_features, law.n_inputs, B.M);
+      S p[kMaxParams], lo[kMaxParams], hi[kMaxParams];
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t q = retry[r];
+        const int64_t b = q / B.S_count;
+        const int s = static_cast<int>(q % B.S_count);
+        bounds_of(B, b, np, lo, hi);
+        if (!prepare_start(law, B, b, s, ou, lo, hi, pr, p)) {
+          write_bad(law, out, q);
+          continue;
+        }
+        OneFit<S> f;
+        for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
+        f.yt = pr.yt;
+        f.w = pr.w;
+        f.m = pr.mpad8();
+        f.p = p;
+        f.lo = B.lo ? lo : nullptr;
+        f.hi = B.hi ? hi : nullptr;
+#if defined(SC_HAVE_AVX2_KERNELS)
+        if (vec != SC_VEC_AUTO)
+          fit_one_avx2(h, ou, f);
+        else
+#endif
+          fit_one_generic(h, ou, f);
+        for (int k = 0; k < np; ++k) out.params[q * np + k] = p[k];
+        out.cost[q] = f.cost;
+        out.status[q] = f.status;
+        out.n_iter[q] += f.n_iter;
+        out.nfev[q] += f.nfev;
+      }
+    }, o.n_threads);
+  }
   return info;
 }
 

@@ -219,6 +219,7 @@ def fit(
     absolute_sigma: bool = False,
     geodesic: bool = False,
     vectorize: str = "auto",
+    center: bool = True,
 ) -> FitResult:
     r"""Fit a law to many problems at once by Levenberg-Marquardt.
 
@@ -290,6 +291,13 @@ def fit(
     vectorize : {"auto", "points", "fits"}
         CPU SIMD strategy (AVX2 level): lanes over a fit's points, or one lane
         per fit.  ``"auto"`` picks by problem size.
+    center : bool
+        Built-in laws only: solve internally with each log-feature shifted by
+        its mean and the scale parameters mapped accordingly (A' = A N0^-alpha
+        for A N^-alpha).  The objective, its optimum and the returned
+        parameters are unchanged; the A-alpha valley is far better conditioned,
+        so fits take about half the steps.  Skipped for a problem whose bounds
+        the map would not keep a box.
 
     Returns
     -------
@@ -374,7 +382,7 @@ def fit(
     opts = dict(max_iter=int(max_iter), xtol=float(xtol), ftol=float(ftol), gtol=float(gtol),
                 loss=LOSSES[loss], f_scale=float(f_scale), residual=RESIDUALS[residual],
                 geodesic=bool(geodesic), damping_init=1e-3, vectorize=_VECTORIZE[vectorize],
-                n_threads=int(n_threads or 0))
+                n_threads=int(n_threads or 0), center=bool(center))
     if device == "cuda":
         from ._cuda_backend import fit_batch_cuda
         raw = fit_batch_cuda(law, xs, y2, mk, sg, st, lo, hi, opts)

@@ -38,6 +38,7 @@ struct OneFit {
   S* p = nullptr;
   const S* lo = nullptr;  // nullptr: unbounded
   const S* hi = nullptr;
+  const S* sgn = nullptr;  // +-1 where a parameter must keep its sign (else 0); may be null
   // outputs
   S cost = 0;
   int8_t status = SC_STATUS_NOT_RUN;
@@ -50,10 +51,11 @@ struct LaneSink {
   void* ctx = nullptr;
   // Loads the next problem into lane `lane` of W: writes its features,
   // y and weights at element [i * W + lane] for i < mpad (padding points
-  // w = 0), its start into p0[k], bounds into lo[k] and hi[k].  Returns false
+  // w = 0), its start into p0[k], bounds into lo[k] and hi[k], sign guards
+  // into sgn[k] (see LMState::sgn).  Returns false
   // when no problem is left.
   bool (*load)(void* ctx, int lane, int W, S* const* feat, S* yt, S* w, int mpad, S* p0, S* lo,
-               S* hi) = nullptr;
+               S* hi, S* sgn) = nullptr;
   // Receives the result of the problem in lane `lane`.
   void (*store)(void* ctx, int lane, const S* p, S cost, int8_t status, int32_t n_iter,
                 int32_t nfev) = nullptr;

@@ -176,66 +176,27 @@ void geodesic_reduced(const Law& law, const KData<T>& d, const S* p, const S* v,
   for (int k = 0; k < np; ++k) out[k] = hsum(acc[k]);
 }
 
+// The CPU evaluator behind lm_run_scalar: elements of T, reduced to scalars.
+template <class Law, class T, class S>
+struct CpuEvaluator {
+  const Law& law;
+  const KData<T>& d;
+  ResidualCfg cfg;
+  int np;
+  void evaluate(const S* p, LMEval<S, Law::PC>& out) { evaluate_reduced(law, d, p, np, cfg, out); }
+  void geodesic(const S* p, const S* v, S h, S* out) { geodesic_reduced(law, d, p, v, h, np, cfg, out); }
+};
+
 // One fit, scalar control flow.
 template <class Law, class T, class S>
 void run_one(const Law& law, const Options& o, const KData<T>& d, OneFit<S>& f) {
-  constexpr int PC = Law::PC;
-  constexpr int NP = np_of<PC>::value;
-  const int np = law.np();
-  const ResidualCfg cfg = make_cfg<S>(o);
-  const LMTols tol = effective_tols<S>(o.xtol, o.ftol, o.gtol);
-  LMState<S, PC> st;
-  LMEval<S, PC> ev;
-  for (int k = 0; k < np; ++k) {
-    st.lo[k] = f.lo ? f.lo[k] : S(-HUGE_VAL);
-    st.hi[k] = f.hi ? f.hi[k] : S(HUGE_VAL);
-    st.pt[k] = vmin(vmax(f.p[k], st.lo[k]), st.hi[k]);
-    st.p[k] = st.pt[k];
-  }
-  evaluate_reduced(law, d, st.pt, np, cfg, ev);
-  f.nfev = 1;
-  f.n_iter = 0;
-  if (!eval_finite(ev, np)) {
-    for (int k = 0; k < np; ++k) f.p[k] = st.pt[k];
-    f.cost = ev.cost;
-    f.status = SC_STATUS_NON_FINITE;
-    return;
-  }
-  lm_start(st, ev, np, true, o.damping_init);
-  int status = 0;
-  if (lm_gtol(st, np, tol.gtol)) status = SC_STATUS_GTOL;
-  while (status == 0) {
-    if (f.n_iter >= o.max_iter) {
-      status = SC_STATUS_MAX_ITER;
-      break;
-    }
-    S v[NP];
-    lm_velocity(st, np, v, true);
-    bool refuse = false;
-    if (o.geodesic) {
-      S gv[NP], rhs[NP], a[NP], step[NP];
-      geodesic_reduced(law, d, st.p, v, S(o.geodesic_h), np, cfg, gv);
-      ++f.nfev;
-      for (int k = 0; k < np; ++k) rhs[k] = -gv[k];
-      lm_solve_damped(st, np, rhs, a, true);
-      refuse = !lm_geodesic_step(st, np, v, a, o.geodesic_alpha, step);
-      lm_set_trial(st, np, step);
-    } else {
-      lm_set_trial(st, np, v);
-    }
-    if (!refuse) {
-      evaluate_reduced(law, d, st.pt, np, cfg, ev);
-      ++f.nfev;
-    }
-    ++f.n_iter;
-    status = int(lm_update(st, ev, np, tol, true, refuse));
-  }
-  if ((status == SC_STATUS_GTOL || status == SC_STATUS_FTOL || status == SC_STATUS_XTOL) &&
-      lm_singular(st, np))
-    status = SC_STATUS_SINGULAR;
-  for (int k = 0; k < np; ++k) f.p[k] = st.p[k];
-  f.cost = st.cost;
-  f.status = static_cast<int8_t>(status);
+  CpuEvaluator<Law, T, S> ev{law, d, make_cfg<S>(o), law.np()};
+  S cost = 0;
+  const LMOutcome r = lm_run_scalar<S, Law::PC>(ev, law.np(), f.p, f.lo, f.hi, f.sgn, o, &cost);
+  f.cost = cost;
+  f.status = static_cast<int8_t>(r.status);
+  f.n_iter = r.n_iter;
+  f.nfev = r.nfev;
 }
 
 // W fits at once, one per lane, refilled from the sink.
@@ -275,6 +236,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
     st.hi[k] = T(HUGE_VAL);
     st.D[k] = T(0.0);
     st.g[k] = T(0.0);
+    st.sgn[k] = T(0.0);
   }
   for (int k = 0; k < NP * NP; ++k) st.A[k] = T(0.0);
   st.cost = T(0.0);
@@ -287,8 +249,8 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
   bool active[W], starting[W];
 
   auto load_lane = [&](int l) -> bool {
-    S p0[NP], lo[NP], hi[NP];
-    if (!sink.load(sink.ctx, l, W, featS, ytS, wS, mpad, p0, lo, hi)) {
+    S p0[NP], lo[NP], hi[NP], sg[NP];
+    if (!sink.load(sink.ctx, l, W, featS, ytS, wS, mpad, p0, lo, hi, sg)) {
       active[l] = false;
       starting[l] = false;
       return false;
@@ -298,6 +260,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
       set_lane(st.pt[k], l, q);
       set_lane(st.lo[k], l, lo[k]);
       set_lane(st.hi[k], l, hi[k]);
+      set_lane(st.sgn[k], l, sg[k]);
     }
     active[l] = true;
     starting[l] = true;

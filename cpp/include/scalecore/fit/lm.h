@@ -59,6 +59,7 @@ struct LMState {
   T pred;           // predicted reduction of the trial step
   T snorm, xnorm;   // |sqrt(D) s|, |sqrt(D) p|
   T nonfinite_run;  // consecutive non-finite trials
+  T sgn[NP];        // +-1: this parameter must keep the sign of its start (0: free)
 };
 
 // Tolerances effectively used: never below a few ulps of the dtype.
@@ -246,12 +247,89 @@ SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMT
   lm_take(st, ev, np, accept);
 
   const auto gtol_hit = lm_gtol(st, np, tol.gtol) & accept;
+  auto flip = T(1.0) < T(0.0);
+  for (int k = 0; k < np; ++k) flip = flip | (st.sgn[k] * st.p[k] < T(0.0));
   T code = T(0.0);
   code = select(live & (st.nonfinite_run >= T(16.0)), T(double(SC_STATUS_NON_FINITE)), code);
   code = select(live & xtol_hit, T(double(SC_STATUS_XTOL)), code);
   code = select(live & ftol_hit, T(double(SC_STATUS_FTOL)), code);
   code = select(gtol_hit, T(double(SC_STATUS_GTOL)), code);
+  code = select(accept & flip, T(double(SC_STATUS_RETRY)), code);
   return code;
+}
+
+// The outcome of one scalar fit.
+struct LMOutcome {
+  int status = 0;
+  int n_iter = 0;
+  int nfev = 0;
+};
+
+// One fit with scalar control flow, shared by the CPU (scalar and "points"
+// modes) and the CUDA kernel.  `ev` evaluates the problem:
+//   ev.evaluate(const S* p, LMEval<S, PC>& out)          cost, J^T J, J^T r
+//   ev.geodesic(const S* p, const S* v, S h, S* out)     J^T r_vv
+// p holds the start on entry (clipped into [lo, hi]) and the solution on
+// return; lo/hi may be null (unbounded).
+template <class S, int PC, class Ev>
+SC_HD LMOutcome lm_run_scalar(Ev& ev, int np, S* p, const S* lo, const S* hi, const S* sgn, const Options& o,
+                              S* cost_out) {
+  constexpr int NP = np_of<PC>::value;
+  const LMTols tol = effective_tols<S>(o.xtol, o.ftol, o.gtol);
+  LMState<S, PC> st;
+  LMEval<S, PC> e;
+  LMOutcome out;
+  for (int k = 0; k < np; ++k) {
+    st.lo[k] = lo ? lo[k] : S(-HUGE_VAL);
+    st.hi[k] = hi ? hi[k] : S(HUGE_VAL);
+    st.pt[k] = vmin(vmax(p[k], st.lo[k]), st.hi[k]);
+    st.p[k] = st.pt[k];
+    st.sgn[k] = sgn ? sgn[k] : S(0);
+  }
+  ev.evaluate(st.pt, e);
+  out.nfev = 1;
+  if (!eval_finite(e, np)) {
+    for (int k = 0; k < np; ++k) p[k] = st.pt[k];
+    *cost_out = e.cost;
+    out.status = SC_STATUS_NON_FINITE;
+    return out;
+  }
+  lm_start(st, e, np, true, o.damping_init);
+  int status = 0;
+  if (lm_gtol(st, np, tol.gtol)) status = SC_STATUS_GTOL;
+  while (status == 0) {
+    if (out.n_iter >= o.max_iter) {
+      status = SC_STATUS_MAX_ITER;
+      break;
+    }
+    S v[NP];
+    lm_velocity(st, np, v, true);
+    bool refuse = false;
+    if (o.geodesic) {
+      S gv[NP], rhs[NP], a[NP], step[NP];
+      ev.geodesic(st.p, v, S(o.geodesic_h), gv);
+      ++out.nfev;
+      for (int k = 0; k < np; ++k) rhs[k] = -gv[k];
+      lm_solve_damped(st, np, rhs, a, true);
+      refuse = !lm_geodesic_step(st, np, v, a, o.geodesic_alpha, step);
+      lm_set_trial(st, np, step);
+    } else {
+      lm_set_trial(st, np, v);
+    }
+    if (!refuse) {
+      ev.evaluate(st.pt, e);
+      ++out.nfev;
+    }
+    ++out.n_iter;
+    status = int(lm_update(st, e, np, tol, true, refuse));
+  }
+  if ((status == SC_STATUS_GTOL || status == SC_STATUS_FTOL || status == SC_STATUS_XTOL) &&
+      lm_singular(st, np))
+    status = SC_STATUS_SINGULAR;
+  for (int k = 0; k < np; ++k) p[k] = st.p[k];
+  *cost_out = st.cost;
+  out.status = status;
+  return out;
 }
 
 // A converged lane whose free parameter has a zero Jacobian column is

@@ -37,6 +37,10 @@ enum Status : int8_t {
   // residuals, fewer valid points than free parameters, or a start outside
   // the bounds' box after clipping produced a non-finite value.
   SC_STATUS_BAD_INPUT = 7,
+  // Internal, never returned: a centred fit's scale parameter changed sign
+  // (the path entered the E-B degeneracy that centering opens); the problem
+  // is run again uncentred.
+  SC_STATUS_RETRY = 8,
 };
 
 enum Loss : int8_t {
