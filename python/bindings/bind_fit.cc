@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "fit_common.h"
 #include "scalecore/fit/fit.h"
 
 namespace py = pybind11;
@@ -15,107 +16,9 @@ using namespace sc::fit;
 
 namespace {
 
-// A (B, M) or (M,) array as a View2; `what` names the argument.
-template <class S>
-View2<S> view2(const py::object& o, int64_t B, int64_t M, const char* what) {
-  View2<S> v;
-  if (o.is_none()) return v;
-  py::array a = py::reinterpret_borrow<py::array>(o);
-  v.data = checked_ptr<S>(a, what);
-  if (a.ndim() == 1) {
-    check_shape(a, {M}, what);
-    v.stride_b = 0;
-  } else {
-    check_shape(a, {B, M}, what);
-    v.stride_b = M;
-  }
-  return v;
-}
-
-Options make_options(int max_iter, double xtol, double ftol, double gtol, int loss, double f_scale,
-                     int residual, bool geodesic, double damping_init, int vectorize, int n_threads,
-                     bool center = true) {
-  Options o;
-  check_value(max_iter >= 0, "max_iter: expected an integer >= 0, got " + std::to_string(max_iter));
-  check_value(xtol >= 0 && ftol >= 0 && gtol >= 0, "xtol, ftol, gtol: expected values >= 0");
-  check_value(loss >= 0 && loss <= SC_LOSS_ARCTAN, "loss: invalid code");
-  check_value(f_scale > 0 && std::isfinite(f_scale), "f_scale: expected a finite value > 0, got " + std::to_string(f_scale));
-  check_value(residual == 0 || residual == 1, "residual: invalid code");
-  check_value(damping_init > 0, "damping_init: expected a value > 0");
-  check_value(vectorize >= 0 && vectorize <= 2, "vectorize: invalid code");
-  o.max_iter = max_iter;
-  o.xtol = xtol;
-  o.ftol = ftol;
-  o.gtol = gtol;
-  o.loss = static_cast<Loss>(loss);
-  o.f_scale = f_scale;
-  o.residual = static_cast<Residual>(residual);
-  o.geodesic = geodesic;
-  o.damping_init = damping_init;
-  o.vectorize = static_cast<Vectorize>(vectorize);
-  o.n_threads = n_threads;
-  o.center = center;
-  return o;
-}
-
-// Builds the Batch view.  starts: (S, P) or (B, S, P) or None; lo/hi: (P,) or (B, P) or None.
-template <class S>
-Batch<S> make_batch(const Law& law, const std::vector<py::object>& xs, const py::array& y,
-                    const py::object& mask, const py::object& sigma, const py::object& starts,
-                    const py::object& lo, const py::object& hi) {
-  Batch<S> b;
-  checked_ptr<S>(y, "y");
-  if (y.ndim() != 2) throw ValueError("y: expected a 2-D array (B, M), got shape " + shape_str(y));
-  b.B = y.shape(0);
-  b.M = y.shape(1);
-  b.y = view2<S>(y, b.B, b.M, "y");
-  if (static_cast<int>(xs.size()) != law.n_inputs)
-    throw ValueError("x: law '" + law.name + "' takes " + std::to_string(law.n_inputs) + " inputs, got " +
-                     std::to_string(xs.size()));
-  b.n_inputs = law.n_inputs;
-  for (int k = 0; k < law.n_inputs; ++k) b.x[k] = view2<S>(xs[k], b.B, b.M, "x");
-  if (!mask.is_none()) b.mask = view2<uint8_t>(mask, b.B, b.M, "mask");
-  b.sigma = view2<S>(sigma, b.B, b.M, "sigma");
-  const int np = law.n_params;
-  if (!starts.is_none()) {
-    py::array s = py::reinterpret_borrow<py::array>(starts);
-    b.starts = checked_ptr<S>(s, "starts");
-    if (s.ndim() == 2) {
-      if (s.shape(1) != np) check_shape(s, {s.shape(0), np}, "starts");
-      b.S_count = static_cast<int>(s.shape(0));
-      b.starts_stride_b = 0;
-      b.starts_stride_s = np;
-    } else if (s.ndim() == 3) {
-      check_shape(s, {b.B, s.shape(1), np}, "starts");
-      b.S_count = static_cast<int>(s.shape(1));
-      b.starts_stride_b = s.shape(1) * np;
-      b.starts_stride_s = np;
-    } else {
-      throw ValueError("starts: expected shape (S, P) or (B, S, P), got " + shape_str(s));
-    }
-    check_value(b.S_count >= 1, "starts: expected at least one start");
-  }
-  auto bound = [&](const py::object& o, const char* what, int64_t& stride) -> const S* {
-    if (o.is_none()) return nullptr;
-    py::array a = py::reinterpret_borrow<py::array>(o);
-    const S* p = checked_ptr<S>(a, what);
-    if (a.ndim() == 1) {
-      check_shape(a, {np}, what);
-      stride = 0;
-    } else {
-      check_shape(a, {b.B, np}, what);
-      stride = np;
-    }
-    return p;
-  };
-  int64_t s_lo = 0, s_hi = 0;
-  b.lo = bound(lo, "lower bounds", s_lo);
-  b.hi = bound(hi, "upper bounds", s_hi);
-  if ((b.lo != nullptr) != (b.hi != nullptr) || s_lo != s_hi)
-    throw ValueError("bounds: lower and upper must both be given with the same shape");
-  b.bounds_stride_b = s_lo;
-  return b;
-}
+using fitbind::make_batch;
+using fitbind::make_options;
+using fitbind::view2;
 
 template <class S>
 py::dict fit_impl(const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
@@ -287,6 +190,94 @@ void bind_fit(py::module_& m) {
         return predict_impl<double>(law, xs, B, M, params);
       },
       py::arg("law"), py::arg("xs"), py::arg("B"), py::arg("M"), py::arg("params"));
+
+  m.def(
+      "default_starts",
+      [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
+         const py::object& sigma, const py::object& lo, const py::object& hi, int residual) -> py::array {
+        const Options o = make_options(1, 0, 0, 0, 0, 1.0, residual, false, 1e-3, 0, 0);
+        auto go = [&](auto tag) -> py::array {
+          using S = decltype(tag);
+          Batch<S> b = make_batch<S>(law, xs, y, mask, sigma, py::none(), lo, hi);
+          py::array_t<S> p0({b.B, static_cast<int64_t>(law.n_params)});
+          S* d = p0.mutable_data();
+          {
+            py::gil_scoped_release nogil;
+            default_starts<S>(law, b, o, d);
+          }
+          return p0;
+        };
+        if (is_f32(y)) return go(float{});
+        return go(double{});
+      },
+      py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("lo"), py::arg("hi"),
+      py::arg("residual"));
+
+  // The CUDA kernel's per-problem code run on the CPU (tests of the GPU path).
+  m.def(
+      "_fit_batch_raw",
+      [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
+         const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi, int max_iter,
+         double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic, bool center) {
+        if (starts.is_none()) throw ValueError("starts: the raw path needs explicit starts");
+        const Options o = make_options(max_iter, xtol, ftol, gtol, loss, f_scale, residual, geodesic, 1e-3, 0, 0,
+                                       center);
+        auto go = [&](auto tag) -> py::dict {
+          using S = decltype(tag);
+          Batch<S> b = make_batch<S>(law, xs, y, mask, sigma, starts, lo, hi);
+          const int64_t Q = b.B * b.S_count;
+          const int np = law.n_params;
+          py::array_t<S> params({Q, static_cast<int64_t>(np)});
+          py::array_t<S> cost(Q);
+          py::array_t<int8_t> status(Q);
+          py::array_t<int32_t> n_iter(Q), nfev(Q);
+          RawArgs<S> a;
+          a.B = b.B;
+          a.M = b.M;
+          a.nin = b.n_inputs;
+          a.S_count = b.S_count;
+          for (int k = 0; k < b.n_inputs; ++k) {
+            a.x[k] = b.x[k].data;
+            a.xs[k] = b.x[k].stride_b;
+          }
+          a.y = b.y.data;
+          a.ys = b.y.stride_b;
+          a.mask = b.mask.data;
+          a.ms = b.mask.stride_b;
+          a.sigma = b.sigma.data;
+          a.ss = b.sigma.stride_b;
+          a.starts = b.starts;
+          a.st_b = b.starts_stride_b;
+          a.st_s = b.starts_stride_s;
+          a.lo = b.lo;
+          a.hi = b.hi;
+          a.bs = b.bounds_stride_b;
+          a.params = params.mutable_data();
+          a.cost = cost.mutable_data();
+          a.status = status.mutable_data();
+          a.n_iter = n_iter.mutable_data();
+          a.nfev = nfev.mutable_data();
+          {
+            py::gil_scoped_release nogil;
+            fit_batch_raw_cpu<S>(law, a, o);
+          }
+          py::dict d;
+          d["params"] = params;
+          d["cost"] = cost;
+          d["status"] = status;
+          d["n_iter"] = n_iter;
+          d["nfev"] = nfev;
+          d["level"] = "raw-cpu";
+          d["vectorize"] = "none";
+          d["S"] = b.S_count;
+          return d;
+        };
+        if (is_f32(y)) return go(float{});
+        return go(double{});
+      },
+      py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("starts"),
+      py::arg("lo"), py::arg("hi"), py::arg("max_iter"), py::arg("xtol"), py::arg("ftol"), py::arg("gtol"),
+      py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("center"));
 
   m.def("choose_vectorize", [](const Law& law, int64_t M, bool is_float) {
     const Vectorize v = choose_vectorize(law, M, is_float, SC_VEC_AUTO);

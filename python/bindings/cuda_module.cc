@@ -32,7 +32,7 @@ PYBIND11_MODULE(_cuda, m) {
     std::string s = SCALECORE_CUDA_ARCHS;
     size_t b = 0;
     while (b <= s.size()) {
-      size_t e = s.find(';', b);
+      size_t e = s.find(',', b);
       if (e == std::string::npos) e = s.size();
       if (e > b) v.push_back(s.substr(b, e - b));
       b = e + 1;

@@ -598,6 +598,29 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
 }
 
 // ---------------------------------------------------------------------------
+// Default starts
+// ---------------------------------------------------------------------------
+template <class S>
+void default_starts(const Law& law, const Batch<S>& B, const Options& o, S* p0) {
+  const int np = law.n_params;
+  Batch<S> nb = B;
+  nb.starts = nullptr;  // prepare() computes the heuristic only without starts
+  Options od = o;
+  od.center = false;
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(num_threads()) * 8)));
+  parallel_for(B.B, grain, [&](int64_t b0, int64_t b1) {
+    Prep<S> pr;
+    pr.init(law.n_features, law.n_inputs, B.M);
+    S lo[kMaxParams], hi[kMaxParams];
+    for (int64_t b = b0; b < b1; ++b) {
+      bounds_of(nb, b, np, lo, hi);
+      prepare(law, nb, b, od, lo, hi, free_count(lo, hi, np), pr);
+      for (int k = 0; k < np; ++k) p0[b * np + k] = pr.status ? S(NAN) : S(pr.guess[k]);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Covariance
 // ---------------------------------------------------------------------------
 template <class S>
@@ -707,6 +730,8 @@ template void fit_covariance<double>(const Law&, const Batch<double>&, const Opt
                                      double*, double*);
 template void fit_covariance<float>(const Law&, const Batch<float>&, const Options&, const float*, bool,
                                     float*, float*);
+template void default_starts<double>(const Law&, const Batch<double>&, const Options&, double*);
+template void default_starts<float>(const Law&, const Batch<float>&, const Options&, float*);
 template void law_predict<double>(const Law&, const View2<double>*, int, int64_t, int64_t, const double*,
                                   int64_t, double*);
 template void law_predict<float>(const Law&, const View2<float>*, int, int64_t, int64_t, const float*,

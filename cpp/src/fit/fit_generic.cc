@@ -1,6 +1,9 @@
 // Scalar-level fitting kernels: one fit at a time, one point per element.
 // Compiled without ISA flags; runs on any x86-64 (and any other CPU).
+#include "scalecore/common/threads.h"
+#include "scalecore/fit/fit.h"
 #include "scalecore/fit/kernels.h"
+#include "scalecore/fit/raw.h"
 
 namespace sc {
 namespace fit {
@@ -52,6 +55,32 @@ void law_values_generic(const LawHandle& law, const double* const* feat, int n, 
   d.n = n;
   with_law(law, [&](const auto& L) { L.values(d, p, out); });
 }
+
+RawLaw raw_law(const Law& law) {
+  RawLaw d;
+  d.id = law.id;
+  d.np = law.n_params;
+  d.nin = law.n_inputs;
+  d.nf = law.n_features;
+  if (law.id != SC_LAWID_EXPR) {
+    const LawInfo info = law_catalog()[law.id];
+    for (int k = 0; k < law.n_inputs; ++k) d.tf[k] = static_cast<int8_t>(info.transforms[k]);
+    d.n_center = static_cast<int>(info.center.size());
+    for (int j = 0; j < d.n_center; ++j) d.center[j] = info.center[j];
+  }
+  return d;
+}
+
+template <class S>
+void fit_batch_raw_cpu(const Law& law, const RawArgs<S>& a, const Options& o) {
+  const RawLaw rl = raw_law(law);
+  const int64_t Q = a.B * int64_t(a.S_count);
+  parallel_for(Q, 16, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) fit_problem_raw(a, rl, law.prog.get(), o, q);
+  });
+}
+template void fit_batch_raw_cpu<double>(const Law&, const RawArgs<double>&, const Options&);
+template void fit_batch_raw_cpu<float>(const Law&, const RawArgs<float>&, const Options&);
 
 }  // namespace fit
 }  // namespace sc

@@ -21,8 +21,14 @@ def _module():
 
 
 def fit_batch_cuda(law, xs, y2, mk, sg, st, lo, hi, opts: Dict[str, Any]) -> Dict[str, Any]:
+    """Runs the batch on the GPU.  Without starts, the law's heuristic starts
+    are computed on the CPU first (the same ones the CPU path uses)."""
     cu = _module()
-    if opts.get("geodesic"):
-        raise ValueError("geodesic: not supported on device='cuda' yet; use device='cpu'")
+    from .. import _core
+
+    if st is None:
+        p0 = _core.default_starts(law._handle, xs, y2, mk, sg, lo, hi, opts["residual"])
+        st = np.ascontiguousarray(p0[:, None, :])
     return cu.fit_batch(law._handle, xs, y2, mk, sg, st, lo, hi, opts["max_iter"], opts["xtol"], opts["ftol"],
-                        opts["gtol"], opts["loss"], opts["f_scale"], opts["residual"])
+                        opts["gtol"], opts["loss"], opts["f_scale"], opts["residual"], opts["geodesic"],
+                        opts.get("center", True))

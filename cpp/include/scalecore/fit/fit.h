@@ -8,6 +8,7 @@
 
 #include "scalecore/fit/expr.h"
 #include "scalecore/fit/kernel_api.h"
+#include "scalecore/fit/raw_types.h"
 #include "scalecore/fit/types.h"
 
 namespace sc {
@@ -64,6 +65,11 @@ struct RunInfo {
 template <class S>
 RunInfo fit_batch(const Law& law, const Batch<S>& batch, const Options& opt, Outputs<S>& out);
 
+// The law's default start (the heuristic fit() uses without p0) for every
+// problem: (B, P), NaN for a problem whose data are unusable.
+template <class S>
+void default_starts(const Law& law, const Batch<S>& batch, const Options& opt, S* p0);
+
 // Covariance and standard errors at given parameters (B, P), from the
 // Gauss-Newton Hessian J^T J of the (robust-scaled) residuals:
 //   cov = s^2 (J_f^T J_f)^-1 over the free parameters f,  s^2 = 2 cost / (m - |f|)
@@ -79,6 +85,14 @@ void fit_covariance(const Law& law, const Batch<S>& batch, const Options& opt, c
 template <class S>
 void law_predict(const Law& law, const View2<S>* x, int n_inputs, int64_t B, int64_t M,
                  const S* params, int64_t params_stride_b, S* out);
+
+// The raw-path description of a law (what the CUDA kernel receives).
+RawLaw raw_law(const Law& law);
+
+// Runs the CUDA kernel's per-problem code (raw.h) on the CPU, one problem at a
+// time on the thread pool: the CPU test of the GPU path.  a.starts required.
+template <class S>
+void fit_batch_raw_cpu(const Law& law, const RawArgs<S>& a, const Options& opt);
 
 // Which vectorisation the AVX2 level uses for a batch of M points.
 Vectorize choose_vectorize(const Law& law, int64_t M, bool is_float, Vectorize requested);
