@@ -79,8 +79,8 @@ py::tuple cov_impl(const Law& law, const std::vector<py::object>& xs, const py::
 }
 
 template <class S>
-py::array predict_impl(const Law& law, const std::vector<py::object>& xs, int64_t B, int64_t M,
-                       const py::array& params) {
+py::object predict_impl(const Law& law, const std::vector<py::object>& xs, int64_t B, int64_t M,
+                        const py::array& params, bool want_jac) {
   if (static_cast<int>(xs.size()) != law.n_inputs)
     throw ValueError("x: law '" + law.name + "' takes " + std::to_string(law.n_inputs) + " inputs, got " +
                      std::to_string(xs.size()));
@@ -97,10 +97,17 @@ py::array predict_impl(const Law& law, const std::vector<py::object>& xs, int64_
   }
   py::array_t<S> out({B, M});
   S* o = out.mutable_data();
+  py::array_t<S> jac;
+  S* jp = nullptr;
+  if (want_jac) {
+    jac = py::array_t<S>({B, M, static_cast<int64_t>(np)});
+    jp = jac.mutable_data();
+  }
   {
     py::gil_scoped_release nogil;
-    law_predict<S>(law, xv, law.n_inputs, B, M, p, stride, o);
+    law_predict<S>(law, xv, law.n_inputs, B, M, p, stride, o, jp);
   }
+  if (want_jac) return py::make_tuple(out, jac);
   return out;
 }
 
@@ -159,16 +166,16 @@ void bind_fit(py::module_& m) {
       [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
          const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi, int max_iter,
          double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic,
-         double damping_init, int vectorize, int n_threads, bool center) {
+         double damping_init, int vectorize, int n_threads, bool center, int scaling) {
         const Options o = make_options(max_iter, xtol, ftol, gtol, loss, f_scale, residual, geodesic, damping_init,
-                                       vectorize, n_threads, center);
+                                       vectorize, n_threads, center, scaling);
         if (is_f32(y)) return fit_impl<float>(law, xs, y, mask, sigma, starts, lo, hi, o);
         return fit_impl<double>(law, xs, y, mask, sigma, starts, lo, hi, o);
       },
       py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("starts"),
       py::arg("lo"), py::arg("hi"), py::arg("max_iter"), py::arg("xtol"), py::arg("ftol"), py::arg("gtol"),
       py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("damping_init"),
-      py::arg("vectorize"), py::arg("n_threads"), py::arg("center") = true);
+      py::arg("vectorize"), py::arg("n_threads"), py::arg("center") = true, py::arg("scaling") = 1);
 
   m.def(
       "fit_covariance",
@@ -185,11 +192,12 @@ void bind_fit(py::module_& m) {
 
   m.def(
       "law_predict",
-      [](const Law& law, const std::vector<py::object>& xs, int64_t B, int64_t M, const py::array& params) {
-        if (is_f32(params)) return predict_impl<float>(law, xs, B, M, params);
-        return predict_impl<double>(law, xs, B, M, params);
+      [](const Law& law, const std::vector<py::object>& xs, int64_t B, int64_t M, const py::array& params,
+         bool jacobian) {
+        if (is_f32(params)) return predict_impl<float>(law, xs, B, M, params, jacobian);
+        return predict_impl<double>(law, xs, B, M, params, jacobian);
       },
-      py::arg("law"), py::arg("xs"), py::arg("B"), py::arg("M"), py::arg("params"));
+      py::arg("law"), py::arg("xs"), py::arg("B"), py::arg("M"), py::arg("params"), py::arg("jacobian") = false);
 
   m.def(
       "default_starts",

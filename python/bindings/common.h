@@ -32,9 +32,12 @@ const char* dtype_name() {
 // Checks dtype S and C-contiguity; returns the data pointer.
 template <class S>
 const S* checked_ptr(const py::array& a, const char* name) {
-  if (!py::isinstance<py::array_t<S>>(a) || !(a.flags() & py::array::c_style))
-    throw TypeError(std::string(name) + ": expected a C-contiguous " + dtype_name<S>() + " array, got dtype " +
+  if (!py::isinstance<py::array_t<S>>(a))
+    throw TypeError(std::string(name) + ": expected a " + dtype_name<S>() + " array, got dtype " +
                     std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style))
+    throw ValueError(std::string(name) + ": expected a C-contiguous array (the Python API converts; "
+                     "direct callers of the extension must pass np.ascontiguousarray)");
   return static_cast<const S*>(a.data());
 }
 

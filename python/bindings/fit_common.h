@@ -35,7 +35,7 @@ View2<S> view2(const py::object& o, int64_t B, int64_t M, const char* what) {
 
 inline Options make_options(int max_iter, double xtol, double ftol, double gtol, int loss, double f_scale,
                      int residual, bool geodesic, double damping_init, int vectorize, int n_threads,
-                     bool center = true) {
+                     bool center = true, int scaling = 1) {
   Options o;
   check_value(max_iter >= 0, "max_iter: expected an integer >= 0, got " + std::to_string(max_iter));
   check_value(xtol >= 0 && ftol >= 0 && gtol >= 0, "xtol, ftol, gtol: expected values >= 0");
@@ -56,6 +56,8 @@ inline Options make_options(int max_iter, double xtol, double ftol, double gtol,
   o.vectorize = static_cast<Vectorize>(vectorize);
   o.n_threads = n_threads;
   o.center = center;
+  check_value(scaling == 0 || scaling == 1, "scaling: invalid code");
+  o.scaling = static_cast<Scaling>(scaling);
   return o;
 }
 

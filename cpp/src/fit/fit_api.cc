@@ -671,16 +671,21 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
       Eigen::MatrixXd Af(nfree, nfree);
       for (int i = 0; i < nfree; ++i)
         for (int j = 0; j < nfree; ++j) Af(i, j) = A[idx[i] * kMaxParams + idx[j]];
+      // Invert with the columns equilibrated (unit diagonal), so that badly
+      // scaled parameters (e.g. 1e-9 next to 1e3) do not look singular.
       Eigen::MatrixXd Cf;
-      bool ok = nfree > 0 && pr.m > nfree && Af.allFinite();
+      bool ok = nfree > 0 && pr.m > nfree && Af.allFinite() && (Af.diagonal().array() > 0).all();
       if (ok) {
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(Af);
+        const Eigen::VectorXd sc = Af.diagonal().cwiseSqrt().cwiseInverse();
+        const Eigen::MatrixXd As = sc.asDiagonal() * Af * sc.asDiagonal();
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(As);
         const auto& ev = es.eigenvalues();
         const double tol = std::numeric_limits<double>::epsilon() * nfree * std::max(ev.cwiseAbs().maxCoeff(), 1e-300);
         ok = es.info() == Eigen::Success && ev.minCoeff() > tol;
         if (ok) {
           const Eigen::VectorXd inv = ev.cwiseInverse();
-          Cf = es.eigenvectors() * inv.asDiagonal() * es.eigenvectors().transpose();
+          Cf = sc.asDiagonal() * (es.eigenvectors() * inv.asDiagonal() * es.eigenvectors().transpose()) *
+               sc.asDiagonal();
           const double s2 = absolute_sigma ? 1.0 : 2.0 * cost / double(pr.m - nfree);
           Cf *= s2;
         }
@@ -699,7 +704,7 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
 // ---------------------------------------------------------------------------
 template <class S>
 void law_predict(const Law& law, const View2<S>* x, int n_inputs, int64_t B, int64_t M, const S* params,
-                 int64_t params_stride_b, S* out) {
+                 int64_t params_stride_b, S* out, S* jac) {
   const int np = law.n_params;
   const LawHandle h = law.handle();
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B / (int64_t(num_threads()) * 8)));
@@ -708,6 +713,7 @@ void law_predict(const Law& law, const View2<S>* x, int n_inputs, int64_t B, int
     std::vector<double> feat(size_t(nf) * size_t(std::max<int64_t>(M, 1)));
     std::vector<double> vals(size_t(std::max<int64_t>(M, 1)));
     std::vector<char> okv(size_t(std::max<int64_t>(M, 1)));
+    std::vector<double> J(jac ? size_t(std::max<int64_t>(M, 1)) * np : 0);
     const double* fp[kMaxFeatures];
     for (int k = 0; k < nf; ++k) fp[k] = feat.data() + size_t(k) * M;
     double xs[kMaxInputs], fs[kMaxFeatures], p[kMaxParams];
@@ -718,8 +724,11 @@ void law_predict(const Law& law, const View2<S>* x, int n_inputs, int64_t B, int
         okv[i] = features_at(law, xs, fs);
         for (int k = 0; k < nf; ++k) feat[size_t(k) * M + i] = okv[i] ? fs[k] : 1.0;
       }
-      law_values_generic(h, fp, static_cast<int>(M), p, vals.data());
+      law_values_generic(h, fp, static_cast<int>(M), p, vals.data(), jac ? J.data() : nullptr);
       for (int64_t i = 0; i < M; ++i) out[b * M + i] = okv[i] ? S(vals[i]) : S(NAN);
+      if (jac)
+        for (int64_t i = 0; i < M; ++i)
+          for (int k = 0; k < np; ++k) jac[(b * M + i) * np + k] = okv[i] ? S(J[i * np + k]) : S(NAN);
     }
   });
 }
@@ -733,9 +742,9 @@ template void fit_covariance<float>(const Law&, const Batch<float>&, const Optio
 template void default_starts<double>(const Law&, const Batch<double>&, const Options&, double*);
 template void default_starts<float>(const Law&, const Batch<float>&, const Options&, float*);
 template void law_predict<double>(const Law&, const View2<double>*, int, int64_t, int64_t, const double*,
-                                  int64_t, double*);
+                                  int64_t, double*, double*);
 template void law_predict<float>(const Law&, const View2<float>*, int, int64_t, int64_t, const float*,
-                                 int64_t, float*);
+                                 int64_t, float*, float*);
 
 }  // namespace fit
 }  // namespace sc

@@ -48,12 +48,12 @@ void eval_normal_generic(const LawHandle& law, const Options& o, const OneFit<do
 }
 
 void law_values_generic(const LawHandle& law, const double* const* feat, int n, const double* p,
-                        double* out) {
+                        double* out, double* jac) {
   KData<double> d;
   for (int k = 0; k < law.n_features; ++k) d.feat[k] = feat[k];
   d.yt = d.w = nullptr;
   d.n = n;
-  with_law(law, [&](const auto& L) { L.values(d, p, out); });
+  with_law(law, [&](const auto& L) { L.values(d, p, out, jac, law.n_params); });
 }
 
 RawLaw raw_law(const Law& law) {

@@ -139,6 +139,18 @@ class Law:
         """
         return evaluate(self, x, params)
 
+    def jacobian(self, x: Any, params: Any) -> np.ndarray:
+        """The Jacobian of the law with respect to its parameters.
+
+        Exact (analytic for built-ins, reverse-mode for expressions).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (M, P) for 1-D inputs and params, else (B, M, P).
+        """
+        return evaluate(self, x, params, jacobian=True)
+
 
 def _builtin_by_name(name: str) -> Law:
     return laws[name]
@@ -236,7 +248,7 @@ def input_arrays(law: Law, x: Any, dtype: np.dtype, what: str = "x") -> List[np.
     return [as_float_array(x, what, dtype)]
 
 
-def evaluate(law: Law, x: Any, params: Any) -> np.ndarray:
+def evaluate(law: Law, x: Any, params: Any, jacobian: bool = False) -> np.ndarray:
     p = as_float_array(params, "params", np.float64, ndims=(1, 2))
     if p.shape[-1] != law.n_params:
         raise ValueError(f"params: law {law.name!r} has {law.n_params} parameters {list(law.param_names)}, "
@@ -256,6 +268,8 @@ def evaluate(law: Law, x: Any, params: Any) -> np.ndarray:
             raise ValueError(f"x: batch size {a.shape[0]} does not match {B}")
     if p.ndim == 2 and p.shape[0] != B:
         raise ValueError(f"params: batch size {p.shape[0]} does not match {B}")
-    out = _core.law_predict(law._handle, xs, B, M, p)
+    out = _core.law_predict(law._handle, xs, B, M, p, jacobian)
+    if jacobian:
+        out = out[1]
     squeeze = p.ndim == 1 and all(a.ndim == 1 for a in xs)
     return out[0] if squeeze else out

@@ -29,15 +29,18 @@ SC_HD void eval_zero(LMEval<T, PC>& ev, int np) {
   ev.cost = T(0.0);
   for (int a = 0; a < np; ++a) {
     ev.g[a] = T(0.0);
+    ev.dj[a] = T(0.0);
     for (int b = 0; b <= a; ++b) ev.A[a * NP + b] = T(0.0);
   }
 }
 
 // Residual, its Jacobian row (in place: Jf becomes dr/dp scaled for the
 // robust loss) and the robust-scaled residual.  Returns the point's cost
-// contribution (before halving).
+// contribution (before halving).  With a robust loss and dj given, adds the
+// squares of dr/dp before the robust scaling to dj.
 template <class T>
-SC_HD T residual_point(const ResidualCfg& cfg, int np, T f, T* Jf, T yt, T w, T& r_scaled, T& jscale) {
+SC_HD T residual_point(const ResidualCfg& cfg, int np, T f, T* Jf, T yt, T w, T& r_scaled, T& jscale,
+                       T* dj = nullptr) {
   T r, s;
   if (cfg.residual == SC_RESIDUAL_LOG) {
     r = w * (vlog(f) - yt);
@@ -52,6 +55,8 @@ SC_HD T residual_point(const ResidualCfg& cfg, int np, T f, T* Jf, T yt, T w, T&
     jscale = T(1.0);
     return r * r;
   }
+  if (dj)
+    for (int k = 0; k < np; ++k) dj[k] = dj[k] + (Jf[k] * s) * (Jf[k] * s);
   T d1, d2;
   const T z = r * r * T(cfg.inv_c2);
   const T rho = robust_rho(cfg.loss, z, d1, d2);
@@ -67,7 +72,7 @@ template <class T, int PC>
 SC_HD void accumulate_point(LMEval<T, PC>& ev, int np, const ResidualCfg& cfg, T f, T* Jf, T yt, T w) {
   constexpr int NP = np_of<PC>::value;
   T rs, js;
-  ev.cost = ev.cost + residual_point(cfg, np, f, Jf, yt, w, rs, js);
+  ev.cost = ev.cost + residual_point(cfg, np, f, Jf, yt, w, rs, js, ev.dj);
   for (int a = 0; a < np; ++a) {
     ev.g[a] = ev.g[a] + Jf[a] * rs;
     for (int b = 0; b <= a; ++b) ev.A[a * NP + b] = ev.A[a * NP + b] + Jf[a] * Jf[b];

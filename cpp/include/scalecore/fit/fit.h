@@ -82,9 +82,10 @@ void fit_covariance(const Law& law, const Batch<S>& batch, const Options& opt, c
 
 // Model values at params (B or 1, P) for inputs x (B, M) or (M,): out (B, M).
 // Points where an input is not finite, or a feature is not, give NaN.
+// jac (optional, B x M x P): the Jacobian of the model w.r.t. the parameters.
 template <class S>
 void law_predict(const Law& law, const View2<S>* x, int n_inputs, int64_t B, int64_t M,
-                 const S* params, int64_t params_stride_b, S* out);
+                 const S* params, int64_t params_stride_b, S* out, S* jac = nullptr);
 
 // The raw-path description of a law (what the CUDA kernel receives).
 RawLaw raw_law(const Law& law);

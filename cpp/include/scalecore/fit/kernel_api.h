@@ -69,7 +69,7 @@ void eval_normal_generic(const LawHandle& law, const Options& o, const OneFit<do
                          double* cost, double* A /* kMaxParams^2 */, double* g);
 // Model values f(x) at n points of features feat[k][i] for params p.
 void law_values_generic(const LawHandle& law, const double* const* feat, int n, const double* p,
-                        double* out);
+                        double* out, double* jac = nullptr);  // jac: n x n_params, row-major
 
 #if defined(SC_HAVE_AVX2_KERNELS)
 // AVX2 level, "points" mode: one fit, SIMD over its points.

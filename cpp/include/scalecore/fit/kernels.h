@@ -77,13 +77,16 @@ struct BuiltinLaw {
     }
   }
 
+  // Values (and, when J is not null, the Jacobian: J[i * ldj + k]).
   template <class T>
-  void values(const KData<T>& d, const T* p, T* out) const {
+  void values(const KData<T>& d, const T* p, T* out, T* Jout = nullptr, int ldj = 0) const {
     for (int i = 0; i < d.n; ++i) {
       T u[L::NIN];
       for (int k = 0; k < L::NIN; ++k) u[k] = d.feat[k][i];
       T J[L::P];
       out[i] = L::eval(u, p, J);
+      if (Jout)
+        for (int k = 0; k < L::P; ++k) Jout[i * ldj + k] = J[k];
     }
   }
 };
@@ -131,8 +134,13 @@ struct ExprLaw {
   }
 
   template <class T>
-  void values(const KData<T>& d, const T* p, T* out) const {
-    blocks(d, p, [&](int i, T fi, T*) { out[i] = fi; });
+  void values(const KData<T>& d, const T* p, T* out, T* Jout = nullptr, int ldj = 0) const {
+    const int np_ = pr->n_params;
+    blocks(d, p, [&](int i, T fi, T* Ji) {
+      out[i] = fi;
+      if (Jout)
+        for (int k = 0; k < np_; ++k) Jout[i * ldj + k] = Ji[k];
+    });
   }
 };
 
@@ -159,6 +167,7 @@ void evaluate_reduced(const Law& law, const KData<T>& d, const S* p, int np, con
   out.cost = S(0.5) * hsum(ev.cost);
   for (int a = 0; a < np; ++a) {
     out.g[a] = hsum(ev.g[a]);
+    out.dj[a] = hsum(ev.dj[a]);
     for (int b = 0; b <= a; ++b) out.A[a * NP + b] = hsum(ev.A[a * NP + b]);
   }
 }
@@ -210,7 +219,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
   const int np = law.np();
   const int nf = Law::PC > 0 ? kMaxInputs : kMaxFeatures;
   const ResidualCfg cfg = make_cfg<S>(o);
-  const LMTols tol = effective_tols<S>(o.xtol, o.ftol, o.gtol);
+  const LMTols tol = effective_tols<S>(o);
 
   // Interleaved buffers: element i of array k holds point i of every lane.
   const int narr = nf + 2;
@@ -322,7 +331,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
     if (start_bits) {
       const Mask start = bits_to_mask(start_bits);
       const Mask fin = eval_finite(ev, np);
-      lm_start(st, ev, np, start & fin, o.damping_init);
+      lm_start(st, ev, np, start & fin, o.damping_init, tol);
       const unsigned fin_bits = mask_bits(fin);
       const unsigned g_bits = mask_bits(lm_gtol(st, np, tol.gtol));
       for (int l = 0; l < W; ++l) {

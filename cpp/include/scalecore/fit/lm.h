@@ -43,6 +43,7 @@ struct LMEval {
   T cost;        // 0.5 * sum of robust costs
   T A[NP * NP];  // J^T J, lower triangle valid
   T g[NP];       // J^T r
+  T dj[NP];      // robust losses only: diag of J^T J before the robust scaling
 };
 
 template <class T, int PC>
@@ -65,14 +66,23 @@ struct LMState {
 // Tolerances effectively used: never below a few ulps of the dtype.
 struct LMTols {
   double xtol, ftol, gtol;
+  bool running_max;  // Marquardt scaling: running max of diag(J^T J), else current
+  // Robust losses: the scaling comes from the residual Jacobian before the
+  // robust weighting (LMEval::dj).  Marquardt's D describes the parameters'
+  // units; the robust weights switch points between regimes and would make D
+  // jump by orders of magnitude (all-outlier starts give J_s ~ sqrt(eps) J).
+  bool robust;
 };
 template <class S>
-SC_HD LMTols effective_tols(double xtol, double ftol, double gtol) {
+SC_HD LMTols effective_tols(const Options& o) {
+  const double xtol = o.xtol, ftol = o.ftol, gtol = o.gtol;
   const double e = sizeof(S) == 4 ? 4.0 * 1.1920929e-07 : 4.0 * 2.220446049250313e-16;
   LMTols t;
   t.xtol = xtol > e ? xtol : (xtol > 0 ? e : 0.0);
   t.ftol = ftol > e ? ftol : (ftol > 0 ? e : 0.0);
   t.gtol = gtol > e ? gtol : (gtol > 0 ? e : 0.0);
+  t.running_max = o.scaling == SC_SCALING_RUNNING_MAX;
+  t.robust = o.loss != SC_LOSS_LINEAR;
   return t;
 }
 
@@ -93,24 +103,26 @@ SC_HD auto active_set(const LMState<T, PC>& st, int k) -> decltype(T() > T()) {
 
 // Adopts an evaluation as the accepted point's (where `take` is set).
 template <class T, int PC, class M>
-SC_HD void lm_take(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M take) {
+SC_HD void lm_take(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M take, const LMTols& tol) {
   constexpr int NP = np_of<PC>::value;
   st.cost = select(take, ev.cost, st.cost);
   for (int a = 0; a < np; ++a) {
     st.g[a] = select(take, ev.g[a], st.g[a]);
     for (int b = 0; b <= a; ++b) st.A[a * NP + b] = select(take, ev.A[a * NP + b], st.A[a * NP + b]);
-    st.D[a] = select(take, vmax(st.D[a], ev.A[a * NP + a]), st.D[a]);
+    const T d = tol.robust ? ev.dj[a] : ev.A[a * NP + a];
+    st.D[a] = select(take, tol.running_max ? vmax(st.D[a], d) : d, st.D[a]);
   }
 }
 
 // Starts lanes in `init` from the evaluation at st.pt (which becomes st.p).
 template <class T, int PC, class M>
-SC_HD void lm_start(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M init, double damping_init) {
+SC_HD void lm_start(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M init, double damping_init,
+                    const LMTols& tol) {
   for (int k = 0; k < np; ++k) {
     st.p[k] = select(init, st.pt[k], st.p[k]);
     st.D[k] = select(init, T(0.0), st.D[k]);
   }
-  lm_take(st, ev, np, init);
+  lm_take(st, ev, np, init, tol);
   st.mu = select(init, T(damping_init), st.mu);
   st.nu = select(init, T(2.0), st.nu);
   st.nonfinite_run = select(init, T(0.0), st.nonfinite_run);
@@ -244,7 +256,7 @@ SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMT
                             select(live & fin, T(0.0), st.nonfinite_run));
 
   for (int k = 0; k < np; ++k) st.p[k] = select(accept, st.pt[k], st.p[k]);
-  lm_take(st, ev, np, accept);
+  lm_take(st, ev, np, accept, tol);
 
   const auto gtol_hit = lm_gtol(st, np, tol.gtol) & accept;
   auto flip = T(1.0) < T(0.0);
@@ -275,7 +287,7 @@ template <class S, int PC, class Ev>
 SC_HD LMOutcome lm_run_scalar(Ev& ev, int np, S* p, const S* lo, const S* hi, const S* sgn, const Options& o,
                               S* cost_out) {
   constexpr int NP = np_of<PC>::value;
-  const LMTols tol = effective_tols<S>(o.xtol, o.ftol, o.gtol);
+  const LMTols tol = effective_tols<S>(o);
   LMState<S, PC> st;
   LMEval<S, PC> e;
   LMOutcome out;
@@ -294,7 +306,7 @@ SC_HD LMOutcome lm_run_scalar(Ev& ev, int np, S* p, const S* lo, const S* hi, co
     out.status = SC_STATUS_NON_FINITE;
     return out;
   }
-  lm_start(st, e, np, true, o.damping_init);
+  lm_start(st, e, np, true, o.damping_init, tol);
   int status = 0;
   if (lm_gtol(st, np, tol.gtol)) status = SC_STATUS_GTOL;
   while (status == 0) {

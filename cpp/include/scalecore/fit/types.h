@@ -93,6 +93,12 @@ enum Vectorize : int8_t {
   SC_VEC_FITS = 2,    // one SIMD lane per fit, lanes refilled as fits finish
 };
 
+// Marquardt's diagonal scaling D of the damped system (A + mu D) v = -g.
+enum Scaling : int8_t {
+  SC_SCALING_CURRENT = 0,      // D = diag(J^T J) at the current point (Marquardt 1963)
+  SC_SCALING_RUNNING_MAX = 1,  // D = running max of diag(J^T J) (MINPACK's column norms)
+};
+
 struct Options {
   int max_iter = 200;
   double xtol = 1e-10, ftol = 1e-10, gtol = 1e-10;
@@ -105,6 +111,7 @@ struct Options {
   double damping_init = 1e-3;   // initial mu, relative to diag(J^T J)
   Vectorize vectorize = SC_VEC_AUTO;
   bool center = true;           // centering of built-in laws (see CenterKind)
+  Scaling scaling = SC_SCALING_RUNNING_MAX;
   int n_threads = 0;            // <= 0: the pool size
 };
 
