@@ -91,7 +91,7 @@ def run(fn, *args, timeout=TIMEOUT, **kwargs):
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+                                       dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     c = distributed.Client(cluster, set_as_default=False, timeout=60)
     try:
         c.wait_for_workers(2, timeout=120)
@@ -99,6 +99,21 @@ def client():
     finally:
         c.close(timeout=30)
         cluster.close(timeout=30)
+
+
+def test_cluster_listens_on_loopback_only(client):
+    """The scheduler (in this process), nannies and workers accept
+    connections on 127.0.0.1 only."""
+    psutil = pytest.importorskip("psutil")
+    pids = {os.getpid(), *client.run(os.getpid).values()}
+    pids |= {p.ppid() for p in map(psutil.Process, client.run(os.getpid).values())}  # the nannies
+    listening = []
+    for pid in pids:
+        proc = psutil.Process(pid)
+        conns = proc.net_connections(kind="inet") if hasattr(proc, "net_connections") else proc.connections("inet")
+        listening += [(pid, c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
+    assert listening
+    assert all(ip == "127.0.0.1" for _, ip, _ in listening), listening
 
 
 @pytest.fixture
