@@ -301,6 +301,16 @@ def test_fit_table_grouped(two_workers, local):
     pd.testing.assert_frame_equal(res.reset_index(drop=True), ref.reset_index(drop=True), check_exact=True)
 
 
+def test_fit_table_pandas_input_and_empty_partitions():
+    """A pandas table, one key given as a string, and more partitions than
+    groups (empty partitions are skipped)."""
+    df = make_table(np.random.default_rng(14), n_groups=3)  # families fam0..fam2
+    x = {"N": "N", "D": "D"}
+    ref = table_fn(df, EXPR, x=x, y="loss", by=["family"])
+    res = sd.fit_table(df, EXPR, x, "loss", "family", table_fn=table_fn, npartitions=6)
+    pd.testing.assert_frame_equal(res, ref, check_exact=True)
+
+
 def test_fit_table_default_needs_scaling(monkeypatch):
     """Without table_fn the fitter is scalecore.scaling.fit_table, imported
     at call time; a build without it says what to pass instead."""

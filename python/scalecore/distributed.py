@@ -59,8 +59,9 @@ _TABLE_PREFIX = "scalecore-fit-table"
 # Arrays shared by every chunk larger than this travel once, as a key of their
 # own, rather than inside each task.
 _SHARED_INLINE_BYTES = 1 << 16
-# Default chunking: about this many chunks per worker thread, each at least
-# _MIN_ROWS problems (preparation and scheduling cost ~1 ms per task).
+# Default chunking: about this many chunks per worker thread (so that a slow
+# or lost worker delays little), each of at least _MIN_ROWS problems (a task
+# costs about 1 ms of scheduling in the threaded scheduler, more on a cluster).
 _CHUNKS_PER_THREAD = 4
 _MIN_ROWS = 1024
 
@@ -281,6 +282,25 @@ def _split_bounds(bounds: Any, plan: _Plan) -> List[Any]:
     return [bounds] * len(plan.sizes)  # invalid: fit raises with its own message
 
 
+def _simd_arg(simd_level: Optional[str]) -> Optional[str]:
+    """The level chunk tasks pin: the caller's for None, none for "auto"."""
+    if simd_level is None:
+        return _config.get_simd_level()
+    if simd_level == "auto":
+        return None
+    if simd_level in ("scalar", "avx2"):
+        return simd_level
+    raise ValueError(f"simd_level: expected None, 'scalar', 'avx2' or 'auto', got {simd_level!r}")
+
+
+def _check_threads(n_threads: Optional[int]) -> Optional[int]:
+    if n_threads is None:
+        return None
+    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
+        raise ValueError(f"n_threads: expected an integer >= 1, got {n_threads!r}")
+    return int(n_threads)
+
+
 def _cluster_threads(client: Any) -> int:
     if client is not None:
         return max(1, sum(client.nthreads().values()))
@@ -467,20 +487,10 @@ def fit(
     if unknown:
         raise TypeError(f"fit() got unexpected keyword argument(s) {unknown}; "
                         f"scalecore.fit takes {sorted(known)}")
-    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer))
-                                  or n_threads < 1):
-        raise ValueError(f"n_threads: expected an integer >= 1, got {n_threads!r}")
-    if simd_level is None:
-        simd = _config.get_simd_level()
-    elif simd_level == "auto":
-        simd = None
-    elif simd_level in ("scalar", "avx2"):
-        simd = simd_level
-    else:
-        raise ValueError(f"simd_level: expected None, 'scalar', 'avx2' or 'auto', got {simd_level!r}")
+    n_threads = _check_threads(n_threads)
+    simd = _simd_arg(simd_level)
     law = resolve_law(law, x)
-    tasks, plan, single = _chunk_tasks(law, x, y, chunks, client, fit_kwargs,
-                                       None if n_threads is None else int(n_threads), simd)
+    tasks, plan, single = _chunk_tasks(law, x, y, chunks, client, fit_kwargs, n_threads, simd)
     if not tasks:
         # An empty batch: nothing to distribute.
         x, y, fit_kwargs = dask.compute(x, y, fit_kwargs)
@@ -609,14 +619,8 @@ def fit_table(
     missing = [b for b in by if b not in ddf.columns]
     if missing:
         raise ValueError(f"by: column(s) {missing} not in the table (columns {list(ddf.columns)})")
-    if simd_level is None:
-        simd = _config.get_simd_level()
-    elif simd_level == "auto":
-        simd = None
-    elif simd_level in ("scalar", "avx2"):
-        simd = simd_level
-    else:
-        raise ValueError(f"simd_level: expected None, 'scalar', 'avx2' or 'auto', got {simd_level!r}")
+    simd = _simd_arg(simd_level)
+    n_threads = _check_threads(n_threads)
     if table_fn is None:
         table_fn = _default_table_fn()
     meta = _tag_rows(ddf._meta)
