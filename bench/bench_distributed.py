@@ -7,9 +7,12 @@ Clusters are ``distributed.LocalCluster``s on loopback, one thread per worker
 process, started once for the run and closed at exit.  Every variant's result
 is checked bit-identical to the in-process fit before timing.
 
-CPU time in the records is the calling process's only: with a cluster, the
+The harness's CPU time is the calling process's only: with a cluster the
 fitting runs in the worker processes, so ``per_cpu_s`` is not comparable
-there; compare wall time.
+there.  Each record therefore also has ``worker_cpu_s`` (ours, and the peer
+when it is a cluster run): CPU seconds the worker processes used per call,
+read from the OS (psutil), to add to the caller's ``cpu_s``.  On a shared
+machine this total is steadier than wall time.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import atexit
 import logging
 import os
 import warnings
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 
@@ -63,6 +66,25 @@ def _batch(B: int, M: int, seed: int = 0):
     return {"N": N, "D": D}, y
 
 
+def _worker_cpu(fn: Callable[[], Any], client: Any, into: List[float]) -> Callable[[], Any]:
+    """``fn``, also appending the CPU seconds the client's (local) worker
+    processes spent during each call to ``into``."""
+    import psutil
+
+    procs = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+
+    def cpu() -> float:
+        return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+    def run() -> Any:
+        c0 = cpu()
+        out = fn()
+        into.append(cpu() - c0)
+        return out
+
+    return run
+
+
 def _identical(a, b) -> bool:
     return all(np.array_equal(getattr(a, f), getattr(b, f), equal_nan=getattr(a, f).dtype.kind == "f")
                for f in FIELDS)
@@ -102,17 +124,29 @@ def bench_distributed(quick: bool) -> List[Pair]:
     def inproc(n: int):
         return lambda: scalecore.fit("chinchilla", x, y, n_threads=n)
 
-    extra = {"B": B, "M": M, "chunks": list(sd.plan_chunks(B, threads=2)), "identical": checks,
-             "pool_threads": pool, "loadavg_at_start": list(os.getloadavg())}
-    mk = dict(ours_items=B, peer_items=B, unit="fits", repeat=repeat, extra=extra)
+    common = {"B": B, "M": M, "chunks": list(sd.plan_chunks(B, threads=2)), "identical": checks,
+              "pool_threads": pool, "loadavg_at_start": list(os.getloadavg())}
+    mk = dict(ours_items=B, peer_items=B, unit="fits", repeat=repeat)
+
+    def pair(label, ours, peer, peer_name):
+        extra: Dict[str, Any] = dict(common)
+        (name, client), peer_fn = ours, peer
+        ours_fn = runs[name]
+        if client is not None:
+            extra["worker_cpu_s"] = []
+            ours_fn = _worker_cpu(runs[name], client, extra["worker_cpu_s"])
+        if isinstance(peer, tuple):
+            extra["peer_worker_cpu_s"] = []
+            peer_fn = _worker_cpu(runs[peer[0]], peer[1], extra["peer_worker_cpu_s"])
+        return Pair(label, ours_fn, peer=peer_fn, peer_name=peer_name, extra=extra, **mk)
+
     return [
-        Pair("2 workers vs 1 worker", runs["2 workers"], peer=runs["1 worker"], peer_name="1 worker", **mk),
-        Pair("1 worker vs in-process fit, 1 thread", runs["1 worker"], peer=inproc(1),
-             peer_name="scalecore.fit(n_threads=1)", **mk),
-        Pair("2 workers vs in-process fit, 2 threads", runs["2 workers"], peer=inproc(2),
-             peer_name="scalecore.fit(n_threads=2)", **mk),
-        Pair("2 workers (y persisted) vs in-process, 2 thr", runs["2 workers, y on workers"], peer=inproc(2),
-             peer_name="scalecore.fit(n_threads=2)", **mk),
-        Pair("local threaded scheduler vs in-process", runs["local threads"], peer=inproc(pool),
-             peer_name=f"scalecore.fit(n_threads={pool})", **mk),
+        pair("2 workers vs 1 worker", ("2 workers", c2), ("1 worker", c1), "1 worker"),
+        pair("1 worker vs in-process fit, 1 thread", ("1 worker", c1), inproc(1), "scalecore.fit(n_threads=1)"),
+        pair("2 workers vs in-process fit, 2 threads", ("2 workers", c2), inproc(2),
+             "scalecore.fit(n_threads=2)"),
+        pair("2 workers (y persisted) vs in-process, 2 thr", ("2 workers, y on workers", c2), inproc(2),
+             "scalecore.fit(n_threads=2)"),
+        pair("local threaded scheduler vs in-process", ("local threads", None), inproc(pool),
+             f"scalecore.fit(n_threads={pool})"),
     ]
