@@ -409,6 +409,9 @@ def test_bad_input_names_the_argument():
         sd.fit("chinchilla", x, y, simd_level="avx512")
     with pytest.raises(ValueError, match="y: expected"):
         sd.fit("chinchilla", x, np.ones((2, 3, 4)))
+    yd = da.from_array(y, chunks=(7, 10))
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        sd.fit("chinchilla", x, yd[yd[:, 0] > 0])
     # Errors of scalecore.fit itself come back from the chunk tasks unchanged.
     with pytest.raises(ValueError, match="loss: expected one of"):
         sd.fit("chinchilla", x, y, loss="l3")

@@ -321,9 +321,9 @@ def _chunk_tasks(law: Law, x: Any, y: Any, chunks: Any, client: Any, opts: Dict[
         single = y.ndim == 1
         if single:
             y = y[None, :]
-        B = int(y.shape[0])
         if any(math.isnan(s) for s in y.shape):
             raise ValueError("y: the dask array has unknown chunk sizes; call y.compute_chunk_sizes() first")
+        B = int(y.shape[0])
         sizes = tuple(int(s) for s in y.chunks[0]) if chunks is None else plan_chunks(
             B, chunks, threads=_cluster_threads(client))
     else:
