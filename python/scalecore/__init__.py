@@ -6,6 +6,8 @@ The C++/CUDA core is reached through a few thin entry points:
   built-in catalogue :data:`laws` and user-written :class:`Law` expressions.
 * :func:`build_info`, :func:`set_num_threads`, :func:`set_simd_level` - the
   build, the thread pool and CPU dispatch.
+* ``scalecore.distributed`` - the same fits on Dask (optional:
+  ``pip install "scalecore[dask]"``); imported on first use.
 """
 from . import _core
 from ._config import (
@@ -38,3 +40,19 @@ __all__ = [
     "simd_levels",
     "__version__",
 ]
+
+# Optional submodules, imported on first attribute access so that
+# ``import scalecore`` never imports their dependencies.
+_LAZY_SUBMODULES = ("distributed",)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
