@@ -163,7 +163,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def run_fit(args: argparse.Namespace, out=sys.stdout) -> int:
+def run_fit(args: argparse.Namespace, out=None) -> int:
     import pandas as pd
 
     from .scaling import bootstrap as _bootstrap
@@ -181,6 +181,7 @@ def run_fit(args: argparse.Namespace, out=sys.stdout) -> int:
         v = getattr(args, key, None)
         if v is not None:
             settings[key] = v
+    out = sys.stdout if out is None else out
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, file=out, **k))
     if args.threads:
         from . import set_num_threads
@@ -206,9 +207,9 @@ def run_fit(args: argparse.Namespace, out=sys.stdout) -> int:
     starts = None if settings["starts"] == "none" else settings["starts"]
     kw = dict(residual=settings["residual"], loss=settings["loss"], f_scale=float(settings["f_scale"]),
               bounds=bounds, max_iter=args.max_iter)
-    from .fitting._law import resolve_law
+    from .scaling._common import as_law
 
-    law = resolve_law(settings["law"], x if isinstance(x, dict) else None)
+    law = as_law(settings["law"], x if isinstance(x, dict) else None)
     n_groups = 1 if by is None else int(df.groupby(by).ngroups) if all(
         b in df.columns for b in ([by] if isinstance(by, str) else by)) else 1
     n_starts = 4500 if starts == "grid" else 1

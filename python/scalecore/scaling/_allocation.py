@@ -13,7 +13,7 @@ and the frontier is :math:`L^*(C) = L(N_{opt}(C), D_{opt}(C))`.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping
 
 import numpy as np
 

@@ -7,10 +7,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..fitting._fit import FitResult, fit
-from ..fitting._law import Law, evaluate, resolve_law
+from ..fitting._law import Law, evaluate
 from ._allocation import chinchilla_params, optimal_exponents
-from ._common import ScalingDataError, check_columns
-from ._table import DEFAULT_X, TableData, default_starts, prepare_table, results_frame
+from ._common import as_law, check_columns
+from ._table import DEFAULT_X, TableData, default_starts, prepare_table
 
 __all__ = ["bootstrap", "BootstrapResult", "distinct_basins", "derived_quantities"]
 
@@ -326,9 +326,7 @@ def bootstrap(
     -------
     BootstrapResult
     """
-    from ._table import fit_table
-
-    law = resolve_law(law, x if isinstance(x, Mapping) else None)
+    law = as_law(law, x if isinstance(x, Mapping) else None)
     if x is None and set(law.input_names) == set(DEFAULT_X):
         x = dict(DEFAULT_X)
     if resample is not None:

@@ -18,16 +18,16 @@ N_opt = k_N C^a and D_opt = k_D C^b through the minima.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ..fitting._fit import FitResult, fit
-from ..fitting._law import evaluate, laws
+from ..fitting._law import laws
 from ._allocation import compute_optimal
 from ._bootstrap import BootstrapResult, bootstrap_fitted, distinct_basins
 from ._common import ScalingDataError, check_columns, numeric_column, t_quantile
-from ._table import TableData, chinchilla_grid, prepare_table
+from ._table import chinchilla_grid, prepare_table
 
 __all__ = ["approach3", "Approach3Result", "approach2", "Approach2Result", "isoflop_groups"]
 

@@ -18,13 +18,13 @@ Each check fits all of its groups in one batched call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from ..fitting._fit import fit
-from ..fitting._law import Law, evaluate, resolve_law
-from ._common import ScalingDataError, check_columns, numeric_column, pad_groups
+from ..fitting._law import Law, evaluate
+from ._common import as_law, ScalingDataError, check_columns, numeric_column, pad_groups
 from ._table import DEFAULT_X, default_starts, fit_table, prepare_table, resolve_x, results_frame
 
 __all__ = ["extrapolate_by_size", "checkpoints_vs_final", "borrowed_exponents", "ExtrapolationResult",
@@ -132,9 +132,7 @@ def extrapolate_by_size(df, law: Union[Law, str] = "chinchilla", x=None, y: str 
     test : {"final", "all"}
         Which held-out rows to score.
     """
-    import pandas as pd
-
-    law = resolve_law(law, x if isinstance(x, Mapping) else None)
+    law = as_law(law, x if isinstance(x, Mapping) else None)
     if x is None and set(law.input_names) == set(DEFAULT_X):
         x = dict(DEFAULT_X)
     xcols = resolve_x(law, x)
@@ -182,11 +180,11 @@ def checkpoints_vs_final(df, law: Union[Law, str] = "chinchilla", x=None, y: str
     """
     import pandas as pd
 
-    law = resolve_law(law, x if isinstance(x, Mapping) else None)
+    law = as_law(law, x if isinstance(x, Mapping) else None)
     if x is None and set(law.input_names) == set(DEFAULT_X):
         x = dict(DEFAULT_X)
     xcols = resolve_x(law, x)
-    lf = law if law_final is None else resolve_law(law_final, x_final if isinstance(x_final, Mapping) else None)
+    lf = law if law_final is None else as_law(law_final, x_final if isinstance(x_final, Mapping) else None)
     xf = xcols if law_final is None else resolve_x(lf, x_final if x_final is not None else size)
     byl = _by_list(by)
     check_columns(df, {"size": size, "step": step})
@@ -241,7 +239,7 @@ def borrowed_exponents(df, law: Union[Law, str] = "chinchilla", x=None, y: str =
     """
     import pandas as pd
 
-    law = resolve_law(law, x if isinstance(x, Mapping) else None)
+    law = as_law(law, x if isinstance(x, Mapping) else None)
     if x is None and set(law.input_names) == set(DEFAULT_X):
         x = dict(DEFAULT_X)
     xcols = resolve_x(law, x)

@@ -17,12 +17,12 @@ any other schedule (constant, cosine, warmup-stable-decay, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Mapping, Sequence, Tuple
 
 import numpy as np
 
 from ..fitting._fit import FitResult, fit
-from ..fitting._law import evaluate, laws
+from ..fitting._law import laws
 
 __all__ = ["lr_schedule", "lr_areas", "fit_lr_annealing", "predict_loss_curve", "LRAnnealingFit"]
 
@@ -213,9 +213,9 @@ def fit_lr_annealing(curves: Sequence[Any], *, decay: float = 0.999, warmup: int
     **fit_kwargs
         Passed to :func:`scalecore.fit` (e.g. ``loss="huber"``).
     """
-    if isinstance(curves, Mapping) or (len(curves) in (2, 3) and np.ndim(curves[0]) == 1
-                                       and not isinstance(curves[0], (tuple, list, Mapping))):
-        curves = [curves]
+    if isinstance(curves, Mapping) or (isinstance(curves, tuple) and len(curves) in (2, 3)
+                                       and isinstance(curves[0], np.ndarray) and curves[0].ndim == 1):
+        curves = [curves]  # one curve given bare
     S1s, S2s, ys = [], [], []
     for c in curves:
         lr, steps, loss = _curve(c)

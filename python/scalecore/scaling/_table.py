@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..fitting._fit import FitResult, fit
-from ..fitting._law import Law, laws, resolve_law
-from ._common import (ScalingDataError, check_columns, group_frames, group_label, is_dask_frame, log_inputs,
+from ..fitting._law import Law
+from ._common import (ScalingDataError, as_law, check_columns, group_frames, group_label, is_dask_frame, log_inputs,
                       numeric_column, pad_groups, resolve_x, t_quantile, warn_groups)
 
 __all__ = ["fit_table", "prepare_table", "TableData", "chinchilla_grid", "default_starts"]
@@ -204,8 +204,7 @@ def fit_table(
         the columns ``p``, ``p_stderr``, ``p_lo``, ``p_hi``; then ``cost``,
         ``status``, ``success``, ``n_points`` and ``message``.  ``df.attrs``
         holds ``law``, ``x``, ``y``, ``by``, ``residual`` and ``level`` (used by
-        the plots), and ``"result"`` the :class:`~scalecore.FitResult` of the
-        fitted groups.
+        the plots).
 
     Raises
     ------
@@ -219,7 +218,7 @@ def fit_table(
     are padded to (B, M) with a mask, so the engine sees each group's points
     only.
     """
-    law = resolve_law(law, x if isinstance(x, Mapping) else None)
+    law = as_law(law, x if isinstance(x, Mapping) else None)
     if x is None and set(law.input_names) == set(DEFAULT_X):
         x = dict(DEFAULT_X)
     if client is not None or is_dask_frame(df):
@@ -274,6 +273,5 @@ def results_frame(td: TableData, res: FitResult, *, level: float, residual: str)
     data["n_points"] = npts
     data["message"] = msg.astype(str)
     out = pd.DataFrame(data)
-    out.attrs.update(law=law, x=dict(td.xcols), y=td.y, by=list(td.by), residual=residual, level=level,
-                     result=res)
+    out.attrs.update(law=law, x=dict(td.xcols), y=td.y, by=list(td.by), residual=residual, level=level)
     return out
