@@ -91,3 +91,17 @@ def test_python_dash_m_and_laws(tmp_path):
     assert "[dataset=c4_original]" in r.stdout and "alpha" in r.stdout
     code, out, _ = _run(["laws"])
     assert code == 0 and "chinchilla_lse" in out
+
+
+def test_sigma_column_is_used(tmp_path):
+    x = np.geomspace(1e6, 1e9, 15)
+    y = 2 + 30 * x ** -0.3
+    y[3] += 0.5
+    sig = np.ones_like(x)
+    sig[3] = 1e3  # the outlier barely counts
+    pd.DataFrame({"size": x, "loss": y, "sd": sig}).to_csv(tmp_path / "r.csv", index=False)
+    code, _, err = _run(["fit", str(tmp_path / "r.csv"), "--law", "saturating_power", "--x", "size", "--sigma", "sd",
+                         "--out", str(tmp_path / "o.json"), "--quiet"])
+    assert code == 0, err
+    fit = json.loads((tmp_path / "o.json").read_text())["fits"][0]
+    assert fit["alpha"] == pytest.approx(0.3, rel=1e-3)

@@ -206,7 +206,7 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
     bounds = None if settings["bounds"] == "none" else "default"
     starts = None if settings["starts"] == "none" else settings["starts"]
     kw = dict(residual=settings["residual"], loss=settings["loss"], f_scale=float(settings["f_scale"]),
-              bounds=bounds, max_iter=args.max_iter)
+              bounds=bounds, max_iter=args.max_iter, sigma=args.sigma)
     from .scaling._common import as_law
 
     law = as_law(settings["law"], x if isinstance(x, dict) else None)
