@@ -293,7 +293,13 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "fit":
-        return run_fit(args)
+        try:
+            return run_fit(args)
+        except BrokenPipeError:  # e.g. `scalecore fit ... | head`
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     if args.command == "laws":
         from .fitting import laws
 
