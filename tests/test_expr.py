@@ -114,3 +114,12 @@ def test_string_law_takes_inputs_from_mapping(rng):
     r = scalecore.fit("E + A * N**-alpha", {"N": N}, y, p0=[1.5, 30, 0.2])
     assert r.law.input_names == ("N",)
     np.testing.assert_allclose(r.params, [2.0, 50, 0.3], rtol=1e-6)
+
+
+def test_catalogue_membership_and_expression_strings():
+    assert "chinchilla" in scalecore.laws
+    assert "A * x**-alpha + E" not in scalecore.laws
+    x = np.logspace(0, 2, 20)
+    r = scalecore.fit("A * x**-alpha + E", x, 2 * x ** -0.5 + 1, p0=[1.5, 0.4, 0.8])
+    assert r.success
+    np.testing.assert_allclose(r.params, [2, 0.5, 1], rtol=1e-7)

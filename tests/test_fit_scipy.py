@@ -18,7 +18,7 @@ import lawgen
 import scalecore
 
 N_PROBLEMS = int(os.environ.get("SCALECORE_ACCEPT_N", "10000"))
-M_POINTS = 30
+M_POINTS = 60
 
 
 def _scipy_costs(name, x, y, p0, **kw):

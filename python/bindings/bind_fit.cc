@@ -181,14 +181,14 @@ void bind_fit(py::module_& m) {
       "fit_covariance",
       [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
          const py::object& sigma, const py::object& lo, const py::object& hi, const py::array& params, int loss,
-         double f_scale, int residual, bool absolute_sigma, bool want_cov) {
-        const Options o = make_options(1, 0, 0, 0, loss, f_scale, residual, false, 1e-3, 0, 0);
+         double f_scale, int residual, bool absolute_sigma, bool want_cov, int n_threads) {
+        const Options o = make_options(1, 0, 0, 0, loss, f_scale, residual, false, 1e-3, 0, n_threads);
         if (is_f32(y)) return cov_impl<float>(law, xs, y, mask, sigma, lo, hi, params, o, absolute_sigma, want_cov);
         return cov_impl<double>(law, xs, y, mask, sigma, lo, hi, params, o, absolute_sigma, want_cov);
       },
       py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("lo"), py::arg("hi"),
       py::arg("params"), py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("absolute_sigma"),
-      py::arg("want_cov"));
+      py::arg("want_cov"), py::arg("n_threads") = 0);
 
   m.def(
       "law_predict",

@@ -628,7 +628,8 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
                     bool absolute_sigma, S* cov, S* stderr_out) {
   const int np = law.n_params;
   const LawHandle h = law.handle();
-  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(num_threads()) * 8)));
+  const int threads = o.n_threads > 0 ? std::min(o.n_threads, num_threads()) : num_threads();
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(threads) * 8)));
   parallel_for(B.B, grain, [&](int64_t b0, int64_t b1) {
     Prep<double> pr;
     pr.init(law.n_features, law.n_inputs, B.M);
@@ -678,14 +679,14 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
       if (ok) {
         const Eigen::VectorXd sc = Af.diagonal().cwiseSqrt().cwiseInverse();
         const Eigen::MatrixXd As = sc.asDiagonal() * Af * sc.asDiagonal();
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(As);
-        const auto& ev = es.eigenvalues();
-        const double tol = std::numeric_limits<double>::epsilon() * nfree * std::max(ev.cwiseAbs().maxCoeff(), 1e-300);
-        ok = es.info() == Eigen::Success && ev.minCoeff() > tol;
+        // Pivoted LDL^T; numerically singular when a pivot is at or below
+        // n eps times the largest (the equilibrated diagonal is 1).
+        Eigen::LDLT<Eigen::MatrixXd> ldlt(As);
+        const Eigen::VectorXd piv = ldlt.vectorD();
+        const double tol = std::numeric_limits<double>::epsilon() * nfree * std::max(piv.cwiseAbs().maxCoeff(), 1e-300);
+        ok = ldlt.info() == Eigen::Success && piv.minCoeff() > tol;
         if (ok) {
-          const Eigen::VectorXd inv = ev.cwiseInverse();
-          Cf = sc.asDiagonal() * (es.eigenvectors() * inv.asDiagonal() * es.eigenvectors().transpose()) *
-               sc.asDiagonal();
+          Cf = sc.asDiagonal() * ldlt.solve(Eigen::MatrixXd::Identity(nfree, nfree)) * sc.asDiagonal();
           const double s2 = absolute_sigma ? 1.0 : 2.0 * cost / double(pr.m - nfree);
           Cf *= s2;
         }
@@ -696,7 +697,7 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
         se[idx[i]] = S(ok ? sqrt(std::max(Cf(i, i), 0.0)) : HUGE_VAL);
       }
     }
-  });
+  }, o.n_threads);
 }
 
 // ---------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def parse(
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
-        pos = (e.offset or 1) - 1 + lead
+        # Python reports offset 0 when the text ends too early: point at the end.
+        pos = (e.offset - 1 if e.offset and e.offset > 0 else len(text)) + lead
         raise ExpressionError(f"syntax error ({e.msg})", expression, pos) from None
 
     inputs = list(inputs)
@@ -103,9 +104,6 @@ def parse(
             value_names.append((node.id, node.col_offset))
     found_params = [nm for nm, _ in value_names if nm not in inputs]
     used_inputs = {nm for nm, _ in value_names if nm in inputs}
-    missing_inputs = [nm for nm in inputs if nm not in used_inputs]
-    if missing_inputs:
-        raise ValueError(f"inputs: {missing_inputs} do not appear in the expression {expression!r}")
     if params is None:
         order = found_params
     else:
@@ -124,6 +122,9 @@ def parse(
     builder = _Builder(expression, lead, {nm: i for i, nm in enumerate(order)},
                        {nm: i for i, nm in enumerate(inputs)})
     out = builder.visit(tree.body)
+    missing_inputs = [nm for nm in inputs if nm not in used_inputs]
+    if missing_inputs:
+        raise ValueError(f"inputs: {missing_inputs} do not appear in the expression {expression!r}")
     return builder.nodes, out, order
 
 
@@ -172,9 +173,12 @@ class _Builder:
             op = ops.get(type(node.op))
             if op is None:
                 hint = " (use ** for powers)" if isinstance(node.op, ast.BitXor) else ""
-                # Point at the operator: just after the left operand.
+                # Point at the operator: the first non-blank after the left operand.
+                pos = getattr(node.left, "end_col_offset", node.col_offset)
+                while pos < len(self.text) - self.lead and self.text[self.lead + pos] == " ":
+                    pos += 1
                 pos_node = ast.Constant(value=0)
-                pos_node.col_offset = getattr(node.left, "end_col_offset", node.col_offset)
+                pos_node.col_offset = pos
                 raise self.err(f"unsupported operator{hint}", pos_node)
             a = self.visit(node.left)
             b = self.visit(node.right)

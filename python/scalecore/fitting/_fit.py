@@ -401,7 +401,7 @@ def fit(
     cov = se = None
     if covariance:
         cov, se = _core.fit_covariance(law._handle, xs, y2, mk, sg, lo, hi, bp, LOSSES[loss], float(f_scale),
-                                       RESIDUALS[residual], bool(absolute_sigma), True)
+                                       RESIDUALS[residual], bool(absolute_sigma), True, int(n_threads or 0))
         bad = (bs == 7) | ~np.isfinite(bc)
         if bad.any():
             cov[bad] = np.nan

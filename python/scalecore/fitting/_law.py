@@ -185,6 +185,9 @@ class LawCatalog(Mapping[str, Law]):
         except KeyError:
             raise AttributeError(f"no built-in law named {name!r}") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._laws
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._laws)
 

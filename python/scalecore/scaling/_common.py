@@ -107,19 +107,8 @@ def t_quantile(p: float, dof: float) -> float:
 # -- laws -------------------------------------------------------------------
 
 def as_law(law: Union[Law, str], x: Any = None) -> Law:
-    """A Law from a Law, a catalogue name or an expression string.
-
-    Like ``scalecore.fitting.resolve_law``, but decides catalogue membership
-    by the catalogue's keys: ``name in scalecore.laws`` raises ValueError
-    (not False) for an unknown name in this version of the engine, which
-    made every expression string fail there.  An expression takes its inputs
-    from the keys of ``x`` when ``x`` is a mapping, else one input ``x``.
-    """
-    from ..fitting._law import laws as _laws
-
-    if isinstance(law, str) and law not in list(_laws) and not law.isidentifier():
-        inputs = list(x.keys()) if isinstance(x, Mapping) else ["x"]
-        return Law(law, inputs=inputs)
+    """A Law from a Law, a catalogue name or an expression string (inputs
+    from the keys of ``x`` when it is a mapping, else one input ``x``)."""
     return resolve_law(law, x)
 
 
