@@ -27,8 +27,10 @@ def test_string_dtype_is_a_type_error(rng):
         scalecore.fit("power", x.astype(str), y)
 
 
-def test_object_array_is_a_type_error():
-    with pytest.raises(TypeError, match="object"):
+def test_object_and_ragged_inputs_are_type_errors():
+    with pytest.raises(TypeError, match="^y: .*object"):
+        to_numpy(np.array([{"a": 1}, 2.0], dtype=object), "y")
+    with pytest.raises(TypeError, match="^y: expected an array-like"):
         to_numpy([[1, 2], [3]], "y")
 
 

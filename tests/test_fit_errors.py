@@ -10,10 +10,9 @@ import scalecore
 
 @pytest.fixture
 def data(rng):
-    N = np.logspace(7, 10, 12)
-    D = np.logspace(9, 12, 12)
-    y = 1.7 + 400 * N ** -0.34 + 2000 * D ** -0.3
-    return {"N": N, "D": D}, np.tile(y, (4, 1))
+    N, D = [a.ravel() for a in np.meshgrid(np.logspace(7, 10, 4), np.logspace(9, 12, 3))]
+    y = (1.7 + 400 * N ** -0.34 + 2000 * D ** -0.3) * (1 + 0.01 * rng.standard_normal((4, 12)))
+    return {"N": N, "D": D}, y
 
 
 def test_unknown_law(data):
@@ -92,7 +91,7 @@ def test_bad_problems_get_a_status_and_spare_the_rest(data):
     assert list(r.status[1:]) == ["bad_input"] * 3
     assert np.isnan(r.params[1:]).all() and np.isnan(r.cost[1:]).all()
     assert r.success[0]
-    clean = scalecore.fit("chinchilla", x, y[:1])
+    clean = scalecore.fit("chinchilla", {"N": xN[:1], "D": x["D"]}, y[:1], sigma=sigma[:1])
     np.testing.assert_array_equal(r.params[0], clean.params[0])
 
 
@@ -127,14 +126,17 @@ def test_log_residual_needs_positive_y(data):
 
 
 def test_residuals_turning_non_finite_mid_fit():
-    # exp(k * x) with data that pull k up until exp overflows: the problem stops
-    # with status non_finite while its neighbour converges.
-    x = np.linspace(0.0, 700.0, 40)
-    good = 2.0 * np.exp(-0.01 * x)
-    bad = np.where(x < 690, 1.0, 1e300)
-    law = scalecore.Law("A * exp(k * x)", inputs=["x"])
-    r = scalecore.fit(law, x, np.stack([good, bad]), p0=[1.0, 0.5], max_iter=500)
+    # A sqrt(c - x): the data pull c below max(x) = 10, where the model is not
+    # defined.  The fit approaches c = 10 from its finite start, every step
+    # that would cross it meets NaN, and it ends blocked: status non_finite at
+    # its last finite point.  Its neighbour in the batch converges.
+    x = np.linspace(0.0, 10.0, 41)
+    blocked = 3 * np.sqrt(np.maximum(9.0 - x, 0))
+    fine = 3 * np.sqrt(12.0 - x)
+    law = scalecore.Law("A * sqrt(c - x)", inputs=["x"])
+    r = scalecore.fit(law, x, np.stack([fine, blocked]), p0=[2.0, 13.0], max_iter=500)
     assert r.status[0] in ("gtol", "ftol", "xtol")
-    np.testing.assert_allclose(r.params[0], [2.0, -0.01], rtol=1e-8)
+    np.testing.assert_allclose(r.params[0], [3.0, 12.0], rtol=1e-8)
     assert r.status[1] == "non_finite"
-    assert np.isfinite(r.params[1]).all()  # the last finite point
+    assert np.isfinite(r.params[1]).all() and np.isfinite(r.cost[1])
+    assert 10.0 < r.params[1][1] < 10.01

@@ -38,6 +38,8 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     requires grad is detached first.  Device (GPU) arrays raise ``TypeError``.
     """
     if isinstance(x, np.ndarray):
+        if x.dtype == object:
+            raise TypeError(f"{name}: expected numbers, got an object array of shape {x.shape}")
         return x
     if hasattr(x, "__dlpack__") and not isinstance(x, (list, tuple)):
         dev = None

@@ -252,6 +252,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
   st.mu = T(1.0);
   st.nu = T(2.0);
   st.nonfinite_run = T(0.0);
+  st.nonfinite_recent = T(0.0);
   st.pred = st.snorm = st.xnorm = T(0.0);
 
   int32_t iters[W], nfev[W];

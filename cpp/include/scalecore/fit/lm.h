@@ -60,6 +60,7 @@ struct LMState {
   T pred;           // predicted reduction of the trial step
   T snorm, xnorm;   // |sqrt(D) s|, |sqrt(D) p|
   T nonfinite_run;  // consecutive non-finite trials
+  T nonfinite_recent;  // > 0 when one of the last 3 trials was non-finite
   T sgn[NP];        // +-1: this parameter must keep the sign of its start (0: free)
 };
 
@@ -126,6 +127,7 @@ SC_HD void lm_start(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M init,
   st.mu = select(init, T(damping_init), st.mu);
   st.nu = select(init, T(2.0), st.nu);
   st.nonfinite_run = select(init, T(0.0), st.nonfinite_run);
+  st.nonfinite_recent = select(init, T(0.0), st.nonfinite_recent);
 }
 
 // gtol test at the accepted point: max over free k with A_kk > 0 of
@@ -254,6 +256,8 @@ SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMT
   st.nu = select(accept, T(2.0), select(reject, vmin(st.nu * T(2.0), T(1e300)), st.nu));
   st.nonfinite_run = select(live & !fin & !force_reject, st.nonfinite_run + T(1.0),
                             select(live & fin, T(0.0), st.nonfinite_run));
+  st.nonfinite_recent = select(live & !fin & !force_reject, T(3.0),
+                               select(live, vmax(st.nonfinite_recent - T(1.0), T(0.0)), st.nonfinite_recent));
 
   for (int k = 0; k < np; ++k) st.p[k] = select(accept, st.pt[k], st.p[k]);
   lm_take(st, ev, np, accept, tol);
@@ -263,7 +267,10 @@ SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMT
   for (int k = 0; k < np; ++k) flip = flip | (st.sgn[k] * st.p[k] < T(0.0));
   T code = T(0.0);
   code = select(live & (st.nonfinite_run >= T(16.0)), T(double(SC_STATUS_NON_FINITE)), code);
-  code = select(live & xtol_hit, T(double(SC_STATUS_XTOL)), code);
+  // A step that shrank below xtol while the last trials met non-finite
+  // values means the fit is blocked by them, not converged.
+  code = select(live & xtol_hit,
+                select(st.nonfinite_recent > T(0.0), T(double(SC_STATUS_NON_FINITE)), T(double(SC_STATUS_XTOL))), code);
   code = select(live & ftol_hit, T(double(SC_STATUS_FTOL)), code);
   code = select(gtol_hit, T(double(SC_STATUS_GTOL)), code);
   code = select(accept & flip, T(double(SC_STATUS_RETRY)), code);

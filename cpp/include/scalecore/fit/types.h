@@ -26,8 +26,10 @@ enum Status : int8_t {
   SC_STATUS_XTOL = 3,
   // max_iter trial steps were taken without meeting a tolerance.
   SC_STATUS_MAX_ITER = 4,
-  // The residuals or Jacobian were non-finite at the start point, or 16
-  // consecutive trial steps met non-finite values (params: last finite point).
+  // The residuals or Jacobian were non-finite at the start point, or the fit
+  // was blocked by non-finite values: 16 consecutive trial steps met them, or
+  // the step shrank below xtol while one of the last 3 trials met them
+  // (params: the last finite point).
   SC_STATUS_NON_FINITE = 5,
   // A tolerance was met but a free parameter has no effect on any residual at
   // the solution (its Jacobian column is zero): the solution is not unique.
