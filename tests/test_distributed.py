@@ -465,3 +465,37 @@ def test_scalecore_works_without_dask():
     assert out.returncode == 0, out.stderr
     assert 'MESSAGE: scalecore.distributed needs Dask' in out.stdout
     assert 'pip install "scalecore[dask]"' in out.stdout
+
+
+# --- integration with scalecore.scaling and the CLI -------------------------
+
+def test_fit_table_with_client_equals_local(client):
+    import pandas as pd
+
+    import scalecore.scaling as scs
+    from scalecore.scaling.datasets import data_path
+
+    df = pd.read_csv(data_path("chinchilla"))
+    cols = dict(x={"N": "params", "D": "tokens"}, y="loss", by="dataset")
+    local = scs.fit_table(df, "chinchilla", **cols)
+    remote = run(scs.fit_table, df, "chinchilla", client=client, **cols)
+    remote = remote.sort_values("dataset").reset_index(drop=True)
+    local = local.sort_values("dataset").reset_index(drop=True)
+    pd.testing.assert_frame_equal(remote[local.columns], local, check_exact=True)
+
+
+def test_cli_workers_flag(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "fit.json"
+    cmd = [sys.executable, "-m", "scalecore", "fit", "--example", "chinchilla", "--workers", "2", "--out", str(out),
+           "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    ref = tmp_path / "ref.json"
+    r = subprocess.run(cmd[:6] + ["--out", str(ref), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    a, b = json.loads(out.read_text()), json.loads(ref.read_text())
+    assert a["fits"] == b["fits"]

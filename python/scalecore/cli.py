@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--series", help="split each group's curve by this column in the plot")
     f.add_argument("--out", help="write results: .json or .csv")
     f.add_argument("--threads", type=int, help="threads for the engine")
+    f.add_argument("--workers", type=int, metavar="N",
+                   help="fit the groups on a local Dask cluster of N worker processes (needs scalecore[dask])")
+    f.add_argument("--scheduler", metavar="ADDRESS",
+                   help="fit the groups on the Dask cluster at ADDRESS, e.g. tcp://host:8786 (needs scalecore[dask])")
     f.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="tqdm progress bar (auto: for batches of 20,000+ fits)")
     f.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -215,10 +219,31 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
     n_starts = 4500 if starts == "grid" else 1
     n_fits = n_groups * max(n_starts, 1) + n_groups * args.bootstrap * 8
     progress = args.progress == "on" or (args.progress == "auto" and n_fits >= 20000 and not args.quiet)
+    client = cluster = None
+    if args.workers or args.scheduler:
+        if args.workers and args.scheduler:
+            raise SystemExit("scalecore fit: give --workers or --scheduler, not both")
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SystemExit('scalecore fit: --workers/--scheduler need Dask: pip install "scalecore[dask]"') from None
+        if args.workers:
+            if args.workers < 1:
+                raise SystemExit("scalecore fit: --workers must be >= 1")
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0")
+            client = Client(cluster)
+        else:
+            client = Client(args.scheduler)
+        say(f"dask: {client}")
     t0 = time.perf_counter()
     try:
-        table = fit_table(df, law, x=x, y=settings["y"], by=by, starts=starts, level=args.level,
-                          progress=progress and n_groups * n_starts >= 2, **kw)
+        if client is not None:
+            table = fit_table(df, law, x=x, y=settings["y"], by=by, starts=starts, level=args.level, client=client,
+                              **kw)
+        else:
+            table = fit_table(df, law, x=x, y=settings["y"], by=by, starts=starts, level=args.level,
+                              progress=progress and n_groups * n_starts >= 2, **kw)
         boot = None
         if args.bootstrap:
             boot = _bootstrap(df, law, x=x, y=settings["y"], by=by, R=args.bootstrap, seed=args.seed,
@@ -228,6 +253,11 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
     except ScalingDataError as e:
         print(f"scalecore fit: {e}", file=sys.stderr)
         return 2
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     dt = time.perf_counter() - t0
     say(f"law {law.name}: {law.expression}")
     say(f"fitted {len(table)} group(s) in {dt:.2f} s"
