@@ -106,7 +106,6 @@ struct Prep {
   std::unique_ptr<T, FreeDeleter> mem;
   T* feat[kMaxFeatures] = {};
   T* yt = nullptr;
-  T* yraw = nullptr;
   T* w = nullptr;
   int m = 0;       // valid points
   int64_t row = -1;  // which batch row is prepared (cache across starts)
@@ -116,28 +115,33 @@ struct Prep {
   double c[kMaxFeatures] = {};
   double guess[kMaxParams] = {};  // the law's default start (external coordinates)
 
-  // Double scratch of the gathering pass: raw inputs, y, sigma, features.
-  std::vector<double> dx;
-  double* xr[kMaxInputs] = {};
-  double* yr = nullptr;
-  double* sr = nullptr;
-  double* fd[kMaxFeatures] = {};
+  // Scratch of the gathering pass, in the fit's precision (a float32 fit
+  // takes logs in float32: its features are float32 anyway): raw inputs, y,
+  // sigma, weights, y as the residual sees it, features before centering.
+  std::vector<T> dx;
+  T* xr[kMaxInputs] = {};
+  T* yr = nullptr;   // raw y
+  T* sr = nullptr;   // sigma
+  T* wd = nullptr;   // 1 / sigma
+  T* ytd = nullptr;  // log y for log residuals, else y
+  T* fd[kMaxFeatures] = {};
 
   void init(int nfeat, int nin, int64_t M) {
     nf = nfeat;
     cap = ((std::max<int64_t>(M, 1) + 7) / 8) * 8;
-    const size_t bytes = sizeof(T) * size_t(cap) * size_t(nf + 3);
+    const size_t bytes = sizeof(T) * size_t(cap) * size_t(nf + 2);
     mem.reset(static_cast<T*>(aligned_alloc(64, ((bytes + 63) / 64) * 64)));
     T* p = mem.get();
     for (int k = 0; k < nf; ++k) feat[k] = p + k * cap;
     yt = p + nf * cap;
-    yraw = p + (nf + 1) * cap;
-    w = p + (nf + 2) * cap;
-    dx.assign(size_t(cap) * size_t(nin + 2 + nf), 0.0);
+    w = p + (nf + 1) * cap;
+    dx.assign(size_t(cap) * size_t(nin + 4 + nf), T(0));
     for (int k = 0; k < nin; ++k) xr[k] = dx.data() + size_t(k) * cap;
     yr = dx.data() + size_t(nin) * cap;
     sr = dx.data() + size_t(nin + 1) * cap;
-    for (int k = 0; k < nf; ++k) fd[k] = dx.data() + size_t(nin + 2 + k) * cap;
+    wd = dx.data() + size_t(nin + 2) * cap;
+    ytd = dx.data() + size_t(nin + 3) * cap;
+    for (int k = 0; k < nf; ++k) fd[k] = dx.data() + size_t(nin + 4 + k) * cap;
   }
   int mpad8() const { return ((m + 7) / 8) * 8; }
 };
@@ -225,22 +229,46 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
   // Pass 1: gather the valid points (raw, double); +-inf or sigma <= 0 is bad.
   int m = 0;
   bool bad = false;
-  for (int64_t i = 0; i < B.M; ++i) {
-    if (ms && !ms[i]) continue;
-    const double y = double(ys[i]);
-    const double sg = ss ? double(ss[i]) : 1.0;
-    bool missing = std::isnan(y) || std::isnan(sg);
-    for (int k = 0; k < nin; ++k) {
-      const double x = double(xs[k][i]);
-      missing = missing || std::isnan(x);
-      pr.xr[k][m] = x;
+  bool gathered = false;
+  if (!ms && !ss) {
+    // Fast path: no mask, no sigma and every value finite (x - x is 0 for a
+    // finite x and NaN otherwise): copy whole rows.
+    T acc = T(0);
+    for (int64_t i = 0; i < B.M; ++i) {
+      const T y = T(ys[i]);
+      pr.yr[i] = y;
+      acc += y - y;
     }
-    if (missing) continue;
-    bad = bad || std::isinf(y) || std::isinf(sg) || !(sg > 0);
-    for (int k = 0; k < nin; ++k) bad = bad || std::isinf(pr.xr[k][m]);
-    pr.yr[m] = y;
-    pr.sr[m] = sg;
-    ++m;
+    for (int k = 0; k < nin; ++k)
+      for (int64_t i = 0; i < B.M; ++i) {
+        const T x = T(xs[k][i]);
+        pr.xr[k][i] = x;
+        acc += x - x;
+      }
+    if (acc == T(0)) {
+      m = static_cast<int>(B.M);
+      for (int64_t i = 0; i < B.M; ++i) pr.sr[i] = T(1);
+      gathered = true;
+    }
+  }
+  if (!gathered) {
+    for (int64_t i = 0; i < B.M; ++i) {
+      if (ms && !ms[i]) continue;
+      const double y = double(ys[i]);
+      const double sg = ss ? double(ss[i]) : 1.0;
+      bool missing = std::isnan(y) || std::isnan(sg);
+      for (int k = 0; k < nin; ++k) {
+        const double x = double(xs[k][i]);
+        missing = missing || std::isnan(x);
+        pr.xr[k][m] = T(x);
+      }
+      if (missing) continue;
+      bad = bad || std::isinf(y) || std::isinf(sg) || !(sg > 0);
+      for (int k = 0; k < nin; ++k) bad = bad || std::isinf(double(pr.xr[k][m]));
+      pr.yr[m] = T(y);
+      pr.sr[m] = T(sg);
+      ++m;
+    }
   }
   if (bad) {
     pr.status = SC_STATUS_BAD_INPUT;
@@ -250,38 +278,48 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
   if (law.id == SC_LAWID_EXPR) {
     double x[kMaxInputs], f[kMaxFeatures];
     for (int i = 0; i < m && !bad; ++i) {
-      for (int k = 0; k < nin; ++k) x[k] = pr.xr[k][i];
+      for (int k = 0; k < nin; ++k) x[k] = double(pr.xr[k][i]);
       bad = !features_at(law, x, f);
-      for (int k = 0; k < nf; ++k) pr.fd[k][i] = f[k];
+      for (int k = 0; k < nf; ++k) {
+        pr.fd[k][i] = T(f[k]);
+        bad = bad || !std::isfinite(double(pr.fd[k][i]));  // finite in double, not in float
+      }
     }
   } else {
     const auto& tfs = catalog_ref()[law.id].transforms;
     for (int k = 0; k < nin && !bad; ++k) {
       if (tfs[k] == SC_TF_LOG) {
-        for (int i = 0; i < m; ++i) bad = bad || !(pr.xr[k][i] > 0);
+        bool nonpos = false;
+        for (int i = 0; i < m; ++i) nonpos |= !(pr.xr[k][i] > T(0));
+        bad = nonpos;
         if (!bad) vec_log(pr.xr[k], pr.fd[k], m);
       } else {
         for (int i = 0; i < m; ++i) pr.fd[k][i] = pr.xr[k][i];
       }
     }
   }
-  if (!bad && o.residual == SC_RESIDUAL_LOG)
-    for (int i = 0; i < m; ++i) bad = bad || !(pr.yr[i] > 0);
+  if (!bad && o.residual == SC_RESIDUAL_LOG) {
+    bool nonpos = false;
+    for (int i = 0; i < m; ++i) nonpos |= !(pr.yr[i] > T(0));
+    bad = nonpos;
+  }
   if (bad) {
     pr.status = SC_STATUS_BAD_INPUT;
     return;
   }
-  for (int k = 0; k < nf; ++k)
-    for (int i = 0; i < m; ++i) pr.feat[k][i] = T(pr.fd[k][i]);
-  for (int i = 0; i < m; ++i) {
-    pr.yraw[i] = T(pr.yr[i]);
-    pr.w[i] = T(1.0 / pr.sr[i]);
+  if (ss) {
+    for (int i = 0; i < m; ++i) pr.wd[i] = T(1) / pr.sr[i];
+  } else {
+    for (int i = 0; i < m; ++i) pr.wd[i] = T(1);
   }
   if (o.residual == SC_RESIDUAL_LOG) {
-    vec_log(pr.yr, pr.yr, m);
-    for (int i = 0; i < m; ++i) pr.yt[i] = T(pr.yr[i]);
+    vec_log(pr.yr, pr.ytd, m);
   } else {
-    for (int i = 0; i < m; ++i) pr.yt[i] = T(pr.yr[i]);
+    for (int i = 0; i < m; ++i) pr.ytd[i] = pr.yr[i];
+  }
+  for (int i = 0; i < m; ++i) {
+    pr.w[i] = pr.wd[i];
+    pr.yt[i] = pr.ytd[i];
   }
   pr.m = m;
   if (m < std::max(n_free, 1)) {
@@ -289,24 +327,24 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
     return;
   }
   if (!B.starts) default_start(law, pr, pr.guess);
+  bool use[kMaxFeatures] = {};
   if (pr.allow_center && o.center && centering_allowed(law, lo, hi)) {
-    const auto& terms = catalog_ref()[law.id].center;
-    bool use[kMaxFeatures] = {};
-    for (const auto& t : terms) use[t.feat] = true;
-    for (int k = 0; k < nf; ++k) {
-      pr.c[k] = 0.0;
-      if (!use[k]) continue;
-      double sum = 0;
-      for (int i = 0; i < m; ++i) sum += double(pr.feat[k][i]);
-      pr.c[k] = sum / m;
-      for (int i = 0; i < m; ++i) pr.feat[k][i] = T(double(pr.feat[k][i]) - pr.c[k]);
-    }
+    for (const auto& t : catalog_ref()[law.id].center) use[t.feat] = true;
     pr.centered = true;
+  }
+  for (int k = 0; k < nf; ++k) {
+    pr.c[k] = 0.0;
+    if (use[k]) {
+      double sum = 0;
+      for (int i = 0; i < m; ++i) sum += double(pr.fd[k][i]);
+      pr.c[k] = sum / m;
+    }
+    const T c = T(pr.c[k]);
+    for (int i = 0; i < m; ++i) pr.feat[k][i] = pr.fd[k][i] - c;
   }
   // Pad to a multiple of 8 with weight-0 copies of the first point.
   for (int i = m; i < pr.mpad8(); ++i) {
     for (int k = 0; k < nf; ++k) pr.feat[k][i] = pr.feat[k][0];
-    pr.yraw[i] = pr.yraw[0];
     pr.yt[i] = pr.yt[0];
     pr.w[i] = T(0);
   }
@@ -337,9 +375,9 @@ void default_start(const Law& law, const Prep<T>& pr, double* g) {
   }
   guess::Points<T> pts;
   pts.m = pr.m;
-  for (int k = 0; k < law.n_features; ++k) pts.u[k] = pr.feat[k];
-  pts.y = pr.yraw;
-  pts.w = pr.w;
+  for (int k = 0; k < law.n_features; ++k) pts.u[k] = pr.fd[k];
+  pts.y = pr.yr;
+  pts.w = pr.wd;
   switch (law.id) {
 #define SC_LAW(L) \
   case SC_LAWID_##L: L::guess(pts, g); break;

@@ -71,6 +71,10 @@ SC_HD void set_lane(double& x, int, double v) { x = v; }
 // Mask of lanes as bits (scalar: bit 0).
 SC_HD unsigned mask_bits(bool m) { return m ? 1u : 0u; }
 
+// Lane mask from bits (scalars: bit 0).
+SC_HD bool lane_mask(float, unsigned bits) { return bits & 1u; }
+SC_HD bool lane_mask(double, unsigned bits) { return bits & 1u; }
+
 // Broadcast a scalar into an element type.
 template <class T, class S>
 SC_HD T splat(S s) {

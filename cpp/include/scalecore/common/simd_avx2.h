@@ -419,6 +419,10 @@ SC_LANEWISE_PS(vatan, atanf)
 SC_LANEWISE_PS(vexpm1, expm1f)
 #undef SC_LANEWISE_PS
 
+// Lane mask from bits (bit l set = lane l on).
+inline M64x4 lane_mask(F64x4, unsigned bits) { return mask_from_bits64(bits); }
+inline M32x8 lane_mask(F32x8, unsigned bits) { return mask_from_bits32(bits); }
+
 // Pack type for a scalar type.
 template <class S>
 struct pack_of;

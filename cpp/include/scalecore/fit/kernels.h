@@ -208,6 +208,19 @@ void run_one(const Law& law, const Options& o, const KData<T>& d, OneFit<S>& f) 
   f.nfev = r.nfev;
 }
 
+// Lane l of a pack in memory, read or written as a scalar.  Through memcpy,
+// which is alias-safe, rather than a cast of the pointer.
+template <class S, class T>
+inline void put_lane(T& x, int l, S v) {
+  __builtin_memcpy(reinterpret_cast<char*>(&x) + sizeof(S) * l, &v, sizeof(S));
+}
+template <class S, class T>
+inline S get_lane(const T& x, int l) {
+  S v;
+  __builtin_memcpy(&v, reinterpret_cast<const char*>(&x) + sizeof(S) * l, sizeof(S));
+  return v;
+}
+
 // W fits at once, one per lane, refilled from the sink.
 template <class Law, class T>
 void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename scalar_of<T>::type>& sink) {
@@ -265,12 +278,14 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
       starting[l] = false;
       return false;
     }
+    // Write the lane in place (no read-modify-write of whole packs, which
+    // stalls store forwarding once per parameter).
     for (int k = 0; k < np; ++k) {
       const S q = p0[k] < lo[k] ? lo[k] : (p0[k] > hi[k] ? hi[k] : p0[k]);
-      set_lane(st.pt[k], l, q);
-      set_lane(st.lo[k], l, lo[k]);
-      set_lane(st.hi[k], l, hi[k]);
-      set_lane(st.sgn[k], l, sg[k]);
+      put_lane<S>(st.pt[k], l, q);
+      put_lane<S>(st.lo[k], l, lo[k]);
+      put_lane<S>(st.hi[k], l, hi[k]);
+      put_lane<S>(st.sgn[k], l, sg[k]);
     }
     active[l] = true;
     starting[l] = true;
@@ -280,20 +295,13 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
   };
   auto finish_lane = [&](int l, int status) {
     S p[NP];
-    for (int k = 0; k < np; ++k) p[k] = lane(st.p[k], l);
-    sink.store(sink.ctx, l, p, lane(st.cost, l), static_cast<int8_t>(status), iters[l], nfev[l]);
+    for (int k = 0; k < np; ++k) p[k] = get_lane<S>(st.p[k], l);
+    sink.store(sink.ctx, l, p, get_lane<S>(st.cost, l), static_cast<int8_t>(status), iters[l], nfev[l]);
     load_lane(l);
   };
 
   for (int l = 0; l < W; ++l) load_lane(l);
-  auto bits_to_mask = [](unsigned bits) {
-    Mask m;
-    // Build a lane mask from bits through a select on scalars.
-    T t = T(0.0);
-    for (int l = 0; l < W; ++l) set_lane(t, l, (bits >> l) & 1u ? S(1) : S(0));
-    m = t > T(0.5);
-    return m;
-  };
+  auto bits_to_mask = [](unsigned bits) -> Mask { return lane_mask(T(0.0), bits); };
 
   for (;;) {
     unsigned live_bits = 0, start_bits = 0;
@@ -341,8 +349,8 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
         starting[l] = false;
         if (!(fin_bits >> l & 1u)) {
           // Report the start point itself.
-          for (int k = 0; k < np; ++k) set_lane(st.p[k], l, lane(st.pt[k], l));
-          set_lane(st.cost, l, lane(ev.cost, l));
+          for (int k = 0; k < np; ++k) put_lane<S>(st.p[k], l, get_lane<S>(st.pt[k], l));
+          put_lane<S>(st.cost, l, get_lane<S>(ev.cost, l));
           finish_lane(l, SC_STATUS_NON_FINITE);
         } else if (g_bits >> l & 1u) {
           finish_lane(l, SC_STATUS_GTOL);
@@ -353,14 +361,17 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
     }
     if (live_bits) {
       const T code = lm_update(st, ev, np, tol, live, refuse);
-      const Mask sing = lm_singular(st, np);
-      const unsigned sing_bits = mask_bits(sing);
+      const unsigned sing_bits = mask_bits(lm_singular(st, np));
       const unsigned refuse_bits = mask_bits(refuse);
+      const unsigned done_bits = mask_bits(code != T(0.0));
+      alignas(64) S codes[W];
+      code.store(codes);
       for (int l = 0; l < W; ++l) {
         if (!(live_bits >> l & 1u)) continue;
         ++iters[l];
         if (!(refuse_bits >> l & 1u)) ++nfev[l];
-        int c = int(lane(code, l));
+        if (!(done_bits >> l & 1u) && iters[l] < o.max_iter) continue;
+        int c = int(codes[l]);
         if (c == 0 && iters[l] >= o.max_iter) c = SC_STATUS_MAX_ITER;
         if (c != 0) {
           if ((c == SC_STATUS_GTOL || c == SC_STATUS_FTOL || c == SC_STATUS_XTOL) && (sing_bits >> l & 1u))
