@@ -158,6 +158,10 @@ void bind_fit(py::module_& m) {
     py::list kinds;
     for (int j = 0; j < law.prog->n_main; ++j) kinds.append(int(law.prog->main[j].kind));
     d["main_kinds"] = kinds;
+    py::list terms;
+    for (const auto& t : law.center)
+      terms.append(py::make_tuple(int(t.kind), int(t.param), int(t.expo), int(t.feat), int(t.sign)));
+    d["center"] = terms;
     return d;
   });
 

@@ -34,7 +34,7 @@ int arity(int op) {
 
 }  // namespace
 
-Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int n_inputs,
+Law compile_expr(const std::vector<ExprNodeSpec>& in, int out_in, int n_params, int n_inputs,
                  const std::string& name) {
   const int n = static_cast<int>(in.size());
   if (n == 0) throw ValueError("expression: empty program");
@@ -47,7 +47,8 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int
                      std::to_string(kMaxParams) + " are supported");
   if (n_inputs < 0 || n_inputs > kMaxInputs)
     throw ValueError("expression: at most " + std::to_string(kMaxInputs) + " inputs are supported");
-  if (out < 0 || out >= n) throw ValueError("expression: output node out of range");
+  if (out_in < 0 || out_in >= n) throw ValueError("expression: output node out of range");
+  int out = out_in;
 
   // Validate and work out dependencies.
   std::vector<ExprNode> nd(n);
@@ -97,11 +98,89 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int
   }
   if (!has_p[out]) throw ValueError("expression: the value does not depend on any parameter");
 
+  // x ** b with x input-only and b parameter-dependent: rewrite as
+  // exp(b * log(x)) so that log(x) is hoisted into a per-point feature
+  // instead of being taken at every evaluation.  New nodes are appended;
+  // operands still precede their users.
+  for (int j = 0; j < static_cast<int>(nd.size()); ++j) {
+    if (nd[j].op != SC_OP_POW) continue;
+    const int a = nd[j].a, b = nd[j].b;
+    if (!(has_x[a] && !has_p[a])) continue;
+    if (static_cast<int>(nd.size()) + 2 > kMaxExprNodes)
+      throw ValueError("expression: too many operations after rewriting powers");
+    ExprNode lg;
+    lg.op = SC_OP_LOG;
+    lg.a = static_cast<int16_t>(a);
+    nd.push_back(lg);
+    has_p.push_back(0);
+    has_x.push_back(1);
+    const int ilog = static_cast<int>(nd.size()) - 1;
+    ExprNode mul;
+    mul.op = SC_OP_MUL;
+    mul.a = static_cast<int16_t>(b);
+    mul.b = static_cast<int16_t>(ilog);
+    nd.push_back(mul);
+    has_p.push_back(1);
+    has_x.push_back(1);
+    const int imul = static_cast<int>(nd.size()) - 1;
+    nd[j].op = SC_OP_EXP;
+    nd[j].a = static_cast<int16_t>(imul);
+    nd[j].b = -1;
+  }
+  // Restore topological order: appended nodes are used by earlier ones.
+  {
+    const int total = static_cast<int>(nd.size());
+    std::vector<int> order, state(total, 0), newidx(total, -1);
+    order.reserve(total);
+    std::vector<std::pair<int, int>> stack;
+    for (int r = 0; r < total; ++r) {
+      if (state[r]) continue;
+      stack.push_back({r, 0});
+      while (!stack.empty()) {
+        auto& [v, phase] = stack.back();
+        if (phase == 0) {
+          state[v] = 1;
+          phase = 1;
+          const ExprNode& x = nd[v];
+          const int ar = (x.op == SC_OP_CONST || x.op == SC_OP_PARAM || x.op == SC_OP_INPUT) ? 0
+                         : (x.b >= 0 ? 2 : 1);
+          if (ar >= 2 && !state[x.b]) stack.push_back({x.b, 0});
+          if (ar >= 1 && !state[x.a]) stack.push_back({x.a, 0});
+        } else {
+          if (state[v] == 1) {
+            state[v] = 2;
+            newidx[v] = static_cast<int>(order.size());
+            order.push_back(v);
+          }
+          stack.pop_back();
+        }
+      }
+    }
+    std::vector<ExprNode> nd2(total);
+    std::vector<char> hp2(total), hx2(total);
+    for (int i = 0; i < total; ++i) {
+      ExprNode x = nd[order[i]];
+      const bool leaf = x.op == SC_OP_CONST || x.op == SC_OP_PARAM || x.op == SC_OP_INPUT;
+      if (!leaf) {
+        x.a = static_cast<int16_t>(newidx[x.a]);
+        if (x.b >= 0) x.b = static_cast<int16_t>(newidx[x.b]);
+      }
+      nd2[i] = x;
+      hp2[i] = has_p[order[i]];
+      hx2[i] = has_x[order[i]];
+    }
+    out = newidx[out];
+    nd.swap(nd2);
+    has_p.assign(hp2.begin(), hp2.end());
+    has_x.assign(hx2.begin(), hx2.end());
+  }
+  const int n2 = static_cast<int>(nd.size());
+
   // Reachability from the output in the main program; hoisting points are
   // input-only nodes used by a parameter-dependent node.
-  std::vector<char> reach(n, 0), hoist(n, 0);
+  std::vector<char> reach(n2, 0), hoist(n2, 0);
   reach[out] = 1;
-  for (int j = n - 1; j >= 0; --j) {
+  for (int j = n2 - 1; j >= 0; --j) {
     if (!reach[j]) continue;
     const ExprNode& x = nd[j];
     if (has_x[j] && !has_p[j]) {
@@ -118,8 +197,8 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int
   P.n_inputs = n_inputs;
 
   // Prep program: the sub-graphs under hoisted nodes.
-  std::vector<char> need_prep(n, 0);
-  for (int j = n - 1; j >= 0; --j) {
+  std::vector<char> need_prep(n2, 0);
+  for (int j = n2 - 1; j >= 0; --j) {
     if (!(hoist[j] || need_prep[j])) continue;
     need_prep[j] = 1;
     const ExprNode& x = nd[j];
@@ -128,8 +207,8 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int
       if (x.b >= 0) need_prep[x.b] = 1;
     }
   }
-  std::vector<int> prep_index(n, -1), feat_index(n, -1);
-  for (int j = 0; j < n; ++j) {
+  std::vector<int> prep_index(n2, -1), feat_index(n2, -1);
+  for (int j = 0; j < n2; ++j) {
     if (!need_prep[j]) continue;
     ExprNode x = nd[j];
     if (arity(x.op) >= 1 && x.op != SC_OP_CONST) {
@@ -149,9 +228,9 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int
   }
 
   // Main program.
-  std::vector<int> main_index(n, -1);
+  std::vector<int> main_index(n2, -1);
   for (int k = 0; k < kMaxParams; ++k) P.param_node[k] = -1;
-  for (int j = 0; j < n; ++j) {
+  for (int j = 0; j < n2; ++j) {
     if (!reach[j]) continue;
     ExprNode x = nd[j];
     if (hoist[j]) {
@@ -178,12 +257,112 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out, int n_params, int
     P.main[P.n_main++] = x;
   }
   P.out = static_cast<int16_t>(main_index[out]);
+  // First users for the reverse sweep: walking down from the output, the
+  // first node met that uses an operand assigns its adjoint.
+  {
+    std::vector<char> seen(P.n_main, 0);
+    seen[P.out] = 1;  // the output's adjoint is set to 1 before the sweep
+    for (int j = P.n_main - 1; j >= 0; --j) {
+      ExprNode& x = P.main[j];
+      if (x.op == SC_OP_CONST || x.op == SC_OP_PARAM || x.op == SC_OP_FEATURE || x.a < 0) continue;
+      if (!x.needs_adj) continue;
+      if (P.main[x.a].needs_adj && !seen[x.a]) {
+        x.a_first = 1;
+        seen[x.a] = 1;
+      }
+      if (x.b >= 0 && P.main[x.b].needs_adj && !seen[x.b]) {
+        x.b_first = 1;
+        seen[x.b] = 1;
+      }
+    }
+  }
   for (int k = 0; k < n_params; ++k)
     if (P.param_node[k] < 0)
       throw ValueError("expression: parameter " + std::to_string(k) + " does not affect the value");
 
+  // Centering terms (types.h, CenterKind) for the power-law patterns
+  //   s * exp(+-e * u)   (SCALE: s' = s exp(+-e c))    e.g. A * N**-alpha
+  //   exp(s +- e * u)    (LOGSCALE: s' = s +- e c)     e.g. exp(a - alpha*log(N))
+  // where u is a feature (log N), s and e parameters, and s appears nowhere
+  // else.  A feature is centred only when every one of its uses fits a
+  // pattern, so the program's value never changes.
+  std::vector<CenterTerm> center;
+  {
+    const int nm = P.n_main;
+    std::vector<std::vector<int>> users(nm);
+    for (int j = 0; j < nm; ++j) {
+      const ExprNode& x = P.main[j];
+      if (x.op == SC_OP_CONST || x.op == SC_OP_PARAM || x.op == SC_OP_FEATURE || x.a < 0) continue;
+      users[x.a].push_back(j);
+      if (x.b >= 0 && x.b != x.a) users[x.b].push_back(j);
+    }
+    std::vector<int> param_uses(n_params, 0);
+    for (int k = 0; k < n_params; ++k) param_uses[k] = static_cast<int>(users[P.param_node[k]].size());
+    auto param_of = [&](int node) { return P.main[node].op == SC_OP_PARAM ? int(P.main[node].a) : -1; };
+    // +-e: a parameter node or the negation of one.  Returns the parameter
+    // and sets the sign.
+    auto signed_param = [&](int node, int& sign) {
+      if (P.main[node].op == SC_OP_PARAM) { sign = 1; return int(P.main[node].a); }
+      if (P.main[node].op == SC_OP_NEG && P.main[P.main[node].a].op == SC_OP_PARAM && users[node].size() == 1) {
+        sign = -1;
+        return int(P.main[P.main[node].a].a);
+      }
+      return -1;
+    };
+    std::vector<char> mapped(n_params, 0);
+    for (int fj = 0; fj < nm; ++fj) {
+      if (P.main[fj].op != SC_OP_FEATURE) continue;
+      std::vector<CenterTerm> terms;
+      bool ok = !users[fj].empty();
+      for (int mu : users[fj]) {
+        if (!ok) break;
+        const ExprNode& m = P.main[mu];
+        ok = m.op == SC_OP_MUL && m.a != m.b && users[mu].size() == 1;
+        if (!ok) break;
+        int sign = 0;
+        const int e = signed_param(m.a == fj ? m.b : m.a, sign);
+        const int up = users[mu][0];
+        const ExprNode& u = P.main[up];
+        CenterTerm t{};
+        t.feat = static_cast<int8_t>(P.main[fj].a);
+        t.expo = static_cast<int8_t>(e);
+        ok = e >= 0;
+        if (ok && u.op == SC_OP_EXP && users[up].size() == 1) {
+          // s * exp(+-e u)
+          const ExprNode& s = P.main[users[up][0]];
+          const int sp = s.op == SC_OP_MUL ? param_of(s.a == up ? s.b : s.a) : -1;
+          ok = sp >= 0 && sp != e && param_uses[sp] == 1 && !mapped[sp];
+          t.kind = SC_CT_SCALE;
+          t.param = static_cast<int8_t>(sp);
+          t.sign = static_cast<int8_t>(sign);
+        } else if (ok && (u.op == SC_OP_ADD || u.op == SC_OP_SUB) && users[up].size() == 1 &&
+                   P.main[users[up][0]].op == SC_OP_EXP) {
+          // exp(s +- e u): for SUB the term must be the subtrahend.
+          const int other = u.a == mu ? u.b : u.a;
+          const int sp = param_of(other);
+          const bool sub_ok = u.op == SC_OP_ADD || u.b == mu;
+          ok = sp >= 0 && sp != e && param_uses[sp] == 1 && !mapped[sp] && sub_ok;
+          t.kind = SC_CT_LOGSCALE;
+          t.param = static_cast<int8_t>(sp);
+          t.sign = static_cast<int8_t>(u.op == SC_OP_SUB ? -sign : sign);
+        } else {
+          ok = false;
+        }
+        if (ok) terms.push_back(t);
+      }
+      // All of a feature's terms or none (a partly centred feature would
+      // change the model).
+      if (!ok || center.size() + terms.size() > size_t(kMaxCenterTerms)) continue;
+      for (const auto& t : terms) {
+        mapped[t.param] = 1;
+        center.push_back(t);
+      }
+    }
+  }
+
   Law law;
   law.id = SC_LAWID_EXPR;
+  law.center = center;
   law.prog = prog;
   law.name = name;
   law.n_params = n_params;

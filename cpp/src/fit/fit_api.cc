@@ -71,6 +71,8 @@ Law builtin_law(const std::string& name) {
     l.n_params = static_cast<int>(c[i].params.size());
     l.n_inputs = static_cast<int>(c[i].inputs.size());
     l.n_features = l.n_inputs;
+    for (int t : c[i].transforms) l.transforms.push_back(static_cast<int8_t>(t));
+    l.center = c[i].center;
     return l;
   }
   std::string names;
@@ -163,9 +165,8 @@ bool features_at(const Law& law, const double* x, double* feat) {
       if (!std::isfinite(feat[k])) return false;
     return true;
   }
-  const auto& info = catalog_ref()[law.id];
   for (int k = 0; k < law.n_inputs; ++k) {
-    feat[k] = info.transforms[k] == SC_TF_LOG ? (x[k] > 0 ? log(x[k]) : NAN) : x[k];
+    feat[k] = law.transforms[k] == SC_TF_LOG ? (x[k] > 0 ? log(x[k]) : NAN) : x[k];
     if (!std::isfinite(feat[k])) return false;
   }
   return true;
@@ -174,8 +175,7 @@ bool features_at(const Law& law, const double* x, double* feat) {
 // Whether the centering map keeps this problem's bounds a box.
 template <class S>
 bool centering_allowed(const Law& law, const S* lo, const S* hi) {
-  if (law.id == SC_LAWID_EXPR) return false;
-  const auto& terms = catalog_ref()[law.id].center;
+  const auto& terms = law.center;
   if (terms.empty()) return false;
   auto sign_bound = [](double v) { return v == 0.0 || std::isinf(v); };
   for (const auto& t : terms) {
@@ -192,7 +192,7 @@ bool centering_allowed(const Law& law, const S* lo, const S* hi) {
 // Maps parameters to the centred (internal) coordinates (forward) or back.
 template <class P>
 void center_params(const Law& law, const double* c, bool forward, P* p) {
-  const auto& terms = catalog_ref()[law.id].center;
+  const auto& terms = law.center;
   const int n = static_cast<int>(terms.size());
   for (int j = 0; j < n; ++j) {
     const CenterTerm& t = terms[forward ? j : n - 1 - j];
@@ -286,7 +286,7 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
       }
     }
   } else {
-    const auto& tfs = catalog_ref()[law.id].transforms;
+    const auto& tfs = law.transforms;
     for (int k = 0; k < nin && !bad; ++k) {
       if (tfs[k] == SC_TF_LOG) {
         bool nonpos = false;
@@ -329,7 +329,7 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
   if (!B.starts) default_start(law, pr, pr.guess);
   bool use[kMaxFeatures] = {};
   if (pr.allow_center && o.center && centering_allowed(law, lo, hi)) {
-    for (const auto& t : catalog_ref()[law.id].center) use[t.feat] = true;
+    for (const auto& t : law.center) use[t.feat] = true;
     pr.centered = true;
   }
   for (int k = 0; k < nf; ++k) {
@@ -413,7 +413,7 @@ template <class S>
 void sign_guards(const Law& law, const Prep<S>& pr, const S* p0, S* sgn) {
   for (int k = 0; k < law.n_params; ++k) sgn[k] = S(0);
   if (!pr.centered) return;
-  for (const auto& t : catalog_ref()[law.id].center)
+  for (const auto& t : law.center)
     if (t.kind == SC_CT_SCALE && p0[t.param] != S(0)) sgn[t.param] = p0[t.param] > S(0) ? S(1) : S(-1);
 }
 

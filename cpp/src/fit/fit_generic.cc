@@ -62,12 +62,9 @@ RawLaw raw_law(const Law& law) {
   d.np = law.n_params;
   d.nin = law.n_inputs;
   d.nf = law.n_features;
-  if (law.id != SC_LAWID_EXPR) {
-    const LawInfo info = law_catalog()[law.id];
-    for (int k = 0; k < law.n_inputs; ++k) d.tf[k] = static_cast<int8_t>(info.transforms[k]);
-    d.n_center = static_cast<int>(info.center.size());
-    for (int j = 0; j < d.n_center; ++j) d.center[j] = info.center[j];
-  }
+  for (int k = 0; k < law.n_inputs && k < static_cast<int>(law.transforms.size()); ++k) d.tf[k] = law.transforms[k];
+  d.n_center = static_cast<int>(law.center.size());
+  for (int j = 0; j < d.n_center; ++j) d.center[j] = law.center[j];
   return d;
 }
 

@@ -63,6 +63,9 @@ struct ExprNode {
   int8_t op = SC_OP_CONST;
   int8_t kind = SC_KIND_CONST;
   int8_t needs_adj = 0;  // lies on a path from a parameter to the output
+  // Reverse sweep: this node is the first (highest-index) user of operand a
+  // (or b), so it assigns the operand's adjoint instead of adding to it.
+  int8_t a_first = 0, b_first = 0;
   int16_t a = -1, b = -1;
   double c = 0.0;        // constant value (CONST, POWC exponent)
 };
@@ -166,66 +169,149 @@ SC_HD void expr_partials(const ExprNode& nd, T x, T y, T v, T& dx, T& dy) {
   }
 }
 
+// Operand accessors: an array, or one value broadcast (uniform nodes).
+template <class T>
+struct ExprArr {
+  const T* p;
+  SC_HD T operator[](int i) const { return p[i]; }
+};
+template <class T>
+struct ExprUni {
+  T v;
+  SC_HD T operator[](int) const { return v; }
+};
+
+// Forward value of node `nd` over n elements: one switch per node, loops
+// inside (the opcode never changes within a block).
+template <class T, class A, class B>
+SC_HD void expr_forward(const ExprNode& nd, A va, B vb, T* vj, int n) {
+#define SC_EXPR_LOOP(EXPR)                                   \
+  for (int i = 0; i < n; ++i) {                              \
+    const T x = va[i];                                       \
+    const T y = vb[i];                                       \
+    (void)x;                                                 \
+    (void)y;                                                 \
+    vj[i] = (EXPR);                                          \
+  }                                                          \
+  return;
+  switch (nd.op) {
+    case SC_OP_NEG: SC_EXPR_LOOP(-x)
+    case SC_OP_ADD: SC_EXPR_LOOP(x + y)
+    case SC_OP_SUB: SC_EXPR_LOOP(x - y)
+    case SC_OP_MUL: SC_EXPR_LOOP(x * y)
+    case SC_OP_DIV: SC_EXPR_LOOP(x / y)
+    case SC_OP_EXP: SC_EXPR_LOOP(vexp(x))
+    case SC_OP_LOG: SC_EXPR_LOOP(vlog(x))
+    default:
+      for (int i = 0; i < n; ++i) vj[i] = expr_apply(nd, va[i], vb[i]);
+      return;
+  }
+#undef SC_EXPR_LOOP
+}
+
+// d += c (or d = c when `set`).
+template <class T>
+SC_HD void expr_acc(T& d, T c, bool set) {
+  d = set ? c : d + c;
+}
+
+// Reverse step of node `nd`: adjoints of the operands that need them.
+template <class T, class A, class B>
+SC_HD void expr_backward(const ExprNode& nd, A va, B vb, const T* vj, const T* aj, T* aa, T* ab, bool ua, bool ub,
+                         int n) {
+  const bool sa = nd.a_first, sb = nd.b_first;
+  switch (nd.op) {
+    case SC_OP_ADD:
+      if (ua) for (int i = 0; i < n; ++i) expr_acc(aa[i], aj[i], sa);
+      if (ub) for (int i = 0; i < n; ++i) expr_acc(ab[i], aj[i], sb);
+      return;
+    case SC_OP_SUB:
+      if (ua) for (int i = 0; i < n; ++i) expr_acc(aa[i], aj[i], sa);
+      if (ub) for (int i = 0; i < n; ++i) expr_acc(ab[i], -aj[i], sb);
+      return;
+    case SC_OP_NEG:
+      for (int i = 0; i < n; ++i) expr_acc(aa[i], -aj[i], sa);
+      return;
+    case SC_OP_MUL:
+      if (ua) for (int i = 0; i < n; ++i) expr_acc(aa[i], aj[i] * vb[i], sa);
+      if (ub) for (int i = 0; i < n; ++i) expr_acc(ab[i], aj[i] * va[i], sb);
+      return;
+    case SC_OP_EXP:
+      for (int i = 0; i < n; ++i) expr_acc(aa[i], aj[i] * vj[i], sa);
+      return;
+    default:
+      for (int i = 0; i < n; ++i) {
+        T dx, dy;
+        expr_partials(nd, va[i], vb[i], vj[i], dx, dy);
+        if (ua) expr_acc(aa[i], aj[i] * dx, sa);
+        if (ub) expr_acc(ab[i], aj[i] * dy, sb);
+      }
+      return;
+  }
+}
+
 // Evaluates f and J over a block of n elements (n <= BLK).
-//   feat[k][i]  feature k at element i
-//   p[k]        parameters (broadcast or per lane)
-//   val, adj    scratch, each n_main * BLK elements
-//   f[i], J[i * LDJ + k]
-template <int BLK, int LDJ, class T>
-SC_HD void expr_eval_block(const ExprProgram& pr, const T* const* feat, int n, const T* p, T* val,
-                           T* adj, T* f, T* J) {
+//   feat[k]   features of the block (element i at feat[k][i])
+//   p[k]      parameters (broadcast or per lane)
+//   val, adj  scratch, each n_main * BLK elements
+// On return f points at the n values and Jcol[k] at the n entries of
+// column k of J (nullptr: the column is zero).  Feature nodes read their
+// arrays in place and uniform nodes stay single values; only parameter-
+// dependent, point-dependent nodes get arrays.
+template <int BLK, class T>
+SC_HD void expr_eval_block(const ExprProgram& pr, const T* const* feat, int n, const T* p, T* val, T* adj,
+                           const T*& f, const T** Jcol) {
   const int nn = pr.n_main;
+  const T* vp[kMaxExprNodes];  // array of a node's values, or nullptr (uniform)
+  T uv[kMaxExprNodes];         // value of a uniform node
   for (int j = 0; j < nn; ++j) {
     const ExprNode& nd = pr.main[j];
-    T* vj = val + j * BLK;
-    if (nd.kind == SC_KIND_VARYING || nd.kind == SC_KIND_FEATURE) {
-      if (nd.op == SC_OP_FEATURE) {
-        const T* src = feat[nd.a];
-        for (int i = 0; i < n; ++i) vj[i] = src[i];
-      } else {
-        const T* va = val + nd.a * BLK;
-        const T* vb = nd.b >= 0 ? val + nd.b * BLK : va;
-        for (int i = 0; i < n; ++i) vj[i] = expr_apply(nd, va[i], vb[i]);
-      }
+    if (nd.op == SC_OP_FEATURE) {
+      vp[j] = feat[nd.a];
+    } else if (nd.kind != SC_KIND_VARYING) {
+      vp[j] = nullptr;
+      if (nd.op == SC_OP_CONST) uv[j] = T(nd.c);
+      else if (nd.op == SC_OP_PARAM) uv[j] = p[nd.a];
+      else uv[j] = expr_apply(nd, uv[nd.a], nd.b >= 0 ? uv[nd.b] : T(0.0));
     } else {
-      // Constant or uniform: one value, broadcast.
-      T v;
-      if (nd.op == SC_OP_CONST) v = T(nd.c);
-      else if (nd.op == SC_OP_PARAM) v = p[nd.a];
-      else v = expr_apply(nd, val[nd.a * BLK], nd.b >= 0 ? val[nd.b * BLK] : T(0.0));
-      for (int i = 0; i < n; ++i) vj[i] = v;
+      T* vj = val + j * BLK;
+      vp[j] = vj;
+      const int a = nd.a, b = nd.b >= 0 ? nd.b : nd.a;
+      if (vp[a] && vp[b]) expr_forward(nd, ExprArr<T>{vp[a]}, ExprArr<T>{vp[b]}, vj, n);
+      else if (vp[a]) expr_forward(nd, ExprArr<T>{vp[a]}, ExprUni<T>{uv[b]}, vj, n);
+      else expr_forward(nd, ExprUni<T>{uv[a]}, ExprArr<T>{vp[b]}, vj, n);
     }
   }
-  const T* vout = val + pr.out * BLK;
-  for (int i = 0; i < n; ++i) f[i] = vout[i];
-  // Reverse sweep.
-  for (int j = 0; j < nn; ++j)
-    if (pr.main[j].needs_adj)
-      for (int i = 0; i < n; ++i) adj[j * BLK + i] = T(0.0);
+  f = vp[pr.out];
+  // Reverse sweep (the output is always point-dependent).
   for (int i = 0; i < n; ++i) adj[pr.out * BLK + i] = T(1.0);
   for (int j = nn - 1; j >= 0; --j) {
     const ExprNode& nd = pr.main[j];
-    if (!nd.needs_adj || nd.op == SC_OP_PARAM || nd.a < 0) continue;
+    if (!nd.needs_adj || nd.op == SC_OP_PARAM || nd.a < 0 || nd.op == SC_OP_FEATURE) continue;
     const ExprNode& na = pr.main[nd.a];
     const bool ua = na.needs_adj;
     const bool ub = nd.b >= 0 && pr.main[nd.b].needs_adj;
     if (!ua && !ub) continue;
-    const T* va = val + nd.a * BLK;
-    const T* vb = nd.b >= 0 ? val + nd.b * BLK : va;
-    const T* vj = val + j * BLK;
-    T* aj = adj + j * BLK;
-    T* aa = adj + nd.a * BLK;
-    T* ab = nd.b >= 0 ? adj + nd.b * BLK : aa;
-    for (int i = 0; i < n; ++i) {
+    const int a = nd.a, b = nd.b >= 0 ? nd.b : nd.a;
+    T* aa = adj + a * BLK;
+    T* ab = adj + b * BLK;
+    const T* vj = vp[j] ? vp[j] : val + j * BLK;  // uniform nodes' values are never read below
+    const T* aj = adj + j * BLK;
+    if (vp[a] && vp[b]) expr_backward(nd, ExprArr<T>{vp[a]}, ExprArr<T>{vp[b]}, vj, aj, aa, ab, ua, ub, n);
+    else if (vp[a]) expr_backward(nd, ExprArr<T>{vp[a]}, ExprUni<T>{uv[b]}, vj, aj, aa, ab, ua, ub, n);
+    else if (vp[b]) expr_backward(nd, ExprUni<T>{uv[a]}, ExprArr<T>{vp[b]}, vj, aj, aa, ab, ua, ub, n);
+    else {
+      // A uniform node (parameters only): its value is one number, but its
+      // adjoint is per point.  Partials from the single operand values.
       T dx, dy;
-      expr_partials(nd, va[i], vb[i], vj[i], dx, dy);
-      if (ua) aa[i] = aa[i] + aj[i] * dx;
-      if (ub) ab[i] = ab[i] + aj[i] * dy;
+      expr_partials(nd, uv[a], uv[b], uv[j], dx, dy);
+      if (ua) for (int i = 0; i < n; ++i) expr_acc(aa[i], aj[i] * dx, nd.a_first);
+      if (ub) for (int i = 0; i < n; ++i) expr_acc(ab[i], aj[i] * dy, nd.b_first);
     }
   }
   for (int k = 0; k < pr.n_params; ++k) {
     const int node = pr.param_node[k];
-    for (int i = 0; i < n; ++i) J[i * LDJ + k] = node >= 0 ? adj[node * BLK + i] : T(0.0);
+    Jcol[k] = node >= 0 ? adj + node * BLK : nullptr;
   }
 }
 

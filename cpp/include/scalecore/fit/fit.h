@@ -21,6 +21,8 @@ struct Law {
   std::shared_ptr<const ExprProgram> prog;    // expressions only
   std::string name;
   int n_params = 0, n_inputs = 0, n_features = 0;
+  std::vector<int8_t> transforms;    // built-ins: Transform per input
+  std::vector<CenterTerm> center;    // internal reparameterisation (types.h)
   LawHandle handle() const {
     LawHandle h;
     h.id = id;

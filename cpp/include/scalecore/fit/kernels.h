@@ -94,7 +94,7 @@ struct BuiltinLaw {
 // An expression law: block-wise interpretation (expr.h).
 struct ExprLaw {
   static constexpr int PC = 0;
-  static constexpr int BLK = 16;
+  static constexpr int BLK = 32;
   const ExprProgram* pr;
   int np() const { return pr->n_params; }
 
@@ -102,14 +102,19 @@ struct ExprLaw {
   void blocks(const KData<T>& d, const T* p, F&& fn) const {
     T val[kMaxExprNodes * BLK];
     T adj[kMaxExprNodes * BLK];
-    T f[BLK];
-    T J[BLK * kMaxParams];
+    const int np_ = pr->n_params;
     for (int i0 = 0; i0 < d.n; i0 += BLK) {
       const int n = d.n - i0 < BLK ? d.n - i0 : BLK;
       const T* feat[kMaxFeatures];
       for (int k = 0; k < pr->n_features; ++k) feat[k] = d.feat[k] + i0;
-      expr_eval_block<BLK, kMaxParams>(*pr, feat, n, p, val, adj, f, J);
-      for (int i = 0; i < n; ++i) fn(i0 + i, f[i], J + i * kMaxParams);
+      const T* f;
+      const T* Jc[kMaxParams];
+      expr_eval_block<BLK>(*pr, feat, n, p, val, adj, f, Jc);
+      for (int i = 0; i < n; ++i) {
+        T Ji[kMaxParams];
+        for (int k = 0; k < np_; ++k) Ji[k] = Jc[k] ? Jc[k][i] : T(0.0);
+        fn(i0 + i, f[i], Ji);
+      }
     }
   }
 

@@ -34,11 +34,14 @@ struct AnyLawOp {
 #include "scalecore/fit/laws.def"
 #undef SC_LAW
       default: {
-        S val[kMaxExprNodes], adj[kMaxExprNodes], f;
+        S val[kMaxExprNodes], adj[kMaxExprNodes];
         const S* feat[kMaxFeatures];
         for (int k = 0; k < prog->n_features; ++k) feat[k] = u + k;
-        expr_eval_block<1, kMaxParams>(*prog, feat, 1, p, val, adj, &f, J);
-        return f;
+        const S* f;
+        const S* Jc[kMaxParams];
+        expr_eval_block<1>(*prog, feat, 1, p, val, adj, f, Jc);
+        for (int k = 0; k < prog->n_params; ++k) J[k] = Jc[k] ? Jc[k][0] : S(0);
+        return f[0];
       }
     }
   }
@@ -134,7 +137,7 @@ struct RawEval {
 };
 
 SC_HD bool raw_centering_allowed(const RawLaw& law, const double* lo, const double* hi) {
-  if (law.id == SC_LAWID_EXPR || law.n_center == 0) return false;
+  if (law.n_center == 0) return false;
   for (int j = 0; j < law.n_center; ++j) {
     const CenterTerm& t = law.center[j];
     const double l = lo[t.param], h = hi[t.param];
