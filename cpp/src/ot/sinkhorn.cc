@@ -1,0 +1,834 @@
+// Entropic OT drivers: log-domain stabilised Sinkhorn with a stored kernel
+// (absorption, Schmitzer 2019), a kernel-free log-sum-exp iteration, the
+// tiled mode that computes costs on the fly, eps-scaling, warm starts,
+// unbalanced (KL) marginals and batches with a status per problem.
+//
+// One iteration = a row update of f then a column update of g.  Every pass
+// goes over row chunks whose boundaries depend only on n (ot_internal.h);
+// column sums are reduced over chunks in a fixed order, so results are
+// bit-identical for any thread count.
+//
+// Stopping (balanced): err = || P(f_new, g_old)^T 1 - b ||_2 <= tol, the
+// column marginal error after the row update, which is POT's rule, checked
+// at every iteration.  Unbalanced: max(|delta f|, |delta g|) / eps <= tol.
+#include <math.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "ot_internal.h"
+#include "scalecore/common/errors.h"
+#include "scalecore/common/threads.h"
+#include "scalecore/ot/ot.h"
+#include "scalecore/ot/sinkhorn_math.h"
+
+namespace sc {
+namespace ot {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Thread-local scratch for row buffers (reused across calls and problems).
+template <class S>
+S* scratch(size_t count, int slot) {
+  thread_local AlignedBuf<double> bufs[4];
+  bufs[slot].resize((count * sizeof(S) + sizeof(double) - 1) / sizeof(double) + 8);
+  return reinterpret_cast<S*>(bufs[slot].get());
+}
+
+template <class S>
+struct Problem {
+  int64_t n = 0, m = 0;
+  const S* C = nullptr;  // dense rows of ldc, or nullptr (tiled)
+  int64_t ldc = 0;
+  const CostArgs<S>* gen = nullptr;    // tiled: rows of C
+  const CostArgs<S>* gen_t = nullptr;  // tiled: rows of C^T (for bary_y)
+  const S* x = nullptr;                // original points (bary), (n x d), (m x d)
+  const S* y = nullptr;
+  int64_t d = 0;
+  const double* a = nullptr;
+  const double* b = nullptr;
+  double eps = 0;
+  const double* f0 = nullptr;
+  const double* g0 = nullptr;
+};
+
+template <class S>
+struct Outputs1 {
+  double *f, *g, *f_kl, *g_kl, *bary_x, *bary_y, *row_mass, *col_mass;
+  S* plan;
+  int64_t ld_plan;
+  double cost, objective, err, mass;
+  int32_t n_iter;
+  int8_t status;
+};
+
+template <class S>
+class Solver {
+ public:
+  Solver(const OtKernels<S>& K, const SinkhornOptions& o, int n_threads) : K_(K), o_(o), nt_(n_threads) {}
+  void solve(const Problem<S>& P, Outputs1<S>& out);
+
+ private:
+  // Calls fn(i, row) for rows [r0, r1) of C (computed when tiled).
+  template <class F>
+  void for_rows(int64_t r0, int64_t r1, F&& fn);
+  template <class F>
+  void for_cols_t(int64_t c0, int64_t c1, F&& fn);
+  double lse_pass(bool store);
+  void column_from_colP(bool absorb_now, bool* underflow);
+  void exact_columns();
+  double kernel_pass(bool* bad);
+  void reduce_cols(double* dst);
+  template <class KT>
+  KT* krow(int64_t i);
+  void set_eps(double eps);
+  void sync_gS();
+
+  const OtKernels<S>& K_;
+  const SinkhornOptions& o_;
+  int nt_;
+  const Problem<S>* P_ = nullptr;
+  int64_t n_ = 0, m_ = 0, nch_ = 0, rows_per_ = 0;
+  double eps_ = 0, ie_ = 0, lam_a_ = 1, lam_b_ = 1;
+  bool balanced_ = true;
+  int kmode_ = SC_OT_KERNEL_NONE;  // FLOAT32 / FLOAT64 / NONE in use
+  std::vector<double> f_, g_, lu_, lv_, u_, v_, loga_, logb_, anc_a_, anc_b_, h_, colacc_, colP_, errf_;
+  std::vector<S> gS_;
+  AlignedBuf<float> K32_;
+  AlignedBuf<double> K64_;
+  std::atomic<bool> numerical_{false};
+  std::vector<double> v_old_, lv_old_;
+  std::vector<int8_t> badc_;
+};
+
+template <class S>
+template <class F>
+void Solver<S>::for_rows(int64_t r0, int64_t r1, F&& fn) {
+  const Problem<S>& P = *P_;
+  if (P.C) {
+    for (int64_t i = r0; i < r1; ++i) fn(i, P.C + i * P.ldc);
+    return;
+  }
+  // Tiled: a block of rows at a time, computed into thread-local scratch.
+  const int64_t budget = int64_t(16) << 20;
+  int64_t rb = std::max<int64_t>(6, std::min<int64_t>(48, budget / std::max<int64_t>(1, m_ * int64_t(sizeof(S)))));
+  rb = std::max<int64_t>(6, (rb / 6) * 6);
+  S* buf = scratch<S>(static_cast<size_t>(rb * m_), 0);
+  for (int64_t i0 = r0; i0 < r1; i0 += rb) {
+    const int64_t i1 = std::min(r1, i0 + rb);
+    K_.cost_rows(*P.gen, i0, i1, buf, m_);
+    for (int64_t i = i0; i < i1; ++i) fn(i, buf + (i - i0) * m_);
+  }
+}
+
+// Rows of C^T (columns of C) [c0, c1): tiled only.
+template <class S>
+template <class F>
+void Solver<S>::for_cols_t(int64_t c0, int64_t c1, F&& fn) {
+  const Problem<S>& P = *P_;
+  const int64_t budget = int64_t(16) << 20;
+  int64_t rb = std::max<int64_t>(6, std::min<int64_t>(48, budget / std::max<int64_t>(1, n_ * int64_t(sizeof(S)))));
+  rb = std::max<int64_t>(6, (rb / 6) * 6);
+  S* buf = scratch<S>(static_cast<size_t>(rb * n_), 0);
+  for (int64_t j0 = c0; j0 < c1; j0 += rb) {
+    const int64_t j1 = std::min(c1, j0 + rb);
+    K_.cost_rows(*P.gen_t, j0, j1, buf, n_);
+    for (int64_t j = j0; j < j1; ++j) fn(j, buf + (j - j0) * n_);
+  }
+}
+
+template <class S>
+template <class KT>
+KT* Solver<S>::krow(int64_t i) {
+  if constexpr (std::is_same<KT, float>::value) return K32_.get() + i * m_;
+  else return K64_.get() + i * m_;
+}
+
+template <class S>
+void Solver<S>::reduce_cols(double* dst) {
+  // Fixed order: chunk 0, 1, ... (parallel over column blocks only).
+  const int64_t m = m_, nch = nch_;
+  const double* acc = colacc_.data();
+  parallel_for(m, 4096, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      double s = 0;
+      for (int64_t c = 0; c < nch; ++c) s += acc[c * m + j];
+      dst[j] = s;
+    }
+  }, nt_);
+}
+
+template <class S>
+void Solver<S>::sync_gS() {
+  for (int64_t j = 0; j < m_; ++j) gS_[j] = static_cast<S>(g_[j]);
+}
+
+template <class S>
+void Solver<S>::set_eps(double eps) {
+  eps_ = eps;
+  ie_ = 1.0 / eps;
+  lam_a_ = sinkhorn_lambda(o_.rho_a, eps);
+  lam_b_ = sinkhorn_lambda(o_.rho_b, eps);
+}
+
+// Row update of f from g (log domain) and the column sums of P(f_new, g):
+// colP_.  With store, the kernel K = P(f_new, g) is written (u = 1).
+// Returns max |f_new - f_old| over rows with a_i > 0 (for unbalanced err).
+template <class S>
+double Solver<S>::lse_pass(bool store) {
+  sync_gS();
+  const int64_t m = m_;
+  std::fill(errf_.begin(), errf_.end(), 0.0);
+  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+    const int64_t c = r0 / rows_per_;
+    double* acc = colacc_.data() + c * m;
+    std::fill(acc, acc + m, 0.0);
+    S* e = scratch<S>(static_cast<size_t>(m), 1);
+    double emax = 0;
+    for_rows(r0, r1, [&](int64_t i, const S* crow) {
+      if (!(P_->a[i] > 0)) {
+        f_[i] = -kInf;
+        if (store) {
+          if (kmode_ == SC_OT_KERNEL_FLOAT32) std::fill(krow<float>(i), krow<float>(i) + m, 0.0f);
+          else std::fill(krow<double>(i), krow<double>(i) + m, 0.0);
+        }
+        return;
+      }
+      const double mx = K_.row_max(crow, gS_.data(), ie_, m);
+      const double sum = K_.row_expsum(crow, gS_.data(), ie_, mx, m, e);
+      const double fold = f_[i];
+      double fn, w;
+      if (balanced_) {
+        fn = eps_ * (loga_[i] - mx - std::log(sum));
+        w = P_->a[i] / sum;
+      } else {
+        fn = sinkhorn_potential(loga_[i], mx, sum, eps_, lam_a_, anc_a_[i]);
+        w = std::exp(fn * ie_ + mx);
+      }
+      f_[i] = fn;
+      if (!(std::isfinite(fn)) || !(sum > 0)) numerical_ = true;
+      const double dfi = std::fabs(fn - fold);
+      if (dfi == dfi && dfi > emax) emax = dfi;
+      if (!std::isfinite(fold)) emax = kInf;
+      if (store) {
+        if (kmode_ == SC_OT_KERNEL_FLOAT32) K_.col_store_f32(e, w, m, acc, krow<float>(i));
+        else K_.col_store_f64(e, w, m, acc, krow<double>(i));
+      } else {
+        K_.col_axpy(e, w, m, acc);
+      }
+    });
+    errf_[c] = emax;
+  }, nt_);
+  reduce_cols(colP_.data());
+  double e = 0;
+  for (double v : errf_) e = std::max(e, v);
+  return e;
+}
+
+// The column update from colP (the column sums of P(f, g)):
+//   lv_j = lam_b (log b_j - log colP_j) + (lam_b - 1)(g_j / eps - r_j),
+// absorbed into g at once (kernel-free) or kept as v = exp(lv) (kernel).
+template <class S>
+void Solver<S>::column_from_colP(bool absorb_now, bool* underflow) {
+  *underflow = false;
+  for (int64_t j = 0; j < m_; ++j) {
+    if (!(P_->b[j] > 0)) {
+      lv_[j] = 0;
+      v_[j] = 0;
+      g_[j] = -kInf;
+      continue;
+    }
+    const double cp = colP_[j];
+    if (!(cp > 1e-300) || !std::isfinite(cp)) {
+      if (cp != cp) numerical_ = true;
+      *underflow = true;
+      lv_[j] = 0;
+      v_[j] = 1;
+      continue;
+    }
+    double lv;
+    if (balanced_) lv = logb_[j] - std::log(cp);
+    else lv = lam_b_ * (logb_[j] - std::log(cp)) + (lam_b_ - 1.0) * (g_[j] * ie_ - anc_b_[j]);
+    if (absorb_now) {
+      g_[j] += eps_ * lv;
+      lv_[j] = lv;  // kept for the unbalanced error
+      v_[j] = 1;
+    } else {
+      lv_[j] = lv;
+      v_[j] = balanced_ ? P_->b[j] / cp : std::exp(lv);
+    }
+  }
+}
+
+// Exact column update (two passes: column maxima, then sums): used when a
+// column's sum underflowed in the one-pass update (potentials far off).
+template <class S>
+void Solver<S>::exact_columns() {
+  const int64_t m = m_;
+  std::vector<double> cmax(static_cast<size_t>(m), -kInf);
+  // Column maxima per chunk into colacc_, then max-reduced.
+  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+    double* acc = colacc_.data() + (r0 / rows_per_) * m;
+    std::fill(acc, acc + m, -kInf);
+    for_rows(r0, r1, [&](int64_t i, const S* crow) {
+      if (P_->a[i] > 0) K_.col_max(crow, f_[i], m, acc);
+    });
+  }, nt_);
+  for (int64_t c = 0; c < nch_; ++c)
+    for (int64_t j = 0; j < m; ++j) cmax[j] = std::max(cmax[j], colacc_[c * m + j]);
+  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+    double* acc = colacc_.data() + (r0 / rows_per_) * m;
+    std::fill(acc, acc + m, 0.0);
+    for_rows(r0, r1, [&](int64_t i, const S* crow) {
+      if (P_->a[i] > 0) K_.col_sumexp(crow, f_[i], cmax.data(), ie_, m, acc);
+    });
+  }, nt_);
+  reduce_cols(colP_.data());
+  for (int64_t j = 0; j < m; ++j) {
+    if (!(P_->b[j] > 0)) {
+      g_[j] = -kInf;
+      continue;
+    }
+    const double L = cmax[j] * ie_ + std::log(colP_[j]);
+    const double gn = lam_b_ * eps_ * (logb_[j] - L) + (1.0 - lam_b_) * eps_ * anc_b_[j];
+    lv_[j] = (gn - g_[j]) * ie_;
+    g_[j] = gn;
+    v_[j] = 1;
+    if (!std::isfinite(gn)) numerical_ = true;
+  }
+}
+
+// One scaling iteration on the stored kernel: u from K v (rows), then
+// K^T u (columns, into colP_ as the raw sums).  Returns max |delta log u|.
+template <class S>
+double Solver<S>::kernel_pass(bool* bad) {
+  const int64_t m = m_;
+  std::fill(errf_.begin(), errf_.end(), 0.0);
+  badc_.assign(static_cast<size_t>(nch_), 0);
+  int8_t* badc = badc_.data();
+  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+    const int64_t c = r0 / rows_per_;
+    double* acc = colacc_.data() + c * m;
+    std::fill(acc, acc + m, 0.0);
+    double emax = 0;
+    for (int64_t i = r0; i < r1; ++i) {
+      if (!(P_->a[i] > 0)) {
+        u_[i] = 0;
+        continue;
+      }
+      const double kv = kmode_ == SC_OT_KERNEL_FLOAT32 ? K_.krow_dot_f32(krow<float>(i), v_.data(), m)
+                                                       : K_.krow_dot_f64(krow<double>(i), v_.data(), m);
+      if (!(kv > 1e-300) || !std::isfinite(kv)) {
+        badc[c] = 1;
+        u_[i] = 0;
+        continue;
+      }
+      double u;
+      if (balanced_) {
+        u = P_->a[i] / kv;
+        lu_[i] = 0;  // not needed: the absorption test uses u
+      } else {
+        const double lu = sinkhorn_log_scaling(loga_[i], kv, lam_a_, h_[i]);
+        const double d = std::fabs(lu - lu_[i]);
+        if (d > emax) emax = d;
+        lu_[i] = lu;
+        u = std::exp(lu);
+      }
+      u_[i] = u;
+      if (kmode_ == SC_OT_KERNEL_FLOAT32) K_.krow_axpy_f32(krow<float>(i), u, m, acc);
+      else K_.krow_axpy_f64(krow<double>(i), u, m, acc);
+    }
+    errf_[c] = emax;
+  }, nt_);
+  *bad = false;
+  for (auto v : badc_) *bad = *bad || v;
+  reduce_cols(colP_.data());
+  double e = 0;
+  for (double v : errf_) e = std::max(e, v);
+  return e;
+}
+
+template <class S>
+void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
+  P_ = &P;
+  n_ = P.n;
+  m_ = P.m;
+  const int64_t n = n_, m = m_;
+  out.n_iter = 0;
+  out.err = kNaN;
+  auto fill_out = [&](double fv, double gv) {
+    for (int64_t i = 0; i < n; ++i) out.f[i] = fv;
+    for (int64_t j = 0; j < m; ++j) out.g[j] = gv;
+    if (out.f_kl) for (int64_t i = 0; i < n; ++i) out.f_kl[i] = fv;
+    if (out.g_kl) for (int64_t j = 0; j < m; ++j) out.g_kl[j] = gv;
+  };
+  // ---- validation --------------------------------------------------------
+  balanced_ = std::isinf(o_.rho_a) && std::isinf(o_.rho_b);
+  double sa = 0, sb = 0;
+  bool ok = P.eps > 0 && std::isfinite(P.eps);
+  for (int64_t i = 0; i < n && ok; ++i) {
+    ok = P.a[i] >= 0 && std::isfinite(P.a[i]);
+    sa += P.a[i];
+  }
+  for (int64_t j = 0; j < m && ok; ++j) {
+    ok = P.b[j] >= 0 && std::isfinite(P.b[j]);
+    sb += P.b[j];
+  }
+  if (ok && P.C) {
+    for (int64_t i = 0; i < n && ok; ++i) ok = all_finite(P.C + i * P.ldc, m, 1);
+  } else if (ok) {
+    ok = all_finite(P.x, n * P.d, 1) && all_finite(P.y, m * P.d, 1);
+  }
+  if (ok && P.g0)
+    for (int64_t j = 0; j < m && ok; ++j) ok = !(P.g0[j] != P.g0[j]) && P.g0[j] < kInf;
+  if (!ok) {
+    out.status = SC_OT_STATUS_BAD_INPUT;
+    out.cost = out.objective = out.mass = kNaN;
+    fill_out(kNaN, kNaN);
+    return;
+  }
+  if (n == 0 || m == 0 || sa <= 0 || sb <= 0) {
+    out.status = SC_OT_STATUS_DEGENERATE;
+    out.cost = out.objective = out.mass = 0;
+    out.err = 0;
+    fill_out(0, 0);
+    return;
+  }
+  if (balanced_ && std::fabs(sa - sb) > 1e-6 * std::max(sa, sb)) {
+    out.status = SC_OT_STATUS_INFEASIBLE;
+    out.cost = out.objective = out.mass = kNaN;
+    fill_out(kNaN, kNaN);
+    return;
+  }
+  // ---- state -------------------------------------------------------------
+  rows_per_ = chunk_rows(n);
+  nch_ = n_chunks(n);
+  f_.assign(n, 0.0);
+  g_.assign(m, 0.0);
+  if (P.g0)
+    for (int64_t j = 0; j < m; ++j) g_[j] = std::isfinite(P.g0[j]) ? P.g0[j] : 0.0;
+  if (P.f0)
+    for (int64_t i = 0; i < n; ++i) f_[i] = std::isfinite(P.f0[i]) ? P.f0[i] : 0.0;
+  lu_.assign(n, 0.0);
+  lv_.assign(m, 0.0);
+  u_.assign(n, 1.0);
+  v_.assign(m, 1.0);
+  h_.assign(n, 0.0);
+  loga_.resize(n);
+  logb_.resize(m);
+  anc_a_.resize(n);
+  anc_b_.resize(m);
+  for (int64_t i = 0; i < n; ++i) {
+    loga_[i] = P.a[i] > 0 ? std::log(P.a[i]) : -kInf;
+    anc_a_[i] = o_.reference == SC_OT_REF_PRODUCT ? loga_[i] : 0.0;
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    logb_[j] = P.b[j] > 0 ? std::log(P.b[j]) : -kInf;
+    anc_b_[j] = o_.reference == SC_OT_REF_PRODUCT ? logb_[j] : 0.0;
+  }
+  colacc_.resize(static_cast<size_t>(nch_ * m));
+  colP_.resize(m);
+  errf_.assign(nch_, 0.0);
+  gS_.resize(m);
+  numerical_ = false;
+  // Kernel storage.
+  double na = 0, nb = 0;
+  for (int64_t i = 0; i < n; ++i) na += P.a[i] * P.a[i];
+  for (int64_t j = 0; j < m; ++j) nb += P.b[j] * P.b[j];
+  const double wnorm = std::sqrt(std::max(na, nb));
+  kmode_ = o_.kernel;
+  if (!P.C) kmode_ = SC_OT_KERNEL_NONE;
+  if (kmode_ == SC_OT_KERNEL_AUTO) {
+    const double entries = double(n) * double(m);
+    if (entries * 4 > double(int64_t(8) << 30)) kmode_ = SC_OT_KERNEL_NONE;
+    else if (entries > double(1 << 18) && (sizeof(S) == 4 || o_.tol >= 6e-6 * wnorm))
+      kmode_ = SC_OT_KERNEL_FLOAT32;
+    else kmode_ = SC_OT_KERNEL_FLOAT64;
+  }
+  if (kmode_ == SC_OT_KERNEL_FLOAT32) K32_.resize(static_cast<size_t>(n * m));
+  if (kmode_ == SC_OT_KERNEL_FLOAT64) K64_.resize(static_cast<size_t>(n * m));
+  const bool use_kernel = kmode_ == SC_OT_KERNEL_FLOAT32 || kmode_ == SC_OT_KERNEL_FLOAT64;
+  // ---- eps schedule ------------------------------------------------------
+  std::vector<double> stages;
+  if (o_.eps_scaling > 0 && o_.eps_scaling < 1) {
+    double e0 = o_.eps_init;
+    if (!(e0 > 0)) {
+      // The spread of the costs (dense: all; tiled: the first rows).
+      double lo = kInf, hi = -kInf;
+      const int64_t rows = P.C ? n : std::min<int64_t>(n, 64);
+      for_rows(0, rows, [&](int64_t, const S* crow) {
+        for (int64_t j = 0; j < m; ++j) {
+          lo = std::min(lo, double(crow[j]));
+          hi = std::max(hi, double(crow[j]));
+        }
+      });
+      e0 = hi - lo;
+    }
+    for (double e = e0; e > P.eps; e *= o_.eps_scaling) stages.push_back(e);
+  }
+  stages.push_back(P.eps);
+  // ---- iterations --------------------------------------------------------
+  const int max_iter = o_.max_iter;
+  int it = 0;
+  double err = kInf;
+  bool converged = false;
+  const double tiny_log = o_.absorb;
+  for (size_t s = 0; s < stages.size() && !numerical_; ++s) {
+    const bool last = s + 1 == stages.size();
+    const double tol = last ? o_.tol : std::max(o_.tol, 1e-3);
+    // Absorb the scalings into the potentials (at the old eps) before
+    // changing eps.
+    if (use_kernel) {
+      for (int64_t i = 0; i < n; ++i)
+        if (P.a[i] > 0) f_[i] += eps_ * (balanced_ ? std::log(u_[i]) : lu_[i]);
+      for (int64_t j = 0; j < m; ++j)
+        if (P.b[j] > 0) g_[j] += eps_ * lv_[j];
+    }
+    std::fill(lu_.begin(), lu_.end(), 0.0);
+    std::fill(u_.begin(), u_.end(), 1.0);
+    std::fill(lv_.begin(), lv_.end(), 0.0);
+    std::fill(v_.begin(), v_.end(), 1.0);
+    set_eps(stages[s]);
+    bool need_build = true;
+    converged = false;
+    while (it < max_iter && !numerical_) {
+      double errp = 0;  // potential change (unbalanced)
+      bool underflow = false;
+      if (!use_kernel || need_build) {
+        if (use_kernel)  // the full f (for the unbalanced change measure)
+          for (int64_t i = 0; i < n; ++i)
+            if (P.a[i] > 0) f_[i] += eps_ * (balanced_ ? std::log(u_[i]) : lu_[i]);
+        errp = lse_pass(use_kernel) * ie_;
+        ++it;
+        if (balanced_) {
+          double e2 = 0;
+          for (int64_t j = 0; j < m; ++j) {
+            const double d = colP_[j] - P.b[j];
+            e2 += d * d;
+          }
+          err = std::sqrt(e2);
+        }
+        column_from_colP(!use_kernel, &underflow);
+        if (underflow) {
+          exact_columns();
+          if (use_kernel) {
+            // Rebuild the kernel from the exact g (one more row update).
+            errp = std::max(errp, lse_pass(true) * ie_);
+            bool uf2 = false;
+            column_from_colP(false, &uf2);
+            if (uf2) numerical_ = true;
+          }
+          err = kInf;  // not a measured error: iterate at least once more
+        }
+        if (!balanced_) {
+          double eg = 0;
+          for (int64_t j = 0; j < m; ++j)
+            if (P.b[j] > 0) eg = std::max(eg, std::fabs(lv_[j]));
+          err = std::max(errp, eg);
+        }
+        if (use_kernel) {
+          need_build = false;
+          for (int64_t i = 0; i < n; ++i) {
+            lu_[i] = 0;
+            u_[i] = P.a[i] > 0 ? 1.0 : 0.0;
+            h_[i] = balanced_ ? 0.0 : (lam_a_ - 1.0) * (f_[i] * ie_ - anc_a_[i]);
+          }
+        }
+      } else {
+        bool bad = false;
+        v_old_ = v_;
+        lv_old_ = lv_;
+        const std::vector<double>& v_old = v_old_;
+        const std::vector<double>& lv_old = lv_old_;
+        errp = kernel_pass(&bad);
+        ++it;
+        if (bad) {
+          // A row sum underflowed: absorb what is known and rebuild (log domain).
+          v_ = v_old;
+          for (int64_t j = 0; j < m; ++j)
+            if (P.b[j] > 0) g_[j] += eps_ * lv_old[j];
+          std::fill(lv_.begin(), lv_.end(), 0.0);
+          std::fill(v_.begin(), v_.end(), 1.0);
+          need_build = true;
+          err = kInf;
+          continue;
+        }
+        // colP_ holds K^T u; the column marginal of P(f_new, g_old) is v .* K^T u.
+        double e2 = 0, eg = 0, mxl = 0;
+        bool uf = false;
+        for (int64_t j = 0; j < m; ++j) {
+          if (!(P.b[j] > 0)) continue;
+          const double ktu = colP_[j];
+          const double cm = v_old[j] * ktu;
+          const double d = cm - P.b[j];
+          e2 += d * d;
+          if (!(ktu > 1e-300) || !std::isfinite(ktu)) {
+            if (ktu != ktu) numerical_ = true;
+            uf = true;
+            continue;
+          }
+          double lv;
+          if (balanced_) {
+            v_[j] = P.b[j] / ktu;
+            lv = std::log(v_[j]);
+          } else {
+            lv = lam_b_ * (logb_[j] - std::log(ktu)) + (lam_b_ - 1.0) * (g_[j] * ie_ - anc_b_[j]);
+            v_[j] = std::exp(lv);
+          }
+          eg = std::max(eg, std::fabs(lv - lv_old[j]));
+          lv_[j] = lv;
+          mxl = std::max(mxl, std::fabs(lv));
+        }
+        err = balanced_ ? std::sqrt(e2) : std::max(errp, eg);
+        for (int64_t i = 0; i < n; ++i) {
+          if (!(P.a[i] > 0)) continue;
+          const double l = balanced_ ? std::log(u_[i]) : lu_[i];
+          mxl = std::max(mxl, std::fabs(l));
+        }
+        if (uf || mxl > tiny_log || !(mxl == mxl)) {
+          // Absorb the scalings into the potentials and rebuild the kernel.
+          for (int64_t j = 0; j < m; ++j)
+            if (P.b[j] > 0 && std::isfinite(lv_[j])) g_[j] += eps_ * lv_[j];
+          std::fill(lv_.begin(), lv_.end(), 0.0);
+          std::fill(v_.begin(), v_.end(), 1.0);
+          need_build = true;
+          if (uf) err = kInf;
+        }
+      }
+      if (err <= tol && !numerical_) {
+        converged = true;
+        break;
+      }
+    }
+    if (!converged) break;
+  }
+  // ---- final potentials and the exact pass -------------------------------
+  if (use_kernel) {
+    for (int64_t i = 0; i < n; ++i)
+      if (P.a[i] > 0) f_[i] += eps_ * (balanced_ ? std::log(u_[i]) : lu_[i]);
+    for (int64_t j = 0; j < m; ++j)
+      if (P.b[j] > 0) g_[j] += eps_ * lv_[j];
+  }
+  out.n_iter = it;
+  out.err = err;
+  const int64_t ldp = out.ld_plan;
+  std::vector<double> rowP(n, 0.0), out3c(static_cast<size_t>(3 * nch_), 0.0);
+  parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+    const int64_t c = r0 / rows_per_;
+    double* acc = colacc_.data() + c * m;
+    std::fill(acc, acc + m, 0.0);
+    double* o3 = out3c.data() + 3 * c;
+    S* pbuf = scratch<S>(static_cast<size_t>(m), 1);
+    for_rows(r0, r1, [&](int64_t i, const S* crow) {
+      S* prow = out.plan ? out.plan + i * ldp : (out.bary_x ? pbuf : nullptr);
+      if (!(P.a[i] > 0)) {
+        if (prow) std::fill(prow, prow + m, S(0));
+        if (out.bary_x) std::fill(out.bary_x + i * P.d, out.bary_x + (i + 1) * P.d, 0.0);
+        return;
+      }
+      double r3[3] = {0, 0, 0};
+      K_.final_row(crow, f_[i], g_.data(), ie_, m, acc, prow, r3);
+      rowP[i] = r3[0];
+      o3[0] += r3[0];
+      o3[1] += r3[1];
+      o3[2] += r3[2];
+      if (out.bary_x) {
+        double* bx = out.bary_x + i * P.d;
+        std::fill(bx, bx + P.d, 0.0);
+        K_.row_bary(prow, P.y, m, P.d, bx);
+      }
+    });
+  }, nt_);
+  reduce_cols(colP_.data());
+  double mass = 0, cost = 0, plogp = 0;
+  for (int64_t c = 0; c < nch_; ++c) {
+    mass += out3c[3 * c];
+    cost += out3c[3 * c + 1];
+    plogp += out3c[3 * c + 2];
+  }
+  double objective = cost + eps_ * plogp;
+  if (!balanced_) {
+    // KL(P | reference) = sum P log P - <P, log ref> - mass + sum ref.
+    double kl = plogp;  // in units of the exponent: sum P log P
+    if (o_.reference == SC_OT_REF_PRODUCT) {
+      for (int64_t i = 0; i < n; ++i)
+        if (rowP[i] > 0) kl -= rowP[i] * loga_[i];
+      for (int64_t j = 0; j < m; ++j)
+        if (colP_[j] > 0) kl -= colP_[j] * logb_[j];
+      kl += sa * sb - mass;
+    } else {
+      kl += double(n) * double(m) - mass;
+    }
+    objective = cost + eps_ * kl;
+    double kla = 0, klb = 0;
+    for (int64_t i = 0; i < n; ++i) kla += kl_term(rowP[i], P.a[i]);
+    for (int64_t j = 0; j < m; ++j) klb += kl_term(colP_[j], P.b[j]);
+    if (std::isfinite(o_.rho_a)) objective += o_.rho_a * kla;
+    if (std::isfinite(o_.rho_b)) objective += o_.rho_b * klb;
+  }
+  out.cost = cost;
+  out.objective = objective;
+  out.mass = mass;
+  for (int64_t i = 0; i < n; ++i) out.f[i] = f_[i];
+  for (int64_t j = 0; j < m; ++j) out.g[j] = g_[j];
+  if (out.row_mass) for (int64_t i = 0; i < n; ++i) out.row_mass[i] = rowP[i];
+  if (out.col_mass) for (int64_t j = 0; j < m; ++j) out.col_mass[j] = colP_[j];
+  // Product-reference potentials: f~ = f - eps log(row sum / 1) is the
+  // c-transform of g; zero-weight rows get the c-transform computed directly.
+  if (out.f_kl || out.g_kl) {
+    bool zero_rows = false;
+    for (int64_t i = 0; i < n; ++i) zero_rows = zero_rows || !(P.a[i] > 0);
+    if (out.f_kl) {
+      for (int64_t i = 0; i < n; ++i)
+        if (P.a[i] > 0) out.f_kl[i] = f_[i] - eps_ * std::log(rowP[i]);
+      if (zero_rows) {
+        sync_gS();
+        parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+          S* e = scratch<S>(static_cast<size_t>(m), 1);
+          for_rows(r0, r1, [&](int64_t i, const S* crow) {
+            if (P.a[i] > 0) return;
+            const double mx = K_.row_max(crow, gS_.data(), ie_, m);
+            const double sum = K_.row_expsum(crow, gS_.data(), ie_, mx, m, e);
+            out.f_kl[i] = -eps_ * (mx + std::log(sum));
+          });
+        }, nt_);
+      }
+    }
+    if (out.g_kl) {
+      for (int64_t j = 0; j < m; ++j)
+        if (P.b[j] > 0) out.g_kl[j] = g_[j] - eps_ * std::log(colP_[j]);
+    }
+  }
+  // Zero-weight columns: -eps LSE_i((f_i - C_ij)/eps), from the column maxima
+  // and sums of the rows with a_i > 0.
+  if (out.g_kl) {
+    bool zero_cols = false;
+    for (int64_t j = 0; j < m; ++j) zero_cols = zero_cols || !(P.b[j] > 0);
+    if (zero_cols) {
+      std::vector<double> cmax(static_cast<size_t>(m), -kInf);
+      parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+        double* acc = colacc_.data() + (r0 / rows_per_) * m;
+        std::fill(acc, acc + m, -kInf);
+        for_rows(r0, r1, [&](int64_t i, const S* crow) {
+          if (P.a[i] > 0) K_.col_max(crow, f_[i], m, acc);
+        });
+      }, nt_);
+      for (int64_t c = 0; c < nch_; ++c)
+        for (int64_t j = 0; j < m; ++j) cmax[j] = std::max(cmax[j], colacc_[c * m + j]);
+      parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+        double* acc = colacc_.data() + (r0 / rows_per_) * m;
+        std::fill(acc, acc + m, 0.0);
+        for_rows(r0, r1, [&](int64_t i, const S* crow) {
+          if (P.a[i] > 0) K_.col_sumexp(crow, f_[i], cmax.data(), ie_, m, acc);
+        });
+      }, nt_);
+      std::vector<double> sums(static_cast<size_t>(m));
+      reduce_cols(sums.data());
+      for (int64_t j = 0; j < m; ++j)
+        if (!(P.b[j] > 0)) out.g_kl[j] = -(cmax[j] + eps_ * std::log(sums[j]));
+    }
+  }
+  // Tiled barycentric map of the columns: sum_i P_ij x_i, from rows of C^T.
+  if (out.bary_y && P.gen_t) {
+    const int64_t cr = chunk_rows(m);
+    parallel_for(m, cr, [&](int64_t c0, int64_t c1) {
+      S* pbuf = scratch<S>(static_cast<size_t>(n), 1);
+      std::vector<double> dummy(static_cast<size_t>(n));
+      for_cols_t(c0, c1, [&](int64_t j, const S* ctrow) {
+        double* by = out.bary_y + j * P.d;
+        std::fill(by, by + P.d, 0.0);
+        if (!(P.b[j] > 0)) return;
+        double r3[3] = {0, 0, 0};
+        K_.final_row(ctrow, g_[j], f_.data(), ie_, n, dummy.data(), pbuf, r3);
+        K_.row_bary(pbuf, P.x, n, P.d, by);
+      });
+    }, nt_);
+  }
+  if (numerical_ || !(cost == cost)) out.status = SC_OT_STATUS_NUMERICAL;
+  else out.status = converged ? SC_OT_STATUS_CONVERGED : SC_OT_STATUS_MAX_ITER;
+}
+
+}  // namespace
+
+template <class S>
+void ot_sinkhorn(const SinkhornBatch<S>& bt, const SinkhornOptions& o, const SinkhornBatchOut<S>& out, int impl) {
+  if (!(o.tol > 0)) throw ValueError("tol: expected a value > 0, got " + std::to_string(o.tol));
+  if (o.max_iter < 1) throw ValueError("max_iter: expected an integer >= 1, got " + std::to_string(o.max_iter));
+  if (!(o.rho_a > 0) || !(o.rho_b > 0)) throw ValueError("rho: expected values > 0 (inf for a hard marginal)");
+  if (o.eps_scaling < 0 || o.eps_scaling >= 1)
+    throw ValueError("eps_scaling: expected a factor in (0, 1), or 0 for none, got " + std::to_string(o.eps_scaling));
+  if (!bt.C) check_metric(bt.metric, bt.p);
+  const OtKernels<S>& K = ot_kernels<S>(impl);
+  const int threads = o.n_threads > 0 ? o.n_threads : num_threads();
+  const bool over_problems = bt.B >= 2 * threads && bt.B > 1;
+  auto run = [&](int64_t p0, int64_t p1, int inner_threads) {
+    Solver<S> solver(K, o, inner_threads);
+    for (int64_t pb = p0; pb < p1; ++pb) {
+      Problem<S> P;
+      P.n = bt.n_b ? bt.n_b[pb] : bt.nmax;
+      P.m = bt.m_b ? bt.m_b[pb] : bt.mmax;
+      P.a = bt.a + pb * bt.a_stride;
+      P.b = bt.b + pb * bt.b_stride;
+      P.eps = bt.eps_b ? bt.eps_b[pb] : o.eps;
+      P.f0 = bt.f0 ? bt.f0 + pb * bt.nmax : nullptr;
+      P.g0 = bt.g0 ? bt.g0 + pb * bt.mmax : nullptr;
+      CostPrep<S> prep, prep_t;
+      if (bt.C) {
+        P.C = bt.C + pb * bt.c_stride;
+        P.ldc = bt.mmax;
+      } else {
+        P.x = bt.x + pb * bt.x_stride;
+        P.y = bt.y + pb * bt.y_stride;
+        P.d = bt.d;
+        const int32_t* lx = bt.labels.lx ? bt.labels.lx + pb * bt.lx_stride : nullptr;
+        const int32_t* ly = bt.labels.ly ? bt.labels.ly + pb * bt.ly_stride : nullptr;
+        prep.build(P.x, P.y, P.n, P.m, P.d, bt.metric, bt.p, lx, ly, bt.labels.table, bt.labels.ldt);
+        P.gen = &prep.args;
+        if (out.bary_y) {
+          prep_t.build(P.y, P.x, P.m, P.n, P.d, bt.metric, bt.p, nullptr, nullptr, nullptr, 0);
+          if (bt.labels.table) throw ValueError("bary_y: not available with a label-augmented cost");
+          P.gen_t = &prep_t.args;
+        }
+      }
+      Outputs1<S> o1;
+      o1.f = out.f + pb * bt.nmax;
+      o1.g = out.g + pb * bt.mmax;
+      o1.f_kl = out.f_kl ? out.f_kl + pb * bt.nmax : nullptr;
+      o1.g_kl = out.g_kl ? out.g_kl + pb * bt.mmax : nullptr;
+      o1.bary_x = out.bary_x ? out.bary_x + pb * bt.nmax * bt.d : nullptr;
+      o1.bary_y = out.bary_y ? out.bary_y + pb * bt.mmax * bt.d : nullptr;
+      o1.row_mass = out.row_mass ? out.row_mass + pb * bt.nmax : nullptr;
+      o1.col_mass = out.col_mass ? out.col_mass + pb * bt.mmax : nullptr;
+      o1.plan = out.plan ? out.plan + pb * bt.nmax * bt.mmax : nullptr;
+      o1.ld_plan = bt.mmax;
+      solver.solve(P, o1);
+      // Padding of ragged problems.
+      for (int64_t i = P.n; i < bt.nmax; ++i) o1.f[i] = kNaN;
+      for (int64_t j = P.m; j < bt.mmax; ++j) o1.g[j] = kNaN;
+      out.cost[pb] = o1.cost;
+      out.objective[pb] = o1.objective;
+      out.err[pb] = o1.err;
+      out.mass[pb] = o1.mass;
+      out.n_iter[pb] = o1.n_iter;
+      out.status[pb] = o1.status;
+    }
+  };
+  if (over_problems) {
+    parallel_for(bt.B, 1, [&](int64_t p0, int64_t p1) { run(p0, p1, 1); }, threads);
+  } else {
+    run(0, bt.B, threads);
+  }
+}
+template void ot_sinkhorn<double>(const SinkhornBatch<double>&, const SinkhornOptions&,
+                                  const SinkhornBatchOut<double>&, int);
+template void ot_sinkhorn<float>(const SinkhornBatch<float>&, const SinkhornOptions&,
+                                 const SinkhornBatchOut<float>&, int);
+
+}  // namespace ot
+}  // namespace sc
