@@ -291,6 +291,37 @@ void krow_axpy_f64(const double* k, double u, int64_t m, double* acc) {
   for (; j < m; ++j) acc[j] += u * k[j];
 }
 
+void krow_axpy4_f32(const float* k, int64_t ldk, const double* u, int64_t m, double* acc) {
+  const F64x4 u0(u[0]), u1(u[1]), u2(u[2]), u3(u[3]);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    F64x4 s = F64x4::load(acc + j);
+    s = fmadd(u0, widen4(k + j), s);
+    s = fmadd(u1, widen4(k + ldk + j), s);
+    s = fmadd(u2, widen4(k + 2 * ldk + j), s);
+    s = fmadd(u3, widen4(k + 3 * ldk + j), s);
+    s.store(acc + j);
+  }
+  for (; j < m; ++j)
+    acc[j] += ((u[0] * double(k[j]) + u[1] * double(k[ldk + j])) + u[2] * double(k[2 * ldk + j])) +
+              u[3] * double(k[3 * ldk + j]);
+}
+
+void krow_axpy4_f64(const double* k, int64_t ldk, const double* u, int64_t m, double* acc) {
+  const F64x4 u0(u[0]), u1(u[1]), u2(u[2]), u3(u[3]);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    F64x4 s = F64x4::load(acc + j);
+    s = fmadd(u0, F64x4::load(k + j), s);
+    s = fmadd(u1, F64x4::load(k + ldk + j), s);
+    s = fmadd(u2, F64x4::load(k + 2 * ldk + j), s);
+    s = fmadd(u3, F64x4::load(k + 3 * ldk + j), s);
+    s.store(acc + j);
+  }
+  for (; j < m; ++j)
+    acc[j] += ((u[0] * k[j] + u[1] * k[ldk + j]) + u[2] * k[2 * ldk + j]) + u[3] * k[3 * ldk + j];
+}
+
 // ---------------------------------------------------------------------------
 // Exact pass, column fallback and barycentric map (double arithmetic).
 // ---------------------------------------------------------------------------
@@ -535,12 +566,12 @@ double emd_price(const double* C, int64_t ldc, int64_t m, const double* pi, cons
 const OtKernels<double> kTableD = {
     "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &col_axpy_d,
     &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &row_bary<double>,
+    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &row_bary<double>,
     &row_min2, &col_min, &finite_absmax<double>, &emd_price};
 const OtKernels<float> kTableF = {
     "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &col_axpy_f,
     &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &row_bary<float>,
+    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &row_bary<float>,
     &row_min2, &col_min, &finite_absmax<float>, &emd_price};
 
 }  // namespace

@@ -115,6 +115,13 @@ void krow_axpy(const K* k, double u, int64_t m, double* acc) {
   for (int64_t j = 0; j < m; ++j) acc[j] += u * double(k[j]);
 }
 
+template <class K>
+void krow_axpy4(const K* k, int64_t ldk, const double* u, int64_t m, double* acc) {
+  for (int64_t j = 0; j < m; ++j)
+    acc[j] += ((u[0] * double(k[j]) + u[1] * double(k[ldk + j])) + u[2] * double(k[2 * ldk + j])) +
+              u[3] * double(k[3 * ldk + j]);
+}
+
 template <class S>
 void final_row(const S* c, double fi, const double* g, double inv_eps, int64_t m, double* acc_col, S* plan,
                double* out3) {
@@ -248,6 +255,8 @@ OtKernels<S> make() {
   t.krow_dot_f64 = krow_dot<double>;
   t.krow_axpy_f32 = krow_axpy<float>;
   t.krow_axpy_f64 = krow_axpy<double>;
+  t.krow_axpy4_f32 = krow_axpy4<float>;
+  t.krow_axpy4_f64 = krow_axpy4<double>;
   t.final_row = final_row<S>;
   t.col_max = col_max<S>;
   t.col_sumexp = col_sumexp<S>;

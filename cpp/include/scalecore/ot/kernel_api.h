@@ -58,6 +58,10 @@ struct OtKernels {
   double (*krow_dot_f64)(const double* k, const double* v, int64_t m);
   void (*krow_axpy_f32)(const float* k, double u, int64_t m, double* acc);
   void (*krow_axpy_f64)(const double* k, double u, int64_t m, double* acc);
+  // acc_j += sum_r u[r] * k[r * ldk + j] over 4 consecutive rows (one load
+  // and store of acc per 4 rows: no store-to-load chain on small problems).
+  void (*krow_axpy4_f32)(const float* k, int64_t ldk, const double* u, int64_t m, double* acc);
+  void (*krow_axpy4_f64)(const double* k, int64_t ldk, const double* u, int64_t m, double* acc);
   // The exact pass of one row, in double: P_j = exp((fi + g_j - c_j) * inv_eps);
   // acc_col_j += P_j; out3 += {sum P, sum P c, sum P x} with x the exponent;
   // plan_j = P_j when plan != nullptr.

@@ -20,10 +20,11 @@ enum Metric : int {
 // rule that holds in this order wins.
 enum Status : int8_t {
   SC_OT_STATUS_NOT_RUN = 0,  // never returned to users
-  // Converged.  EMD: no arc has a reduced cost below -1e-14 * scale (optimal).
-  // Sinkhorn (balanced): ||P^T 1 - b||_2 <= tol after the row update, the
-  // rule of POT's sinkhorn/sinkhorn_log.  Unbalanced: max |delta f|, |delta g|
-  // over one iteration <= tol * eps.
+  // Converged.  EMD: no arc has a reduced cost below -1e-12 * scale
+  // (optimal).  Sinkhorn (balanced): ||P^T 1 - b||_2 <= tol after the row
+  // update, the rule of POT's sinkhorn/sinkhorn_log; the returned iterate is
+  // that one (rows exact).  Unbalanced: max |delta f|, |delta g| over one
+  // iteration <= tol * eps.
   SC_OT_STATUS_CONVERGED = 1,
   // max_iter iterations (Sinkhorn) or pivots (EMD) without meeting the rule.
   SC_OT_STATUS_MAX_ITER = 2,
@@ -71,6 +72,15 @@ struct SinkhornOptions {
   // The scalings are absorbed into the potentials (and the kernel rebuilt)
   // when max |log u|, |log v| exceeds this (Schmitzer 2019, Alg. 2).
   double absorb = 16.0;
+  // The stopping test runs when (iteration - 1) % check_every == 0; 10 is
+  // POT's (same iterates, same result); 1 tests every iteration (free here:
+  // the marginal comes with the pass) and stops as soon as tol is met.
+  int check_every = 10;
+  // Over-relaxed iterations (balanced problems on a stored kernel): after a
+  // few plain iterations, w = 2 / (1 + sqrt(1 - rho)) from the observed
+  // error rate rho; the stopping test then bounds both marginals' errors.
+  // The iterates are no longer POT's (the tolerance met is the same).
+  bool accelerate = false;
   int n_threads = 0;       // <= 0: the pool size
 };
 
