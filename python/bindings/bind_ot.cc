@@ -317,7 +317,7 @@ void bind_ot(py::module_& m) {
       [](const py::object& C, const py::object& x, const py::object& y, const py::array& a, const py::array& b,
          int64_t B, int64_t nmax, int64_t mmax, const py::object& n_b, const py::object& m_b, double eps,
          const py::object& eps_b, double tol, int max_iter, double rho_a, double rho_b, int reference,
-         double eps_scaling, double eps_init, int kernel, double absorb, int check_every, bool accelerate, const py::object& f0,
+         double eps_scaling, double eps_init, int kernel, double absorb, int check_every, bool accelerate, bool symmetric, const py::object& f0,
          const py::object& g0,
          int metric, double p, const py::object& lx, const py::object& ly, const py::object& table, bool want_plan,
          bool want_kl, bool want_bary, bool want_mass, int impl, int n_threads) {
@@ -338,6 +338,7 @@ void bind_ot(py::module_& m) {
         check_value(check_every >= 1, "check_every: expected an integer >= 1");
         o.check_every = check_every;
         o.accelerate = accelerate;
+        o.symmetric = symmetric;
         o.n_threads = n_threads;
         const bool f32 = is_f32(C) || (C.is_none() && is_f32(x));
         if (f32)
@@ -349,7 +350,7 @@ void bind_ot(py::module_& m) {
       py::arg("M"), py::arg("x"), py::arg("y"), py::arg("a"), py::arg("b"), py::arg("B"), py::arg("nmax"),
       py::arg("mmax"), py::arg("n_b"), py::arg("m_b"), py::arg("eps"), py::arg("eps_b"), py::arg("tol"),
       py::arg("max_iter"), py::arg("rho_a"), py::arg("rho_b"), py::arg("reference"), py::arg("eps_scaling"),
-      py::arg("eps_init"), py::arg("kernel"), py::arg("absorb"), py::arg("check_every"), py::arg("accelerate"), py::arg("f0"), py::arg("g0"), py::arg("metric"),
+      py::arg("eps_init"), py::arg("kernel"), py::arg("absorb"), py::arg("check_every"), py::arg("accelerate"), py::arg("symmetric"), py::arg("f0"), py::arg("g0"), py::arg("metric"),
       py::arg("p"), py::arg("x_labels"), py::arg("y_labels"), py::arg("label_cost"), py::arg("want_plan"),
       py::arg("want_kl"), py::arg("want_bary"), py::arg("want_mass"), py::arg("impl"), py::arg("n_threads"));
 

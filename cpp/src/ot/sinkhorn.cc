@@ -567,7 +567,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   for (int64_t j = 0; j < m; ++j) nb += P.b[j] * P.b[j];
   const double wnorm = std::sqrt(std::max(na, nb));
   kmode_ = o_.kernel;
-  if (!P.C) kmode_ = SC_OT_KERNEL_NONE;
+  if (!P.C || o_.symmetric) kmode_ = SC_OT_KERNEL_NONE;
   if (kmode_ == SC_OT_KERNEL_AUTO) {
     const double entries = double(n) * double(m);
     if (entries * 4 > double(int64_t(8) << 30)) kmode_ = SC_OT_KERNEL_NONE;
@@ -611,7 +611,8 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   int it = 0;
   double err = kInf;
   bool converged = false;
-  bool cold_columns = balanced_ && !P.g0;
+  const bool symmetric = o_.symmetric && balanced_ && n == m;
+  bool cold_columns = balanced_ && !P.g0 && !symmetric;
   const double tiny_log = o_.absorb;
   for (size_t s = 0; s < stages.size() && !numerical_; ++s) {
     const bool last = s + 1 == stages.size();
@@ -715,6 +716,15 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
       // (3) columns
       double eg = 0;
       bool underflow = false;
+      if (symmetric) {
+        // f = g = (g + T(g)) / 2.
+        for (int64_t j = 0; j < m; ++j) {
+          const double v = P.b[j] > 0 ? 0.5 * (g_[j] + f_[j]) : -kInf;
+          g_[j] = v;
+          f_[j] = v;
+        }
+        continue;
+      }
       if (!raw) {
         eg = column_from_colP(!use_kernel, &underflow);
         if (use_kernel && !lv_mode())

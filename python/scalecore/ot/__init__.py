@@ -8,6 +8,7 @@ Conventions follow POT: ``eps`` is POT's ``reg`` (minimise
 return.  Results are dataclasses; leading batch dimensions broadcast."""
 from ._common import METRICS, STATUS_NAMES, ConvergenceWarning, SparsePlan
 from ._cost import cost_matrix
+from ._otdd import OtddResult, class_distances, otdd
 from ._emd import Emd1dResult, EmdResult, SlicedResult, emd, emd_1d, sliced_wasserstein
 from ._sinkhorn import DivergenceResult, SinkhornResult, sinkhorn, sinkhorn_divergence, unbalanced_sinkhorn
 
@@ -24,6 +25,9 @@ __all__ = [
     "SinkhornResult",
     "sinkhorn_divergence",
     "DivergenceResult",
+    "otdd",
+    "OtddResult",
+    "class_distances",
     "SparsePlan",
     "ConvergenceWarning",
     "STATUS_NAMES",

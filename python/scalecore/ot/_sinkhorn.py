@@ -125,7 +125,7 @@ def _wts(w: Any, n: int, name: str) -> np.ndarray:
 def _run(a, b, M, x, y, eps, *, metric="sqeuclidean", p=1.0, tol=1e-6, max_iter=1000, rho_a=np.inf,
          rho_b=np.inf, reg_type="kl", eps_scaling=None, eps_init=None, kernel="auto", method="log",
          warm_start=None, plan=False, bary=False, mass=False, n_threads=None, dtype=None, labels=None,
-         check_every=10, accelerate=False, what="sinkhorn") -> SinkhornResult:
+         check_every=10, accelerate=False, symmetric=False, what="sinkhorn") -> SinkhornResult:
     if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
         raise ValueError(f"check_every: expected an integer >= 1, got {check_every!r}")
     tol = check_positive_scalar(tol, "tol")
@@ -216,7 +216,7 @@ def _run(a, b, M, x, y, eps, *, metric="sqeuclidean", p=1.0, tol=1e-6, max_iter=
         Cb, xb, yb = flat_batch(Ma, 2, bshape), None, None
     r = _core.ot_sinkhorn(Cb, xb, yb, flat_batch(aa, 1, bshape), flat_batch(bb, 1, bshape), B, n, m, None, None,
                           e0, eps_b, tol, int(max_iter), float(rho_a), float(rho_b), _REG_TYPES[reg_type], es, ei,
-                          kcode, 16.0, int(check_every), bool(accelerate), f0, g0, mcode, float(p), lab[0], lab[1], lab[2], bool(plan), True,
+                          kcode, 16.0, int(check_every), bool(accelerate), bool(symmetric), f0, g0, mcode, float(p), lab[0], lab[1], lab[2], bool(plan), True,
                           bool(bary), bool(mass), impl(), nt)
     codes = r["status"]
     if bshape == () and codes[0] == 4:
@@ -289,7 +289,7 @@ def _run_ragged(a, b, M, x, y, eps, metric, p, tol, max_iter, rho_a, rho_b, reg_
         e0 = float(eps_b[0])
     r = _core.ot_sinkhorn(Cp, Xp, Yp, Ap, Bp, B, int(ns.max()), int(ms.max()), ns, ms, e0, eps_b, tol,
                           int(max_iter), float(rho_a), float(rho_b), _REG_TYPES[reg_type], es, ei, kcode, 16.0,
-                          int(check_every), bool(accelerate), None, None, mcode, float(p), None, None, None, bool(plan), True, False, False, impl(), nt)
+                          int(check_every), bool(accelerate), False, None, None, mcode, float(p), None, None, None, bool(plan), True, False, False, impl(), nt)
     codes = r["status"]
     warn_statuses(codes, what, stacklevel=5)
     return SinkhornResult(
@@ -531,7 +531,10 @@ def sinkhorn_divergence(
         - \tfrac12 OT_\varepsilon(b, b).
 
     Give the points (``x``, ``y``: the three cost matrices are formed, or
-    tiled when large) or the three cost matrices (``M``, ``M_aa``, ``M_bb``).
+    tiled when large) or the three cost matrices (``M``, ``M_aa``, ``M_bb``,
+    the last two symmetric).  The self-transport terms use the averaged
+    symmetric iteration of Feydy et al. (2019), which converges in tens of
+    iterations where alternating updates need thousands.
 
     Returns
     -------
@@ -549,18 +552,20 @@ def sinkhorn_divergence(
         big = max(xa.shape[0], ya.shape[0]) ** 2 > _DENSE_LIMIT
         if method == "tiled" or (method == "auto" and big):
             ab = _run(a, b, None, xa, ya, eps, metric=metric, p=p, what="sinkhorn_divergence", **kw)
-            aa = _run(a, a, None, xa, xa, eps, metric=metric, p=p, what="sinkhorn_divergence", **kw)
-            bb = _run(b, b, None, ya, ya, eps, metric=metric, p=p, what="sinkhorn_divergence", **kw)
+            aa = _run(a, a, None, xa, xa, eps, metric=metric, p=p, symmetric=True, what="sinkhorn_divergence", **kw)
+            bb = _run(b, b, None, ya, ya, eps, metric=metric, p=p, symmetric=True, what="sinkhorn_divergence", **kw)
         else:
             ab = _run(a, b, cost_matrix(xa, ya, metric, p=p), None, None, eps, what="sinkhorn_divergence", **kw)
-            aa = _run(a, a, cost_matrix(xa, xa, metric, p=p), None, None, eps, what="sinkhorn_divergence", **kw)
-            bb = _run(b, b, cost_matrix(ya, ya, metric, p=p), None, None, eps, what="sinkhorn_divergence", **kw)
+            aa = _run(a, a, cost_matrix(xa, xa, metric, p=p), None, None, eps, symmetric=True,
+                      what="sinkhorn_divergence", **kw)
+            bb = _run(b, b, cost_matrix(ya, ya, metric, p=p), None, None, eps, symmetric=True,
+                      what="sinkhorn_divergence", **kw)
     else:
         if M_aa is None or M_bb is None:
             raise ValueError("M_aa, M_bb: the divergence needs the costs within a and within b too")
         ab = _run(a, b, M, None, None, eps, what="sinkhorn_divergence", **kw)
-        aa = _run(a, a, M_aa, None, None, eps, what="sinkhorn_divergence", **kw)
-        bb = _run(b, b, M_bb, None, None, eps, what="sinkhorn_divergence", **kw)
+        aa = _run(a, a, M_aa, None, None, eps, symmetric=True, what="sinkhorn_divergence", **kw)
+        bb = _run(b, b, M_bb, None, None, eps, symmetric=True, what="sinkhorn_divergence", **kw)
     value = ab.objective - 0.5 * (aa.objective + bb.objective)
     lin = np.maximum(0.0, ab.cost - 0.5 * (aa.cost + bb.cost))
     ga = ab.f_kl - 0.5 * (aa.f_kl + aa.g_kl)

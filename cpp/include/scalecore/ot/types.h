@@ -81,6 +81,12 @@ struct SinkhornOptions {
   // error rate rho; the stopping test then bounds both marginals' errors.
   // The iterates are no longer POT's (the tolerance met is the same).
   bool accelerate = false;
+  // Self-transport OT(a, a) with a symmetric cost (the debiasing terms of
+  // the Sinkhorn divergence): the averaged update f <- (f + T(f)) / 2 of
+  // Feydy et al. (2019, Sec. 3.3), with g = f; plain alternating updates
+  // converge very slowly on these problems.  The caller guarantees b = a and
+  // C = C^T.
+  bool symmetric = false;
   int n_threads = 0;       // <= 0: the pool size
 };
 
