@@ -86,6 +86,8 @@ class Solver {
   double exact_columns();
   double kernel_pass(bool* bad);
   double kernel_pass_sor(double omega, double* err_row, bool* bad);
+  double kernel_pass_sym(bool* bad);
+  void build_symmetric();
   void absorb_rows();
   void absorb_columns();
   bool lv_mode() const { return !balanced_ || accel_; }
@@ -103,6 +105,7 @@ class Solver {
   double eps_ = 0, ie_ = 0, lam_a_ = 1, lam_b_ = 1;
   bool balanced_ = true;
   bool accel_ = false;  // over-relaxed scaling iterations (balanced, stored kernel)
+  bool sym_built_final_ = false;  // symmetric kernel mode: u holds unabsorbed scalings
   int kmode_ = SC_OT_KERNEL_NONE;  // FLOAT32 / FLOAT64 / NONE in use
   std::vector<double> f_, g_, lu_, lv_, u_, v_, loga_, logb_, anc_a_, anc_b_, h_, colacc_, colP_, errf_;
   std::vector<S> gS_;
@@ -389,6 +392,72 @@ double Solver<S>::kernel_pass(bool* bad) {
   return e;
 }
 
+// Symmetric problems on a stored kernel K = exp((f_i + f_j - C_ij)/eps)
+// (f absorbed on both sides): the averaged update f <- (f + T(f)) / 2 is
+// u <- sqrt(u a / (K u)).  Returns the marginal error || u .* K u - a ||_2
+// of the iterate before the update.
+template <class S>
+double Solver<S>::kernel_pass_sym(bool* bad) {
+  const int64_t n = n_, m = m_;
+  tmp_.resize(n);
+  badc_.assign(static_cast<size_t>(nch_), 0);
+  int8_t* badc = badc_.data();
+  std::fill(errf_.begin(), errf_.end(), 0.0);
+  parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+    double e2 = 0;
+    for (int64_t i = r0; i < r1; ++i) {
+      if (!(P_->a[i] > 0)) {
+        tmp_[i] = 0;
+        continue;
+      }
+      const double kv = kmode_ == SC_OT_KERNEL_FLOAT32 ? K_.krow_dot_f32(krow<float>(i), u_.data(), m)
+                                                       : K_.krow_dot_f64(krow<double>(i), u_.data(), m);
+      if (!(kv > 1e-300) || !std::isfinite(kv)) {
+        badc[r0 / rows_per_] = 1;
+        tmp_[i] = u_[i];
+        continue;
+      }
+      const double d = u_[i] * kv - P_->a[i];
+      e2 += d * d;
+      tmp_[i] = std::sqrt(u_[i] * P_->a[i] / kv);
+    }
+    errf_[r0 / rows_per_] = e2;
+  }, nt_);
+  *bad = false;
+  for (auto v : badc_) *bad = *bad || v;
+  double e2 = 0;
+  for (double v : errf_) e2 += v;
+  std::swap(u_, tmp_);
+  return std::sqrt(e2);
+}
+
+// K_ij = exp((f_i + f_j - C_ij)/eps) from the current f (= g).
+template <class S>
+void Solver<S>::build_symmetric() {
+  for (int64_t j = 0; j < m_; ++j) g_[j] = f_[j];
+  sync_gS();
+  const int64_t m = m_;
+  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+    double* acc = colacc_.data() + (r0 / rows_per_) * m;
+    std::fill(acc, acc + m, 0.0);
+    S* e = scratch<S>(static_cast<size_t>(m), 1);
+    for_rows(r0, r1, [&](int64_t i, const S* crow) {
+      if (!(P_->a[i] > 0)) {
+        if (kmode_ == SC_OT_KERNEL_FLOAT32) std::fill(krow<float>(i), krow<float>(i) + m, 0.0f);
+        else std::fill(krow<double>(i), krow<double>(i) + m, 0.0);
+        return;
+      }
+      K_.row_expsum(crow, gS_.data(), ie_, -f_[i] * ie_, m, e);
+      if (kmode_ == SC_OT_KERNEL_FLOAT32) K_.col_store_f32(e, 1.0, m, acc, krow<float>(i));
+      else K_.col_store_f64(e, 1.0, m, acc, krow<double>(i));
+    });
+  }, nt_);
+  for (int64_t i = 0; i < n_; ++i) {
+    u_[i] = P_->a[i] > 0 ? 1.0 : 0.0;
+    lu_[i] = 0;
+  }
+}
+
 // Absorbs the row / column scalings into the potentials (u = v = 1 after).
 // Balanced plain iterations keep u, v; unbalanced and accelerated ones keep
 // their logarithms (lu, lv).
@@ -567,7 +636,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   for (int64_t j = 0; j < m; ++j) nb += P.b[j] * P.b[j];
   const double wnorm = std::sqrt(std::max(na, nb));
   kmode_ = o_.kernel;
-  if (!P.C || o_.symmetric) kmode_ = SC_OT_KERNEL_NONE;
+  if (!P.C) kmode_ = SC_OT_KERNEL_NONE;
   if (kmode_ == SC_OT_KERNEL_AUTO) {
     const double entries = double(n) * double(m);
     if (entries * 4 > double(int64_t(8) << 30)) kmode_ = SC_OT_KERNEL_NONE;
@@ -578,7 +647,8 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   if (kmode_ == SC_OT_KERNEL_FLOAT32) K32_.resize(static_cast<size_t>(n * m));
   if (kmode_ == SC_OT_KERNEL_FLOAT64) K64_.resize(static_cast<size_t>(n * m));
   const bool use_kernel = kmode_ == SC_OT_KERNEL_FLOAT32 || kmode_ == SC_OT_KERNEL_FLOAT64;
-  accel_ = o_.accelerate && balanced_ && use_kernel;
+  accel_ = o_.accelerate && balanced_ && use_kernel && !o_.symmetric;
+  sym_built_final_ = false;
   // ---- eps schedule ------------------------------------------------------
   std::vector<double> stages;
   if (o_.eps_scaling > 0 && o_.eps_scaling < 1) {
@@ -642,17 +712,46 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
     std::vector<double> hist;
     double best = kInf;
     int best_it = it;
+    bool sym_built = false;
     while (it < max_iter && !numerical_) {
       const bool test_now = (it % check_every) == 0;
+      if (symmetric && use_kernel && it > 0) {
+        // Stored-kernel symmetric iteration (after one log-domain step).
+        if (!sym_built) {
+          build_symmetric();
+          sym_built = true;
+        }
+        sym_built_final_ = true;
+        bool bad = false;
+        err = kernel_pass_sym(&bad);
+        ++it;
+        double mxl = 0;
+        for (int64_t i = 0; i < n; ++i)
+          if (P.a[i] > 0) mxl = std::max(mxl, std::fabs(std::log(u_[i])));
+        if (!bad && test_now && err <= tol) {
+          converged = true;
+          break;
+        }
+        if (bad || mxl > tiny_log || mxl != mxl) {
+          for (int64_t i = 0; i < n; ++i)
+            if (P.a[i] > 0 && std::isfinite(std::log(u_[i]))) f_[i] += eps_ * std::log(u_[i]);
+          sym_built = false;
+          sym_built_final_ = false;
+          for (int64_t i = 0; i < n; ++i) u_[i] = P.a[i] > 0 ? 1.0 : 0.0;
+          if (bad) err = kInf;
+        }
+        continue;
+      }
+      sym_built_final_ = false;
       double errp = 0;  // potential change / eps (unbalanced)
       double err_row = 0;
       bool built = false;
       // (1) rows
-      if (!use_kernel || need_build) {
-        if (use_kernel) absorb_rows();  // the full f (for the unbalanced change measure)
-        errp = lse_pass(use_kernel) * ie_;
-        built = use_kernel;
-        if (use_kernel) {
+      if (!use_kernel || need_build || symmetric) {
+        if (use_kernel && !symmetric) absorb_rows();  // the full f (for the unbalanced change measure)
+        errp = lse_pass(use_kernel && !symmetric) * ie_;
+        built = use_kernel && !symmetric;
+        if (use_kernel && !symmetric) {
           need_build = false;
           for (int64_t i = 0; i < n; ++i) {
             lu_[i] = 0;
@@ -674,7 +773,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
       ++it;
       // colP_: the column sums of P(f_new, g_old) after an LSE pass; the raw
       // K^T u after a kernel pass (the marginal is v .* K^T u).
-      const bool raw = use_kernel && !built;
+      const bool raw = use_kernel && !built && !symmetric;
       // (2) balanced test
       if (balanced_) {
         double e2 = 0;
@@ -808,7 +907,12 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
     if (!converged) break;
   }
   // ---- final potentials and the exact pass -------------------------------
-  if (use_kernel) {
+  if (use_kernel && symmetric) {
+    if (sym_built_final_)
+      for (int64_t i = 0; i < n; ++i)
+        if (P.a[i] > 0 && u_[i] > 0) f_[i] += eps_ * std::log(u_[i]);
+    for (int64_t j = 0; j < m; ++j) g_[j] = f_[j];
+  } else if (use_kernel) {
     absorb_rows();
     absorb_columns();
   }
