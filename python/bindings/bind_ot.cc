@@ -9,8 +9,10 @@
 #include <string>
 
 #include "common.h"
+#include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
 #include "scalecore/ot/ot.h"
+#include "scalecore/ot/sinkhorn_math.h"
 
 namespace py = pybind11;
 using namespace sc;
@@ -261,6 +263,19 @@ py::dict emd1d_impl(const py::array& x, const py::array& y, const py::object& a,
 }  // namespace
 
 void bind_ot(py::module_& m) {
+  // The SC_HD per-element math the CUDA kernels share, for CPU tests.
+  m.def("_ot_hd_lse_merge", [](double m1, double s1, double m2, double s2) {
+    sc::ot::lse_merge(m1, s1, m2, s2);
+    return py::make_tuple(m1, s1);
+  });
+  m.def("_ot_hd_potential", &sc::ot::sinkhorn_potential);
+  m.def("_ot_hd_lambda", &sc::ot::sinkhorn_lambda);
+  m.def("_ot_hd_kl", &sc::ot::kl_term);
+  m.def("_ot_hd_log_scaling", &sc::ot::sinkhorn_log_scaling);
+  m.def("_ot_hd_metric", [](int metric, double dot, double nx2, double ny2, double p) {
+    return sc::ot::metric_power(sc::ot::metric_from_dot<double>(metric, dot, nx2, ny2), p);
+  });
+
   m.def("ot_metric_names", [] {
     std::vector<std::string> v;
 #define SC_OT_METRIC(NAME, ID, PYNAME) v.emplace_back(PYNAME);

@@ -179,6 +179,36 @@ double row_expsum_f(const float* c, const float* g, double inv_eps, double shift
   return s;
 }
 
+// exp of 8 doubles through one float exponential (arguments rounded to
+// float): the float32-kernel mode's fast exponential.
+inline void vexp_f32_pair(F64x4 a, F64x4 b, F64x4& ea, F64x4& eb) {
+  const __m256 x = _mm256_set_m128(_mm256_cvtpd_ps(b.v), _mm256_cvtpd_ps(a.v));
+  const F32x8 e = vexp(F32x8(x));
+  ea = lo4(e.v);
+  eb = hi4(e.v);
+}
+
+double row_expsum_f32exp_d(const double* c, const double* g, double inv_eps, double shift, int64_t m, double* e) {
+  const F64x4 ie(inv_eps), sh(shift);
+  F64x4 s0(0.0), s1(0.0);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    F64x4 v0, v1;
+    vexp_f32_pair((F64x4::load(g + j) - F64x4::load(c + j)) * ie - sh,
+                  (F64x4::load(g + j + 4) - F64x4::load(c + j + 4)) * ie - sh, v0, v1);
+    v0.store(e + j);
+    v1.store(e + j + 4);
+    s0 += v0;
+    s1 += v1;
+  }
+  double s = hsum(s0 + s1);
+  for (; j < m; ++j) {
+    e[j] = double(expf(static_cast<float>((g[j] - c[j]) * inv_eps - shift)));
+    s += e[j];
+  }
+  return s;
+}
+
 void col_axpy_d(const double* e, double w, int64_t m, double* acc) {
   const F64x4 wv(w);
   int64_t j = 0;
@@ -381,6 +411,19 @@ void col_sumexp(const S* c, double fi, const double* colmax, double inv_eps, int
   for (; j < m; ++j) acc[j] += exp((fi - double(c[j]) - colmax[j]) * inv_eps);
 }
 
+void col_sumexp_f32exp_d(const double* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
+  const F64x4 fv(fi), ie(inv_eps);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    F64x4 p0, p1;
+    vexp_f32_pair((fv - F64x4::load(c + j) - F64x4::load(colmax + j)) * ie,
+                  (fv - F64x4::load(c + j + 4) - F64x4::load(colmax + j + 4)) * ie, p0, p1);
+    (F64x4::load(acc + j) + p0).store(acc + j);
+    (F64x4::load(acc + j + 4) + p1).store(acc + j + 4);
+  }
+  for (; j < m; ++j) acc[j] += double(expf(static_cast<float>((fi - c[j] - colmax[j]) * inv_eps)));
+}
+
 template <class S>
 void row_bary(const S* p, const S* y, int64_t m, int64_t d, double* out) {
   for (int64_t j = 0; j < m; ++j) {
@@ -564,14 +607,14 @@ double emd_price(const double* C, int64_t ldc, int64_t m, const double* pi, cons
 }
 
 const OtKernels<double> kTableD = {
-    "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &col_axpy_d,
+    "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &row_expsum_f32exp_d, &col_axpy_d,
     &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &row_bary<double>,
+    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>,
     &row_min2, &col_min, &finite_absmax<double>, &emd_price};
 const OtKernels<float> kTableF = {
-    "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &col_axpy_f,
+    "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &row_expsum_f,   &col_axpy_f,
     &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &row_bary<float>,
+    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>,
     &row_min2, &col_min, &finite_absmax<float>, &emd_price};
 
 }  // namespace

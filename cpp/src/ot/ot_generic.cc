@@ -79,6 +79,22 @@ double row_expsum(const S* c, const S* g, double inv_eps, double shift, int64_t 
 }
 
 template <class S>
+double row_expsum_f32exp(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e) {
+  double s = 0;
+  for (int64_t j = 0; j < m; ++j) {
+    const float x = static_cast<float>((double(g[j]) - double(c[j])) * inv_eps - shift);
+    e[j] = static_cast<S>(expf(x));
+    s += double(e[j]);
+  }
+  return s;
+}
+
+template <class S>
+void col_sumexp_f32exp(const S* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
+  for (int64_t j = 0; j < m; ++j) acc[j] += double(expf(static_cast<float>((fi - double(c[j]) - colmax[j]) * inv_eps)));
+}
+
+template <class S>
 void col_axpy(const S* e, double w, int64_t m, double* acc) {
   for (int64_t j = 0; j < m; ++j) acc[j] += w * double(e[j]);
 }
@@ -248,6 +264,7 @@ OtKernels<S> make() {
   t.cost_rows = cost_rows<S>;
   t.row_max = row_max<S>;
   t.row_expsum = row_expsum<S>;
+  t.row_expsum_f32exp = row_expsum_f32exp<S>;
   t.col_axpy = col_axpy<S>;
   t.col_store_f32 = col_store<S, float>;
   t.col_store_f64 = col_store<S, double>;
@@ -260,6 +277,7 @@ OtKernels<S> make() {
   t.final_row = final_row<S>;
   t.col_max = col_max<S>;
   t.col_sumexp = col_sumexp<S>;
+  t.col_sumexp_f32exp = col_sumexp_f32exp<S>;
   t.row_bary = row_bary<S>;
   t.row_min2 = row_min2;
   t.col_min = col_min;

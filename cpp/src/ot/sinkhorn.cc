@@ -214,7 +214,8 @@ double Solver<S>::lse_pass(bool store) {
         return;
       }
       const double mx = K_.row_max(crow, gS_.data(), ie_, m);
-      const double sum = K_.row_expsum(crow, gS_.data(), ie_, mx, m, e);
+      const double sum = store && kmode_ == SC_OT_KERNEL_FLOAT32 ? K_.row_expsum_f32exp(crow, gS_.data(), ie_, mx, m, e)
+                                                                  : K_.row_expsum(crow, gS_.data(), ie_, mx, m, e);
       const double fold = f_[i];
       double fn, w;
       if (balanced_) {
@@ -303,7 +304,9 @@ double Solver<S>::exact_columns() {
     double* acc = colacc_.data() + (r0 / rows_per_) * m;
     std::fill(acc, acc + m, 0.0);
     for_rows(r0, r1, [&](int64_t i, const S* crow) {
-      if (P_->a[i] > 0) K_.col_sumexp(crow, f_[i], cmax.data(), ie_, m, acc);
+      if (!(P_->a[i] > 0)) return;
+      if (kmode_ == SC_OT_KERNEL_FLOAT32) K_.col_sumexp_f32exp(crow, f_[i], cmax.data(), ie_, m, acc);
+      else K_.col_sumexp(crow, f_[i], cmax.data(), ie_, m, acc);
     });
   }, nt_);
   reduce_cols(colP_.data());
@@ -572,10 +575,14 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
     ok = P.b[j] >= 0 && std::isfinite(P.b[j]);
     sb += P.b[j];
   }
-  if (ok && P.C) {
+  // Large dense costs are not scanned up front: a NaN or -inf cost stops the
+  // iteration (non-finite potentials), +inf makes the cost NaN (0 * inf);
+  // either way the scan runs afterwards and the status is bad_input.
+  const bool scan_late = P.C && double(n) * double(m) >= double(1 << 20);
+  if (ok && P.C && !scan_late) {
     double cmax = 0;
     ok = K_.finite_absmax(P.C, P.ldc, n, m, &cmax);
-  } else if (ok) {
+  } else if (ok && !P.C) {
     ok = all_finite(P.x, n * P.d, 1) && all_finite(P.y, m * P.d, 1);
   }
   if (ok && P.g0)
@@ -1050,6 +1057,15 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
         K_.row_bary(pbuf, P.x, n, P.d, by);
       });
     }, nt_);
+  }
+  if (scan_late && (numerical_ || !std::isfinite(cost))) {
+    double cmax = 0;
+    if (!K_.finite_absmax(P.C, P.ldc, n, m, &cmax)) {
+      out.status = SC_OT_STATUS_BAD_INPUT;
+      out.cost = out.objective = out.mass = kNaN;
+      fill_out(kNaN, kNaN);
+      return;
+    }
   }
   if (numerical_ || !(cost == cost)) out.status = SC_OT_STATUS_NUMERICAL;
   else out.status = converged ? SC_OT_STATUS_CONVERGED : SC_OT_STATUS_MAX_ITER;

@@ -324,6 +324,7 @@ def sinkhorn(
     accelerate: bool = False,
     dtype: Optional[Any] = None,
     n_threads: Optional[int] = None,
+    device: str = "cpu",
 ) -> SinkhornResult:
     r"""Entropic optimal transport by log-domain stabilised Sinkhorn.
 
@@ -393,6 +394,10 @@ def sinkhorn(
     dtype : float32 or float64, optional
     n_threads : int, optional
         Results do not depend on it.
+    device : {"cpu", "cuda"}
+        ``"cuda"`` runs the CUDA kernels (balanced problems: a batch of dense
+        problems, or one tiled problem from float32 points); the fields
+        ``objective``, ``f_kl``, ``g_kl`` and ``plan`` are then not computed.
 
     Returns
     -------
@@ -408,9 +413,51 @@ def sinkhorn(
     """
     if eps is None:
         raise TypeError("sinkhorn: missing the argument eps")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda":
+        return _sinkhorn_cuda(a, b, M, x, y, eps, metric, p, tol, max_iter, check_every)
     return _run(a, b, M, x, y, eps, metric=metric, p=p, tol=tol, max_iter=max_iter, eps_scaling=eps_scaling,
                 eps_init=eps_init, kernel=kernel, method=method, warm_start=warm_start, plan=plan, dtype=dtype,
                 n_threads=n_threads, check_every=check_every, accelerate=accelerate, what="sinkhorn")
+
+
+def _sinkhorn_cuda(a, b, M, x, y, eps, metric, p, tol, max_iter, check_every) -> SinkhornResult:
+    from . import _cuda_backend as cb
+
+    tol = check_positive_scalar(tol, "tol")
+    if M is None:
+        xa = as_float_array(x, "x", np.float32, ndims=(2,))
+        ya = as_float_array(y, "y", np.float32, ndims=(2,))
+        aa, bb = _wts(a, xa.shape[0], "a"), _wts(b, ya.shape[0], "b")
+        check_balanced(check_weights(aa, "a"), check_weights(bb, "b"))
+        r = cb.sinkhorn_tiled_cuda(xa, ya, aa, bb, check_positive_scalar(eps, "eps"), metric_code(metric, float(p)),
+                                   float(p), tol, int(max_iter), int(check_every))
+        bshape: Tuple[int, ...] = ()
+        n, m = xa.shape[0], ya.shape[0]
+    else:
+        Ma = as_float_array(M, "M", data_dtype(None, M), ndims=tuple(range(2, 8)))
+        n, m = Ma.shape[-2:]
+        aa, bb = _wts(a, n, "a"), _wts(b, m, "b")
+        bshape = batch_shape_of([aa.shape[:-1], bb.shape[:-1], Ma.shape[:-2], np.shape(eps)], ["a", "b", "M", "eps"])
+        B = int(np.prod(bshape)) if bshape else 1
+        e = np.ascontiguousarray(np.broadcast_to(np.asarray(eps, dtype=np.float64), bshape).reshape(B))
+        if np.any(~np.isfinite(e)) or np.any(e <= 0):
+            raise ValueError("eps: expected finite values > 0")
+        A = np.ascontiguousarray(np.broadcast_to(aa, bshape + (n,)).reshape(B, n))
+        Bw = np.ascontiguousarray(np.broadcast_to(bb, bshape + (m,)).reshape(B, m))
+        if np.any(A <= 0) or np.any(Bw <= 0):
+            raise ValueError("a, b: the CUDA kernels need positive weights")
+        Mb = np.ascontiguousarray(np.broadcast_to(Ma, bshape + (n, m)).reshape(B, n, m))
+        r = cb.sinkhorn_batch_cuda(Mb, A, Bw, e, tol, int(max_iter), int(check_every))
+    codes = r["status"]
+    warn_statuses(codes, "sinkhorn(device='cuda')", stacklevel=4)
+    return SinkhornResult(
+        cost=reshape_out(r["cost"], bshape), objective=None, f=reshape_out(r["f"], bshape, (n,)),
+        g=reshape_out(r["g"], bshape, (m,)), plan=None, n_iter=reshape_out(r["n_iter"], bshape),
+        err=reshape_out(r["err"], bshape), status=reshape_out(status_strings(codes), bshape),
+        status_code=reshape_out(codes, bshape), success=reshape_out(codes == 1, bshape),
+        info={"device": "cuda", "tiled": M is None})
 
 
 def unbalanced_sinkhorn(

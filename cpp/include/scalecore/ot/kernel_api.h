@@ -47,6 +47,10 @@ struct OtKernels {
   double (*row_max)(const S* c, const S* g, double inv_eps, int64_t m);
   // e_j = exp((g_j - c_j) * inv_eps - shift); returns sum_j e_j (double accumulation).
   double (*row_expsum)(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e);
+  // As row_expsum with the exponential in float (arguments in the data's
+  // precision): for the float32-kernel mode, where the stored kernel is
+  // rounded to float anyway.  The sum still accumulates in double.
+  double (*row_expsum_f32exp)(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e);
   // acc_j += w * e_j.
   void (*col_axpy)(const S* e, double w, int64_t m, double* acc);
   // k_j = w * e_j rounded to the kernel type (values below the type's
@@ -72,6 +76,9 @@ struct OtKernels {
   // acc_j += exp((fi - c_j - colmax_j) * inv_eps).
   void (*col_sumexp)(const S* c, double fi, const double* colmax, double inv_eps, int64_t m,
                      double* acc);
+  // The same with the exponential in float (float32-kernel mode).
+  void (*col_sumexp_f32exp)(const S* c, double fi, const double* colmax, double inv_eps, int64_t m,
+                            double* acc);
   // out_k += sum_j P_j y_jk for a row P (m) and y (m x d): the barycentric map.
   void (*row_bary)(const S* p, const S* y, int64_t m, int64_t d, double* out);
   // Assignment (Jonker-Volgenant) helpers over h_j = c_j - v_j (v may be
