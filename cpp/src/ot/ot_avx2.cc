@@ -321,6 +321,37 @@ void krow_axpy_f64(const double* k, double u, int64_t m, double* acc) {
   for (; j < m; ++j) acc[j] += u * k[j];
 }
 
+// Four dots sharing the loads of v; each row's lanes are summed in the same
+// order as krow_dot (the levels are compared with a tolerance anyway).
+template <class K>
+void krow_dot4_impl(const K* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  F64x4 s0(0.0), s1(0.0), s2(0.0), s3(0.0);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const F64x4 vv = F64x4::load(v + j);
+    s0 = fmadd(load4(k + j), vv, s0);
+    s1 = fmadd(load4(k + ldk + j), vv, s1);
+    s2 = fmadd(load4(k + 2 * ldk + j), vv, s2);
+    s3 = fmadd(load4(k + 3 * ldk + j), vv, s3);
+  }
+  out[0] = hsum(s0);
+  out[1] = hsum(s1);
+  out[2] = hsum(s2);
+  out[3] = hsum(s3);
+  for (; j < m; ++j) {
+    out[0] += double(k[j]) * v[j];
+    out[1] += double(k[ldk + j]) * v[j];
+    out[2] += double(k[2 * ldk + j]) * v[j];
+    out[3] += double(k[3 * ldk + j]) * v[j];
+  }
+}
+void krow_dot4_f32(const float* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  krow_dot4_impl<float>(k, ldk, v, m, out);
+}
+void krow_dot4_f64(const double* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  krow_dot4_impl<double>(k, ldk, v, m, out);
+}
+
 void krow_axpy4_f32(const float* k, int64_t ldk, const double* u, int64_t m, double* acc) {
   const F64x4 u0(u[0]), u1(u[1]), u2(u[2]), u3(u[3]);
   int64_t j = 0;
@@ -455,56 +486,62 @@ void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t*
     i1 = select(lt1, idx, i1);
     idx += four;
   }
-  // Candidates: per lane (m1, i1, m2, i2), plus the scalar tail as a fifth lane.
-  double cm1[5], cm2[5];
-  int64_t ci1[5], ci2[5];
-  alignas(32) double t[4];
-  m1.store(t);
-  for (int l = 0; l < 4; ++l) cm1[l] = t[l];
-  m2.store(t);
-  for (int l = 0; l < 4; ++l) cm2[l] = t[l];
-  i1.store(t);
-  for (int l = 0; l < 4; ++l) ci1[l] = static_cast<int64_t>(t[l]);
-  i2.store(t);
-  for (int l = 0; l < 4; ++l) ci2[l] = static_cast<int64_t>(t[l]);
-  cm1[4] = cm2[4] = HUGE_VAL;
-  ci1[4] = ci2[4] = -1;
+  // Scalar tail: its own (first, second) pair.
+  double t1 = HUGE_VAL, t2 = HUGE_VAL;
+  int64_t k1 = -1, k2 = -1;
   for (; j < n; ++j) {
     const double h = v ? c[j] - v[j] : c[j];
-    if (ci1[4] < 0 || h < cm1[4]) {
-      cm2[4] = cm1[4];
-      ci2[4] = ci1[4];
-      cm1[4] = h;
-      ci1[4] = j;
-    } else if (ci2[4] < 0 || h < cm2[4]) {
-      cm2[4] = h;
-      ci2[4] = j;
+    if (k1 < 0 || h < t1) {
+      t2 = t1;
+      k2 = k1;
+      t1 = h;
+      k1 = j;
+    } else if (k2 < 0 || h < t2) {
+      t2 = h;
+      k2 = j;
     }
   }
-  auto better = [](double a, int64_t ia, double b, int64_t ib) {
-    if (ia < 0) return false;
-    if (ib < 0) return true;
-    return a < b || (a == b && ia < ib);
+  // Lane merge by horizontal minima: the minimum, then the lowest index
+  // attaining it (index -1 = empty lane, mapped to +inf).
+  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
+  auto hmin = [](__m256d x) {
+    x = _mm256_min_pd(x, _mm256_permute_pd(x, 0x5));
+    return _mm256_min_pd(x, _mm256_permute2f128_pd(x, x, 0x01));
   };
-  int owner = -1;
-  double u1 = HUGE_VAL;
-  int64_t j1 = -1;
-  for (int l = 0; l < 5; ++l)
-    if (better(cm1[l], ci1[l], u1, j1)) {
-      u1 = cm1[l];
-      j1 = ci1[l];
-      owner = l;
-    }
-  double u2 = HUGE_VAL;
-  int64_t j2 = -1;
-  for (int l = 0; l < 5; ++l) {
-    const double cv = l == owner ? cm2[l] : cm1[l];
-    const int64_t ci = l == owner ? ci2[l] : ci1[l];
-    if (better(cv, ci, u2, j2)) {
-      u2 = cv;
-      j2 = ci;
-    }
+  auto first_index = [&](__m256d val, __m256d idx, __m256d target) {
+    const __m256d hit = _mm256_and_pd(_mm256_cmp_pd(val, target, _CMP_EQ_OQ),
+                                      _mm256_cmp_pd(idx, _mm256_setzero_pd(), _CMP_GE_OQ));
+    return hmin(_mm256_blendv_pd(inf, idx, hit));
+  };
+  const __m256d valid1 = _mm256_cmp_pd(i1.v, _mm256_setzero_pd(), _CMP_GE_OQ);
+  const __m256d m1v = _mm256_blendv_pd(inf, m1.v, valid1);
+  double u1 = _mm256_cvtsd_f64(hmin(m1v));
+  double j1d = _mm256_cvtsd_f64(first_index(m1v, i1.v, _mm256_set1_pd(u1)));
+  int64_t j1 = j1d < HUGE_VAL ? static_cast<int64_t>(j1d) : -1;
+  bool tail_owner = false;
+  if (k1 >= 0 && (j1 < 0 || t1 < u1 || (t1 == u1 && k1 < j1))) {
+    u1 = t1;
+    j1 = k1;
+    tail_owner = true;
   }
+  // Second: the owner lane contributes its second, every other lane its first.
+  __m256d c2 = m1v, x2 = i1.v;
+  if (!tail_owner && j1 >= 0) {
+    const __m256d own = _mm256_cmp_pd(i1.v, _mm256_set1_pd(double(j1)), _CMP_EQ_OQ);
+    const __m256d valid2 = _mm256_cmp_pd(i2.v, _mm256_setzero_pd(), _CMP_GE_OQ);
+    c2 = _mm256_blendv_pd(c2, _mm256_blendv_pd(inf, m2.v, valid2), own);
+    x2 = _mm256_blendv_pd(x2, i2.v, own);
+  }
+  double u2 = _mm256_cvtsd_f64(hmin(c2));
+  double j2d = _mm256_cvtsd_f64(first_index(c2, x2, _mm256_set1_pd(u2)));
+  int64_t j2 = (u2 < HUGE_VAL || j2d < HUGE_VAL) && j2d < HUGE_VAL ? static_cast<int64_t>(j2d) : -1;
+  const double tc = tail_owner ? t2 : t1;
+  const int64_t tk = tail_owner ? k2 : k1;
+  if (tk >= 0 && (j2 < 0 || tc < u2 || (tc == u2 && tk < j2))) {
+    u2 = tc;
+    j2 = tk;
+  }
+  if (j2 < 0) u2 = HUGE_VAL;
   *u1o = u1;
   *j1o = j1;
   *u2o = u2;
@@ -609,12 +646,12 @@ double emd_price(const double* C, int64_t ldc, int64_t m, const double* pi, cons
 const OtKernels<double> kTableD = {
     "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &row_expsum_f32exp_d, &col_axpy_d,
     &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>,
+    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>,
     &row_min2, &col_min, &finite_absmax<double>, &emd_price};
 const OtKernels<float> kTableF = {
     "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &row_expsum_f,   &col_axpy_f,
     &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>,
+    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>,
     &row_min2, &col_min, &finite_absmax<float>, &emd_price};
 
 }  // namespace

@@ -132,6 +132,11 @@ void krow_axpy(const K* k, double u, int64_t m, double* acc) {
 }
 
 template <class K>
+void krow_dot4(const K* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  for (int r = 0; r < 4; ++r) out[r] = krow_dot<K>(k + r * ldk, v, m);
+}
+
+template <class K>
 void krow_axpy4(const K* k, int64_t ldk, const double* u, int64_t m, double* acc) {
   for (int64_t j = 0; j < m; ++j)
     acc[j] += ((u[0] * double(k[j]) + u[1] * double(k[ldk + j])) + u[2] * double(k[2 * ldk + j])) +
@@ -272,6 +277,8 @@ OtKernels<S> make() {
   t.krow_dot_f64 = krow_dot<double>;
   t.krow_axpy_f32 = krow_axpy<float>;
   t.krow_axpy_f64 = krow_axpy<double>;
+  t.krow_dot4_f32 = krow_dot4<float>;
+  t.krow_dot4_f64 = krow_dot4<double>;
   t.krow_axpy4_f32 = krow_axpy4<float>;
   t.krow_axpy4_f64 = krow_axpy4<double>;
   t.final_row = final_row<S>;

@@ -348,14 +348,20 @@ double Solver<S>::kernel_pass(bool* bad) {
     for (int64_t i0 = r0; i0 < r1; i0 += 4) {
       const int64_t cnt = std::min<int64_t>(4, r1 - i0);
       double us[4] = {0, 0, 0, 0};
+      double kvs[4];
+      if (cnt == 4) {
+        if (f32) K_.krow_dot4_f32(krow<float>(i0), m, v_.data(), m, kvs);
+        else K_.krow_dot4_f64(krow<double>(i0), m, v_.data(), m, kvs);
+      }
       for (int64_t t = 0; t < cnt; ++t) {
         const int64_t i = i0 + t;
         if (!(P_->a[i] > 0)) {
           u_[i] = 0;
           continue;
         }
-        const double kv = f32 ? K_.krow_dot_f32(krow<float>(i), v_.data(), m)
-                              : K_.krow_dot_f64(krow<double>(i), v_.data(), m);
+        const double kv = cnt == 4 ? kvs[t]
+                                   : f32 ? K_.krow_dot_f32(krow<float>(i), v_.data(), m)
+                                         : K_.krow_dot_f64(krow<double>(i), v_.data(), m);
         if (!(kv > 1e-300) || !std::isfinite(kv)) {
           badc[c] = 1;
           u_[i] = 0;
@@ -498,15 +504,20 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
   badc_.assign(static_cast<size_t>(nch_), 0);
   int8_t* badc = badc_.data();
   parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
+    const bool f32 = kmode_ == SC_OT_KERNEL_FLOAT32;
+    int64_t i = r0;
+    for (; i + 4 <= r1; i += 4) {
+      if (f32) K_.krow_dot4_f32(krow<float>(i), m, v_.data(), m, kv_.data() + i);
+      else K_.krow_dot4_f64(krow<double>(i), m, v_.data(), m, kv_.data() + i);
+    }
+    for (; i < r1; ++i)
+      kv_[i] = f32 ? K_.krow_dot_f32(krow<float>(i), v_.data(), m) : K_.krow_dot_f64(krow<double>(i), v_.data(), m);
+    for (i = r0; i < r1; ++i) {
       if (!(P_->a[i] > 0)) {
         kv_[i] = 1;
         continue;
       }
-      const double kv = kmode_ == SC_OT_KERNEL_FLOAT32 ? K_.krow_dot_f32(krow<float>(i), v_.data(), m)
-                                                       : K_.krow_dot_f64(krow<double>(i), v_.data(), m);
-      if (!(kv > 1e-300) || !std::isfinite(kv)) badc[r0 / rows_per_] = 1;
-      kv_[i] = kv;
+      if (!(kv_[i] > 1e-300) || !std::isfinite(kv_[i])) badc[r0 / rows_per_] = 1;
     }
   }, nt_);
   *bad = false;
@@ -689,7 +700,8 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   double err = kInf;
   bool converged = false;
   const bool symmetric = o_.symmetric && balanced_ && n == m;
-  bool cold_columns = balanced_ && !P.g0 && !symmetric;
+  // (Accelerated runs do not follow POT's iterates: no cold column start.)
+  bool cold_columns = balanced_ && !P.g0 && !symmetric && !accel_;
   const double tiny_log = o_.absorb;
   for (size_t s = 0; s < stages.size() && !numerical_; ++s) {
     const bool last = s + 1 == stages.size();
@@ -1137,7 +1149,10 @@ void ot_sinkhorn(const SinkhornBatch<S>& bt, const SinkhornOptions& o, const Sin
     }
   };
   if (over_problems) {
-    parallel_for(bt.B, 1, [&](int64_t p0, int64_t p1) { run(p0, p1, 1); }, threads);
+    // Chunks of problems share one solver's buffers; problems are
+    // independent, so the chunking cannot change a result.
+    const int64_t grain = std::max<int64_t>(1, bt.B / (int64_t(threads) * 16));
+    parallel_for(bt.B, grain, [&](int64_t p0, int64_t p1) { run(p0, p1, 1); }, threads);
   } else {
     run(0, bt.B, threads);
   }

@@ -62,6 +62,9 @@ struct OtKernels {
   double (*krow_dot_f64)(const double* k, const double* v, int64_t m);
   void (*krow_axpy_f32)(const float* k, double u, int64_t m, double* acc);
   void (*krow_axpy_f64)(const double* k, double u, int64_t m, double* acc);
+  // out[r] = sum_j k[r * ldk + j] v_j for 4 consecutive rows (v loaded once).
+  void (*krow_dot4_f32)(const float* k, int64_t ldk, const double* v, int64_t m, double* out);
+  void (*krow_dot4_f64)(const double* k, int64_t ldk, const double* v, int64_t m, double* out);
   // acc_j += sum_r u[r] * k[r * ldk + j] over 4 consecutive rows (one load
   // and store of acc per 4 rows: no store-to-load chain on small problems).
   void (*krow_axpy4_f32)(const float* k, int64_t ldk, const double* u, int64_t m, double* acc);
