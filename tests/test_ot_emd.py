@@ -108,6 +108,9 @@ def test_batch_equal_ragged_and_bad_problem(rng):
     assert np.isnan(rb.cost[2])
     assert abs(rb.cost[1] - ot.emd2(A[1], b, M)) < 1e-9 * rb.cost[1]
     assert rb.f.shape == (3, 16)
+    assert isinstance(rb.plan, sot.PlanBatch) and rb.plan[1].shape == (16, 14)
+    np.testing.assert_allclose(rb.plan[1].toarray().sum(0), b, atol=1e-12)
+    assert rb.plan.nnz.shape == (3,) and len(list(rb.plan)) == 3
     # Mass mismatch within a batch is a status, not an exception.
     Bw = np.stack([b, 2 * b])
     with pytest.warns(RuntimeWarning):

@@ -6,7 +6,7 @@ autograd wrappers in :mod:`scalecore.ot.torch`.
 Conventions follow POT: ``eps`` is POT's ``reg`` (minimise
 ``<P, M> + eps * sum P log P``), ``cost`` is what ``emd2``/``sinkhorn2``
 return.  Results are dataclasses; leading batch dimensions broadcast."""
-from ._common import METRICS, STATUS_NAMES, ConvergenceWarning, SparsePlan
+from ._common import METRICS, STATUS_NAMES, ConvergenceWarning, PlanBatch, SparsePlan
 from ._cost import cost_matrix
 from ._otdd import OtddResult, class_distances, otdd
 from ._emd import Emd1dResult, EmdResult, SlicedResult, emd, emd_1d, sliced_wasserstein
@@ -29,6 +29,7 @@ __all__ = [
     "OtddResult",
     "class_distances",
     "SparsePlan",
+    "PlanBatch",
     "ConvergenceWarning",
     "STATUS_NAMES",
     "METRICS",

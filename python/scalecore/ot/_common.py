@@ -11,7 +11,7 @@ import numpy as np
 
 from .._array import as_float_array, to_numpy
 
-__all__ = ["STATUS_NAMES", "ConvergenceWarning", "SparsePlan", "METRICS"]
+__all__ = ["STATUS_NAMES", "ConvergenceWarning", "SparsePlan", "PlanBatch", "METRICS"]
 
 # Keep in step with cpp/include/scalecore/ot/types.h (Status).
 STATUS_NAMES = {
@@ -92,6 +92,44 @@ class SparsePlan:
 
     def __repr__(self) -> str:
         return f"SparsePlan(shape={self.shape}, nnz={self.nnz})"
+
+
+class PlanBatch:
+    """The sparse plans of a batch, built on access: ``plans[k]`` (or
+    ``plans[i, j]`` for a multi-dimensional batch) is a :class:`SparsePlan`.
+    Holds the padded (row, col, value) arrays of all problems."""
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nnz: np.ndarray,
+                 shape: Tuple[int, int], batch_shape: Tuple[int, ...]) -> None:
+        self._rows, self._cols, self._vals, self._nnz = rows, cols, vals, nnz
+        self.plan_shape = shape
+        self.shape = batch_shape
+
+    @property
+    def nnz(self) -> np.ndarray:
+        return self._nnz.reshape(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _flat(self, idx: Any) -> int:
+        if isinstance(idx, (int, np.integer)) and len(self.shape) > 1:
+            raise IndexError(f"plans: index with {len(self.shape)} integers for a batch of shape {self.shape}")
+        k = np.ravel_multi_index(idx if isinstance(idx, tuple) else (idx,), self.shape)
+        return int(k)
+
+    def __getitem__(self, idx: Any) -> "SparsePlan":
+        k = self._flat(idx)
+        c = int(self._nnz[k])
+        return SparsePlan(self._rows[k, :c].copy(), self._cols[k, :c].copy(), self._vals[k, :c].copy(),
+                          self.plan_shape)
+
+    def __iter__(self):
+        for k in range(int(np.prod(self.shape))):
+            yield self[np.unravel_index(k, self.shape)]
+
+    def __repr__(self) -> str:
+        return f"PlanBatch(batch_shape={self.shape}, plan_shape={self.plan_shape})"
 
 
 def status_strings(codes: np.ndarray) -> np.ndarray:

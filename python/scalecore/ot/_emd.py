@@ -11,6 +11,7 @@ from .._array import as_float_array, to_numpy
 from ._common import (
     impl,
     STATUS_NAMES,
+    PlanBatch,
     SparsePlan,
     batch_shape_of,
     check_balanced,
@@ -45,7 +46,7 @@ class EmdResult:
         plan's support, shifted so that :math:`\sum_i a_i f_i = \sum_j b_j g_j`
         (POT's ``center_ot_dual``).  Zero-weight points get the c-transform.
         :math:`\sum a f + \sum b g` equals ``cost``.
-    plan : SparsePlan or list of SparsePlan
+    plan : SparsePlan, PlanBatch (a batch; ``plan[k]`` is a SparsePlan) or list
         At most :math:`n + m - 1` nonzeros; marginals exact up to rounding.
     n_iter : int or ndarray
         Simplex pivots (0 when solved as an assignment problem).
@@ -158,14 +159,17 @@ def emd(
     codes = r["status"]
     if bshape == () and codes[0] == 4:
         raise ValueError("M: costs must be finite, found NaN or Inf")
-    plans = [SparsePlan(r["rows"][k, : r["nnz"][k]].copy(), r["cols"][k, : r["nnz"][k]].copy(),
-                        r["vals"][k, : r["nnz"][k]].copy(), (n, m)) for k in range(B)]
+    if bshape == ():
+        c = int(r["nnz"][0])
+        plan: Any = SparsePlan(r["rows"][0, :c].copy(), r["cols"][0, :c].copy(), r["vals"][0, :c].copy(), (n, m))
+    else:
+        plan = PlanBatch(r["rows"], r["cols"], r["vals"], r["nnz"], (n, m), bshape)
     warn_statuses(codes, "emd")
     return EmdResult(
         cost=reshape_out(r["cost"], bshape),
         f=reshape_out(r["f"], bshape, (n,)),
         g=reshape_out(r["g"], bshape, (m,)),
-        plan=plans[0] if bshape == () else _obj_array(plans, bshape),
+        plan=plan,
         n_iter=reshape_out(r["n_iter"], bshape),
         status=reshape_out(status_strings(codes), bshape),
         status_code=reshape_out(codes, bshape),
