@@ -288,10 +288,11 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
           // Adaptive SOR (Hageman & Young 1981, ch. 9): from the observed
           // rate lam under w, Young's relation (lam + w - 1)^2 = lam w^2 mu2
           // gives the plain rate mu2, and w_opt = 2 / (1 + sqrt(1 - mu2)).
-          // Every 8 iterations; w only grows (it is reset when the error stalls).
+          // Every kW iterations; w only grows (it is reset when the error stalls).
+          const size_t kW = 8;
           const size_t k = hist.size();
-          if (k >= 12 && k % 8 == 4 && hist[k - 1] > 0 && hist[k - 9] > 0) {
-            const double lam = std::pow(hist[k - 1] / hist[k - 9], 1.0 / 8.0);
+          if (k >= kW + 4 && k % kW == 4 && hist[k - 1] > 0 && hist[k - 1 - kW] > 0) {
+            const double lam = std::pow(hist[k - 1] / hist[k - 1 - kW], 1.0 / kW);
             if (lam > 0 && lam < 1 && lam > omega - 1.0) {
               const double mu2 = (lam + omega - 1.0) * (lam + omega - 1.0) / (lam * omega * omega);
               if (mu2 > 0 && mu2 < 1) omega = std::max(omega, std::min(1.95, 2.0 / (1.0 + std::sqrt(1.0 - mu2))));
@@ -411,7 +412,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   out.err = err;
   const int64_t ldp = out.ld_plan;
   std::vector<double> rowP(n, 0.0), out3c(static_cast<size_t>(3 * nch_), 0.0);
-  parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     const int64_t c = r0 / rows_per_;
     double* acc = colacc_.data() + c * m;
     std::fill(acc, acc + m, 0.0);
@@ -436,7 +437,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
         K_.row_bary(prow, P.y, m, P.d, bx);
       }
     });
-  }, nt_);
+  });
   reduce_cols(colP_.data());
   double mass = 0, cost = 0, plogp = 0;
   for (int64_t c = 0; c < nch_; ++c) {
@@ -481,7 +482,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
         if (P.a[i] > 0) out.f_kl[i] = f_[i] - eps_ * std::log(rowP[i]);
       if (zero_rows) {
         sync_gS();
-        parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+        chunks([&](int64_t r0, int64_t r1) {
           S* e = scratch<S>(static_cast<size_t>(m), 1);
           for_rows(r0, r1, [&](int64_t i, const S* crow) {
             if (P.a[i] > 0) return;
@@ -489,7 +490,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
             const double sum = K_.row_expsum(crow, gS_.data(), ie_, mx, m, e);
             out.f_kl[i] = -eps_ * (mx + std::log(sum));
           });
-        }, nt_);
+        });
       }
     }
     if (out.g_kl) {
@@ -504,22 +505,22 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
     for (int64_t j = 0; j < m; ++j) zero_cols = zero_cols || !(P.b[j] > 0);
     if (zero_cols) {
       std::vector<double> cmax(static_cast<size_t>(m), -kInf);
-      parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+      chunks([&](int64_t r0, int64_t r1) {
         double* acc = colacc_.data() + (r0 / rows_per_) * m;
         std::fill(acc, acc + m, -kInf);
         for_rows(r0, r1, [&](int64_t i, const S* crow) {
           if (P.a[i] > 0) K_.col_max(crow, f_[i], m, acc);
         });
-      }, nt_);
+      });
       for (int64_t c = 0; c < nch_; ++c)
         for (int64_t j = 0; j < m; ++j) cmax[j] = std::max(cmax[j], colacc_[c * m + j]);
-      parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+      chunks([&](int64_t r0, int64_t r1) {
         double* acc = colacc_.data() + (r0 / rows_per_) * m;
         std::fill(acc, acc + m, 0.0);
         for_rows(r0, r1, [&](int64_t i, const S* crow) {
           if (P.a[i] > 0) K_.col_sumexp(crow, f_[i], cmax.data(), ie_, m, acc);
         });
-      }, nt_);
+      });
       std::vector<double> sums(static_cast<size_t>(m));
       reduce_cols(sums.data());
       for (int64_t j = 0; j < m; ++j)

@@ -50,7 +50,7 @@ double Solver<S>::lse_pass(bool store) {
   sync_gS();
   const int64_t m = m_;
   std::fill(errf_.begin(), errf_.end(), 0.0);
-  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     const int64_t c = r0 / rows_per_;
     double* acc = colacc_.data() + c * m;
     std::fill(acc, acc + m, 0.0);
@@ -90,7 +90,7 @@ double Solver<S>::lse_pass(bool store) {
       }
     });
     errf_[c] = emax;
-  }, nt_);
+  });
   reduce_cols(colP_.data());
   double e = 0;
   for (double v : errf_) e = std::max(e, v);
@@ -143,16 +143,16 @@ double Solver<S>::exact_columns() {
   const int64_t m = m_;
   std::vector<double> cmax(static_cast<size_t>(m), -kInf);
   // Column maxima per chunk into colacc_, then max-reduced.
-  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     double* acc = colacc_.data() + (r0 / rows_per_) * m;
     std::fill(acc, acc + m, -kInf);
     for_rows(r0, r1, [&](int64_t i, const S* crow) {
       if (P_->a[i] > 0) K_.col_max(crow, f_[i], m, acc);
     });
-  }, nt_);
+  });
   for (int64_t c = 0; c < nch_; ++c)
     for (int64_t j = 0; j < m; ++j) cmax[j] = std::max(cmax[j], colacc_[c * m + j]);
-  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     double* acc = colacc_.data() + (r0 / rows_per_) * m;
     std::fill(acc, acc + m, 0.0);
     for_rows(r0, r1, [&](int64_t i, const S* crow) {
@@ -160,7 +160,7 @@ double Solver<S>::exact_columns() {
       if (kmode_ == SC_OT_KERNEL_FLOAT32) K_.col_sumexp_f32exp(crow, f_[i], cmax.data(), ie_, m, acc);
       else K_.col_sumexp(crow, f_[i], cmax.data(), ie_, m, acc);
     });
-  }, nt_);
+  });
   reduce_cols(colP_.data());
   double emax = 0;
   for (int64_t j = 0; j < m; ++j) {
@@ -191,7 +191,7 @@ double Solver<S>::kernel_pass(bool* bad) {
   badc_.assign(static_cast<size_t>(nch_), 0);
   int8_t* badc = badc_.data();
   const bool f32 = kmode_ == SC_OT_KERNEL_FLOAT32;
-  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     const int64_t c = r0 / rows_per_;
     double* acc = colacc_.data() + c * m;
     std::fill(acc, acc + m, 0.0);
@@ -244,7 +244,7 @@ double Solver<S>::kernel_pass(bool* bad) {
       }
     }
     errf_[c] = emax;
-  }, nt_);
+  });
   *bad = false;
   for (auto v : badc_) *bad = *bad || v;
   reduce_cols(colP_.data());
@@ -264,7 +264,7 @@ double Solver<S>::kernel_pass_sym(bool* bad) {
   badc_.assign(static_cast<size_t>(nch_), 0);
   int8_t* badc = badc_.data();
   std::fill(errf_.begin(), errf_.end(), 0.0);
-  parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     double e2 = 0;
     for (int64_t i = r0; i < r1; ++i) {
       if (!(P_->a[i] > 0)) {
@@ -283,7 +283,7 @@ double Solver<S>::kernel_pass_sym(bool* bad) {
       tmp_[i] = std::sqrt(u_[i] * P_->a[i] / kv);
     }
     errf_[r0 / rows_per_] = e2;
-  }, nt_);
+  });
   *bad = false;
   for (auto v : badc_) *bad = *bad || v;
   double e2 = 0;
@@ -298,7 +298,7 @@ void Solver<S>::build_symmetric() {
   for (int64_t j = 0; j < m_; ++j) g_[j] = f_[j];
   sync_gS();
   const int64_t m = m_;
-  parallel_for(n_, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     double* acc = colacc_.data() + (r0 / rows_per_) * m;
     std::fill(acc, acc + m, 0.0);
     S* e = scratch<S>(static_cast<size_t>(m), 1);
@@ -312,7 +312,7 @@ void Solver<S>::build_symmetric() {
       if (kmode_ == SC_OT_KERNEL_FLOAT32) K_.col_store_f32(e, 1.0, m, acc, krow<float>(i));
       else K_.col_store_f64(e, 1.0, m, acc, krow<double>(i));
     });
-  }, nt_);
+  });
   for (int64_t i = 0; i < n_; ++i) {
     u_[i] = P_->a[i] > 0 ? 1.0 : 0.0;
     lu_[i] = 0;
@@ -355,7 +355,7 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
   tmp_.resize(n);
   badc_.assign(static_cast<size_t>(nch_), 0);
   int8_t* badc = badc_.data();
-  parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     const bool f32 = kmode_ == SC_OT_KERNEL_FLOAT32;
     int64_t i = r0;
     for (; i + 4 <= r1; i += 4) {
@@ -371,7 +371,7 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
       }
       if (!(kv_[i] > 1e-300) || !std::isfinite(kv_[i])) badc[r0 / rows_per_] = 1;
     }
-  }, nt_);
+  });
   *bad = false;
   for (auto v : badc_) *bad = *bad || v;
   if (*bad) return 0;
@@ -392,7 +392,7 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
     er += d * d;
   }
   *err_row = std::sqrt(er);
-  parallel_for(n, rows_per_, [&](int64_t r0, int64_t r1) {
+  chunks([&](int64_t r0, int64_t r1) {
     double* acc = colacc_.data() + (r0 / rows_per_) * m;
     std::fill(acc, acc + m, 0.0);
     const bool f32 = kmode_ == SC_OT_KERNEL_FLOAT32;
@@ -406,7 +406,7 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
       if (f32) K_.krow_axpy_f32(krow<float>(i), u_[i], m, acc);
       else K_.krow_axpy_f64(krow<double>(i), u_[i], m, acc);
     }
-  }, nt_);
+  });
   reduce_cols(colP_.data());
   return emax;
 }

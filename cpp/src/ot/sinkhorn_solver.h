@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ot_internal.h"
+#include "scalecore/common/threads.h"
 #include "scalecore/ot/ot.h"
 
 namespace sc {
@@ -67,6 +68,16 @@ class Solver {
   void for_rows(int64_t r0, int64_t r1, F&& fn);
   template <class F>
   void for_cols_t(int64_t c0, int64_t c1, F&& fn);
+  // fn(r0, r1) over the row chunks: parallel_for, or a direct call for a
+  // single chunk (small problems: no std::function per pass).
+  template <class F>
+  void chunks(F&& fn) {
+    if (nch_ <= 1) {
+      if (n_ > 0) fn(int64_t(0), n_);
+      return;
+    }
+    parallel_for(n_, rows_per_, fn, nt_);
+  }
   double lse_pass(bool store);
   double column_from_colP(bool absorb_now, bool* underflow);
   double exact_columns();
