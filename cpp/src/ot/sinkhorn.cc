@@ -279,7 +279,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
           if (err < best) {
             best = err;
             best_it = it;
-          } else if (it - best_it > 40 && omega != 1.0) {
+          } else if (it - best_it > 100 && omega != 1.0) {
             omega = 1.0;  // not improving: plain iterations again
             hist.clear();
             best = err;
