@@ -84,6 +84,15 @@ def test_zero_weights_and_unnormalised_mass(rng):
     assert np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g))
 
 
+def test_points_instead_of_costs(rng):
+    x, y = rng.standard_normal((12, 3)), rng.standard_normal((9, 3))
+    r = sot.emd(None, None, x=x, y=y, metric="euclidean")
+    assert abs(r.cost - ot.emd2(np.full(12, 1 / 12), np.full(9, 1 / 9), ot.dist(x, y, "euclidean"))) < 1e-12
+    assert r.objective == r.cost
+    with pytest.raises(ValueError, match="not both"):
+        sot.emd(None, None, sot.cost_matrix(x, y), x=x, y=y)
+
+
 def test_float32(rng):
     a, b, M = problem(rng, 30, 20)
     r = sot.emd(a, b, M.astype(np.float32))

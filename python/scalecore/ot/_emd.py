@@ -66,6 +66,11 @@ class EmdResult:
     info: Dict[str, Any] = field(default_factory=dict)
 
     @property
+    def objective(self) -> Any:
+        """The objective of exact OT is its cost (no regulariser)."""
+        return self.cost
+
+    @property
     def grad_a(self) -> Any:
         """d cost / d a along the simplex: the centred potential f - mean(f)."""
         return _centred(self.f)
@@ -87,8 +92,12 @@ def _centred(f: Any) -> Any:
 def emd(
     a: Any,
     b: Any,
-    M: Any,
+    M: Any = None,
     *,
+    x: Any = None,
+    y: Any = None,
+    metric: str = "sqeuclidean",
+    p: float = 1.0,
     max_iter: Optional[int] = None,
     solver: str = "auto",
     dtype: Optional[Any] = None,
@@ -116,6 +125,9 @@ def emd(
         Costs.  Leading dimensions of ``a``, ``b`` and ``M`` broadcast into a
         batch (a shared ``M`` with many weight vectors is not copied).  Lists
         of arrays of different sizes form a ragged batch.
+    x, y : array (..., n, d), (..., m, d), optional
+        Points instead of ``M``: the costs ``metric(x, y)^p`` are formed (see
+        :func:`cost_matrix`; exact OT needs the whole matrix).
     max_iter : int, optional
         Pivot limit per problem (default: none).
     solver : {"auto", "simplex"}
@@ -136,6 +148,14 @@ def emd(
     """
     if solver not in ("auto", "simplex"):
         raise ValueError(f"solver: expected 'auto' or 'simplex', got {solver!r}")
+    if M is None:
+        if x is None or y is None:
+            raise ValueError("M: the costs are missing (or give the points x= and y=)")
+        from ._cost import cost_matrix
+
+        M = cost_matrix(x, y, metric, p=p, dtype=dtype, n_threads=n_threads)
+    elif x is not None or y is not None:
+        raise ValueError("M, x, y: give either the costs M or the points x and y, not both")
     if max_iter is not None and (not isinstance(max_iter, (int, np.integer)) or max_iter < 1):
         raise ValueError(f"max_iter: expected None or an integer >= 1, got {max_iter!r}")
     nt = threads_arg(n_threads)
