@@ -42,6 +42,9 @@ class Pair:
     peer_name: str = ""
     unit: str = "items"
     repeat: int = 5
+    # Run each side once untimed first (imports, first-touch allocation,
+    # JITs).  Off for cases too long to run twice.
+    warmup: bool = True
     note: str = ""
     # Extra facts recorded with the result (accuracy checks, settings).
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -115,9 +118,10 @@ def _stats(xs: List[float]) -> Dict[str, float]:
 def run_pair(p: Pair) -> Dict[str, Any]:
     """Times one pair interleaved; returns the record."""
     # Warm-up (imports, first-touch allocation, JIT of peers).
-    p.ours()
-    if p.peer is not None:
-        p.peer()
+    if p.warmup:
+        p.ours()
+        if p.peer is not None:
+            p.peer()
     ow, oc, pw, pc = [], [], [], []
     for _ in range(p.repeat):
         w, c = _time(p.ours)

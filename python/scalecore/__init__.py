@@ -4,6 +4,10 @@ The C++/CUDA core is reached through a few thin entry points:
 
 * :func:`fit` - batched Levenberg-Marquardt fitting of scaling laws, with the
   built-in catalogue :data:`laws` and user-written :class:`Law` expressions.
+* :mod:`scalecore.ot` - optimal transport: exact (network simplex, 1-D,
+  sliced) and entropic (stabilised Sinkhorn, unbalanced, divergence), dense,
+  tiled and batched, and the label-aware dataset distance OTDD.
+* :mod:`scalecore.datasel` - data-mixture selection by OT (projektor).
 * :func:`build_info`, :func:`set_num_threads`, :func:`set_simd_level` - the
   build, the thread pool and CPU dispatch.
 * ``scalecore.distributed`` - the same fits on Dask (optional:
@@ -24,6 +28,20 @@ from .fitting import ExpressionError, FitResult, Law, fit, laws
 
 __version__ = _core.__version__
 
+_SUBPACKAGES = ("ot", "datasel")
+
+
+def __getattr__(name):
+    # Subpackages load on first use: `import scalecore` stays light.
+    if name in _SUBPACKAGES:
+        import importlib
+
+        mod = importlib.import_module(f".{name}", __name__)
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'scalecore' has no attribute {name!r}")
+
+
 __all__ = [
     "fit",
     "FitResult",
@@ -39,6 +57,8 @@ __all__ = [
     "simd_level",
     "simd_levels",
     "__version__",
+    "ot",
+    "datasel",
 ]
 
 # Optional submodules, imported on first attribute access so that

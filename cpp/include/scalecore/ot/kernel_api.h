@@ -1,0 +1,123 @@
+// Plain C++ declarations of the OT kernels each implementation provides: the
+// reference (ot_ref.cc, plain double loops, the oracle), the generic level
+// (ot_generic.cc, no ISA flags) and the AVX2 level (ot_avx2.cc).  Only raw
+// pointers and plain structs cross this boundary; the drivers (cost.cc,
+// sinkhorn.cc, emd.cc) pick a table with ot_kernels<S>(impl).
+#pragma once
+#include <stdint.h>
+
+#include "scalecore/ot/types.h"
+
+namespace sc {
+namespace ot {
+
+// Columns per panel of the packed y of the cost micro-kernel.
+constexpr int kPanel = 16;
+
+// Inputs of a cost block: C_ij = metric(x_i, y_j)^p [+ table[lx_i * ldt + ly_j]].
+// x is n x d row-major; ypack holds y in panels of kPanel columns, panel q at
+// ypack + q * d * kPanel laid out [k][lane] (pack_y builds it; the last panel
+// is zero-padded).  nx2, ny2 are the squared norms; ny2 is zero-padded to
+// ceil(m / kPanel) * kPanel entries.
+template <class S>
+struct CostArgs {
+  const S* x = nullptr;
+  const S* ypack = nullptr;
+  const S* nx2 = nullptr;
+  const S* ny2 = nullptr;
+  int64_t n = 0, m = 0, d = 0;
+  int metric = SC_OT_SQEUCLIDEAN;
+  double p = 1.0;
+  // Optional label-augmented cost (OTDD): lx (n), ly (m), table rows of ldt.
+  const int32_t* lx = nullptr;
+  const int32_t* ly = nullptr;
+  const double* table = nullptr;
+  int64_t ldt = 0;
+};
+
+// A table of one implementation's kernels.  A plain aggregate with no
+// default member initialisers, so each TU's table is constant-initialised
+// and no inline constructor compiled with AVX2 can be shared across TUs.
+template <class S>
+struct OtKernels {
+  const char* name;
+  // Rows [i0, i1) of the cost into out (row stride ldo; all m columns).
+  void (*cost_rows)(const CostArgs<S>& a, int64_t i0, int64_t i1, S* out, int64_t ldo);
+  // max_j (g_j - c_j) * inv_eps.
+  double (*row_max)(const S* c, const S* g, double inv_eps, int64_t m);
+  // e_j = exp((g_j - c_j) * inv_eps - shift); returns sum_j e_j (double accumulation).
+  double (*row_expsum)(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e);
+  // As row_expsum with the exponential in float (arguments in the data's
+  // precision): for the float32-kernel mode, where the stored kernel is
+  // rounded to float anyway.  The sum still accumulates in double.
+  double (*row_expsum_f32exp)(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e);
+  // acc_j += w * e_j.
+  void (*col_axpy)(const S* e, double w, int64_t m, double* acc);
+  // k_j = w * e_j rounded to the kernel type (values below the type's
+  // smallest normal are flushed to 0); acc_j += k_j (the stored value).
+  void (*col_store_f32)(const S* e, double w, int64_t m, double* acc, float* k);
+  void (*col_store_f64)(const S* e, double w, int64_t m, double* acc, double* k);
+  // sum_j k_j v_j and acc_j += u * k_j over a stored kernel row.
+  double (*krow_dot_f32)(const float* k, const double* v, int64_t m);
+  double (*krow_dot_f64)(const double* k, const double* v, int64_t m);
+  void (*krow_axpy_f32)(const float* k, double u, int64_t m, double* acc);
+  void (*krow_axpy_f64)(const double* k, double u, int64_t m, double* acc);
+  // out[r] = sum_j k[r * ldk + j] v_j for 4 consecutive rows (v loaded once).
+  void (*krow_dot4_f32)(const float* k, int64_t ldk, const double* v, int64_t m, double* out);
+  void (*krow_dot4_f64)(const double* k, int64_t ldk, const double* v, int64_t m, double* out);
+  // acc_j += sum_r u[r] * k[r * ldk + j] over 4 consecutive rows (one load
+  // and store of acc per 4 rows: no store-to-load chain on small problems).
+  void (*krow_axpy4_f32)(const float* k, int64_t ldk, const double* u, int64_t m, double* acc);
+  void (*krow_axpy4_f64)(const double* k, int64_t ldk, const double* u, int64_t m, double* acc);
+  // The exact pass of one row, in double: P_j = exp((fi + g_j - c_j) * inv_eps);
+  // acc_col_j += P_j; out3 += {sum P, sum P c, sum P x} with x the exponent;
+  // plan_j = P_j when plan != nullptr.
+  void (*final_row)(const S* c, double fi, const double* g, double inv_eps, int64_t m, double* acc_col,
+                    S* plan, double* out3);
+  // colmax_j = max(colmax_j, fi - c_j).
+  void (*col_max)(const S* c, double fi, int64_t m, double* colmax);
+  // acc_j += exp((fi - c_j - colmax_j) * inv_eps).
+  void (*col_sumexp)(const S* c, double fi, const double* colmax, double inv_eps, int64_t m,
+                     double* acc);
+  // The same with the exponential in float (float32-kernel mode).
+  void (*col_sumexp_f32exp)(const S* c, double fi, const double* colmax, double inv_eps, int64_t m,
+                            double* acc);
+  // out_k += sum_j P_j y_jk for a row P (m) and y (m x d): the barycentric map.
+  void (*row_bary)(const S* p, const S* y, int64_t m, int64_t d, double* out);
+  // Assignment (Jonker-Volgenant) helpers over h_j = c_j - v_j (v may be
+  // nullptr: h = c).  row_min2: the first index j1 of the minimum u1 and the
+  // first index j2 != j1 of the minimum u2 over the others (u2 = +inf, j2 =
+  // -1 when n = 1).  col_min: colmin_j = c_j and colarg_j = row where
+  // c_j < colmin_j (strictly: the first row keeps ties).
+  void (*row_min2)(const double* c, const double* v, int64_t n, double* u1, int64_t* j1, double* u2, int64_t* j2);
+  void (*col_min)(const double* c, int64_t n, double row, double* colmin, double* colarg);
+  // True when all n x m entries (rows of ldc) are finite; *absmax = max |C|.
+  bool (*finite_absmax)(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax);
+  // EMD pricing: the minimum of the reduced costs (C_ij + pi_i) - pj_j over
+  // `count` arcs from arc index `start` in row-major order (rows of m, row
+  // stride ldc, never wrapping past the last arc); *arg receives the first
+  // arc index (i * m + j) attaining it.  Every level picks the same arc.
+  double (*emd_price)(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj,
+                      int64_t start, int64_t count, int64_t* arg);
+};
+
+// impl: 0 = the level sc::simd_level() says, 1 = the reference (tests).
+template <class S>
+const OtKernels<S>& ot_kernels(int impl);
+
+template <class S>
+const OtKernels<S>& ot_kernels_ref();
+template <class S>
+const OtKernels<S>& ot_kernels_generic();
+#if defined(SC_HAVE_AVX2_KERNELS)
+template <class S>
+const OtKernels<S>& ot_kernels_avx2();
+#endif
+
+// Packs y (m x d) into panels for CostArgs::ypack; out has
+// ceil(m / kPanel) * kPanel * d elements.
+template <class S>
+void pack_y(const S* y, int64_t m, int64_t d, S* out);
+
+}  // namespace ot
+}  // namespace sc

@@ -1,0 +1,394 @@
+// Exact OT drivers: batched network simplex (emd), exact 1-D OT by sorting
+// and sliced Wasserstein.  Each problem is validated on its own and reports
+// its own status; problems of a batch run in parallel (one per thread).
+#include <math.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "lap.h"
+#include "network_simplex.h"
+#include "ot_internal.h"
+#include "scalecore/common/threads.h"
+#include "scalecore/ot/ot.h"
+
+namespace sc {
+namespace ot {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kMassTol = 1e-6;  // relative mass mismatch allowed (POT's emd: 6 decimals)
+
+// Weights usable: finite and >= 0.  Sets *sum.
+bool weights_ok(const double* w, int64_t n, double* sum) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(w[i] >= 0) || !std::isfinite(w[i])) return false;
+    s += w[i];
+  }
+  *sum = s;
+  return true;
+}
+
+// Shifts f, g by a constant so that sum a f = sum b g (POT's center_ot_dual).
+void center_duals(double* f, double* g, const double* a, const double* b, int64_t n, int64_t m) {
+  double sa = 0, sb = 0, af = 0, bg = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    sa += a[i];
+    af += a[i] * f[i];
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    sb += b[j];
+    bg += b[j] * g[j];
+  }
+  if (sa + sb <= 0) return;
+  const double c = (bg - af) / (sa + sb);
+  for (int64_t i = 0; i < n; ++i) f[i] += c;
+  for (int64_t j = 0; j < m; ++j) g[j] -= c;
+}
+
+struct EmdWork {
+  NetworkSimplex ns;
+  LapWork lap;
+  std::vector<double> C, a, b, f, g;
+  std::vector<int32_t> I, J, rows, cols;
+  std::vector<double> vals;
+};
+
+template <class S>
+void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out, int64_t pb,
+             const OtKernels<double>& K, const OtKernels<S>& KS, EmdWork& w) {
+  const int64_t n = bt.n_b ? bt.n_b[pb] : bt.nmax, m = bt.m_b ? bt.m_b[pb] : bt.mmax;
+  const int64_t cap = bt.nmax + bt.mmax - 1 > 0 ? bt.nmax + bt.mmax - 1 : 0;
+  const S* C = bt.C + pb * bt.c_stride;
+  const double* a = bt.a + pb * bt.a_stride;
+  const double* b = bt.b + pb * bt.b_stride;
+  double* f = out.f + pb * bt.nmax;
+  double* g = out.g + pb * bt.mmax;
+  int32_t* prow = out.plan_rows ? out.plan_rows + pb * cap : nullptr;
+  int32_t* pcol = out.plan_cols ? out.plan_cols + pb * cap : nullptr;
+  double* pval = out.plan_vals ? out.plan_vals + pb * cap : nullptr;
+  auto finish = [&](int8_t st, double cost, int64_t nnz, int64_t iters, double fill) {
+    out.status[pb] = st;
+    out.cost[pb] = cost;
+    if (out.n_iter) out.n_iter[pb] = iters;
+    if (out.plan_nnz) out.plan_nnz[pb] = nnz;
+    if (fill == fill || st != SC_OT_STATUS_CONVERGED) {
+      if (st != SC_OT_STATUS_CONVERGED && st != SC_OT_STATUS_MAX_ITER) {
+        for (int64_t i = 0; i < bt.nmax; ++i) f[i] = fill;
+        for (int64_t j = 0; j < bt.mmax; ++j) g[j] = fill;
+      }
+    }
+    if (prow)
+      for (int64_t k = nnz; k < cap; ++k) {
+        prow[k] = -1;
+        pcol[k] = -1;
+        pval[k] = 0;
+      }
+  };
+  double sa = 0, sb = 0;
+  if (!weights_ok(a, n, &sa) || !weights_ok(b, m, &sb)) return finish(SC_OT_STATUS_BAD_INPUT, kNaN, 0, 0, kNaN);
+  double cmax = 0;
+  if (!KS.finite_absmax(C, bt.mmax, n, m, &cmax)) return finish(SC_OT_STATUS_BAD_INPUT, kNaN, 0, 0, kNaN);
+  if (n == 0 || m == 0 || sa <= 0 || sb <= 0) return finish(SC_OT_STATUS_DEGENERATE, 0.0, 0, 0, 0.0);
+  if (std::fabs(sa - sb) > kMassTol * std::max(sa, sb)) return finish(SC_OT_STATUS_INFEASIBLE, kNaN, 0, 0, kNaN);
+  // Compact away zero weights; rescale b to a's mass (as POT's emd does).
+  w.I.clear();
+  w.J.clear();
+  for (int64_t i = 0; i < n; ++i)
+    if (a[i] > 0) w.I.push_back(static_cast<int32_t>(i));
+  for (int64_t j = 0; j < m; ++j)
+    if (b[j] > 0) w.J.push_back(static_cast<int32_t>(j));
+  const int n2 = static_cast<int>(w.I.size()), m2 = static_cast<int>(w.J.size());
+  w.a.resize(n2);
+  w.b.resize(m2);
+  for (int i = 0; i < n2; ++i) w.a[i] = a[w.I[i]];
+  const double scale = sa / sb;
+  for (int j = 0; j < m2; ++j) w.b[j] = b[w.J[j]] * scale;
+  const double* Cd;
+  int64_t ldc;
+  if (std::is_same<S, double>::value && n2 == n && m2 == m) {
+    Cd = reinterpret_cast<const double*>(C);
+    ldc = bt.mmax;
+  } else {
+    w.C.resize(static_cast<size_t>(n2) * m2);
+    for (int i = 0; i < n2; ++i)
+      for (int j = 0; j < m2; ++j) w.C[static_cast<size_t>(i) * m2 + j] = double(C[w.I[i] * bt.mmax + w.J[j]]);
+    Cd = w.C.data();
+    ldc = m2;
+  }
+  int64_t pivots = 0;
+  int8_t st = SC_OT_STATUS_CONVERGED;
+  w.f.resize(n2);
+  w.g.resize(m2);
+  bool uniform = o.assignment && n2 == m2;
+  for (int i = 1; i < n2 && uniform; ++i) uniform = w.a[i] == w.a[0];
+  for (int j = 1; j < m2 && uniform; ++j) uniform = w.b[j] == w.b[0];
+  double cost = 0;
+  if (uniform) {
+    // An assignment problem: P = a_0 on a permutation.
+    w.rows.resize(n2);
+    lap_jv(Cd, ldc, n2, w.rows.data(), w.f.data(), w.g.data(), w.lap, K);
+    for (int i = 0; i < n2; ++i) cost += w.a[0] * Cd[i * ldc + w.rows[i]];
+  } else {
+    st = w.ns.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), cmax, o.max_iter, o.block_size, K, &pivots);
+    if (w.ns.artificial_flow() > 1e-9 * sa && st == SC_OT_STATUS_CONVERGED) st = SC_OT_STATUS_INFEASIBLE;
+    w.ns.duals(w.f.data(), w.g.data());
+    cost = w.ns.cost();
+  }
+  // Duals: the solver's on the support, c-transforms for zero-weight points.
+  const double inf = std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < m; ++j) g[j] = inf;
+  for (int j = 0; j < m2; ++j) g[w.J[j]] = w.g[j];
+  for (int64_t i = 0; i < n; ++i) f[i] = inf;
+  for (int i = 0; i < n2; ++i) f[w.I[i]] = w.f[i];
+  for (int64_t i = 0; i < n; ++i) {
+    if (a[i] > 0) continue;
+    double v = inf;
+    for (int j = 0; j < m2; ++j) v = std::min(v, double(C[i * bt.mmax + w.J[j]]) - w.g[j]);
+    f[i] = v;
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    if (b[j] > 0) continue;
+    double v = inf;
+    for (int64_t i = 0; i < n; ++i) v = std::min(v, double(C[i * bt.mmax + j]) - f[i]);
+    g[j] = v;
+  }
+  center_duals(f, g, a, b, n, m);
+  for (int64_t i = n; i < bt.nmax; ++i) f[i] = kNaN;
+  for (int64_t j = m; j < bt.mmax; ++j) g[j] = kNaN;
+  int64_t nnz = 0;
+  if (prow && uniform) {
+    for (int i = 0; i < n2; ++i) {  // rows in order: already canonical
+      prow[i] = w.I[i];
+      pcol[i] = w.J[w.rows[i]];
+      pval[i] = w.a[0];
+    }
+    nnz = n2;
+  } else if (prow) {
+    w.rows.resize(n2 + m2);
+    w.cols.resize(n2 + m2);
+    w.vals.resize(n2 + m2);
+    nnz = w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
+    // Sorted by (row, col) for a canonical, thread-independent order.
+    std::vector<int64_t> ord(nnz);
+    std::iota(ord.begin(), ord.end(), 0);
+    std::sort(ord.begin(), ord.end(), [&](int64_t x, int64_t y) {
+      return w.rows[x] != w.rows[y] ? w.rows[x] < w.rows[y] : w.cols[x] < w.cols[y];
+    });
+    for (int64_t k = 0; k < nnz; ++k) {
+      prow[k] = w.I[w.rows[ord[k]]];
+      pcol[k] = w.J[w.cols[ord[k]]];
+      pval[k] = w.vals[ord[k]];
+    }
+  }
+  finish(st, cost, nnz, pivots, 0.0);
+}
+
+}  // namespace
+
+template <class S>
+void ot_emd(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out, int impl) {
+  const OtKernels<double>& K = ot_kernels<double>(impl);
+  const OtKernels<S>& KS = ot_kernels<S>(impl);
+  const int64_t grain = bt.B >= 64 ? 8 : 1;
+  parallel_for(bt.B, grain, [&](int64_t p0, int64_t p1) {
+    EmdWork w;
+    for (int64_t pb = p0; pb < p1; ++pb) emd_one(bt, o, out, pb, K, KS, w);
+  }, o.n_threads);
+}
+template void ot_emd<double>(const EmdBatch<double>&, const EmdOptions&, const EmdBatchOut&, int);
+template void ot_emd<float>(const EmdBatch<float>&, const EmdOptions&, const EmdBatchOut&, int);
+
+// ---------------------------------------------------------------------------
+// 1-D
+// ---------------------------------------------------------------------------
+namespace {
+
+inline double cost1d(double x, double y, double p) {
+  const double d = std::fabs(x - y);
+  return p == 1.0 ? d : p == 2.0 ? d * d : std::pow(d, p);
+}
+
+// Sort order of v (ties by index: a canonical order).
+template <class T>
+void argsort(const T* v, int64_t n, std::vector<int64_t>& ord) {
+  ord.resize(n);
+  std::iota(ord.begin(), ord.end(), 0);
+  std::sort(ord.begin(), ord.end(), [&](int64_t i, int64_t j) { return v[i] != v[j] ? v[i] < v[j] : i < j; });
+}
+
+struct Work1d {
+  std::vector<int64_t> ox, oy;
+  std::vector<double> px, py;
+};
+
+// The monotone (north-west corner on sorted supports) plan, which is optimal
+// for convex costs |x - y|^p, p >= 1; the duals follow the staircase basis.
+// Returns the cost; when f/g are given fills the duals, when rows is given
+// the positive entries of the plan.
+template <class T>
+double solve_1d(const T* x, const T* y, int64_t n, int64_t m, const double* a, const double* b, double p,
+                Work1d& w, double* f, double* g, int32_t* rows, int32_t* cols, double* vals, int64_t* nnz) {
+  argsort(x, n, w.ox);
+  argsort(y, m, w.oy);
+  double sa = 0, sb = 0;
+  for (int64_t i = 0; i < n; ++i) sa += a ? a[i] : 1.0 / n;
+  for (int64_t j = 0; j < m; ++j) sb += b ? b[j] : 1.0 / m;
+  const double scale = sa / sb;
+  auto wa = [&](int64_t i) { return a ? a[i] : 1.0 / n; };
+  auto wb = [&](int64_t j) { return (b ? b[j] : 1.0 / m) * scale; };
+  int64_t i = 0, j = 0, k = 0;
+  double ra = wa(w.ox[0]), rb = wb(w.oy[0]), cost = 0;
+  if (f) {
+    f[w.ox[0]] = 0;
+    g[w.oy[0]] = cost1d(x[w.ox[0]], y[w.oy[0]], p);
+  }
+  for (;;) {
+    const int64_t xi = w.ox[i], yj = w.oy[j];
+    const double mv = std::min(ra, rb);
+    if (mv > 0) {
+      cost += mv * cost1d(x[xi], y[yj], p);
+      if (rows) {
+        rows[k] = static_cast<int32_t>(xi);
+        cols[k] = static_cast<int32_t>(yj);
+        vals[k] = mv;
+        ++k;
+      }
+    }
+    ra -= mv;
+    rb -= mv;
+    if (i == n - 1 && j == m - 1) break;
+    // Advance the exhausted side(s): min() leaves exactly 0 on at least one.
+    // At the end of one side only the other can advance (what is left there
+    // is the rounding of the two sums).
+    bool di = ra <= 0, dj = rb <= 0;
+    if (di && i == n - 1) {
+      di = false;
+      dj = true;
+    }
+    if (dj && j == m - 1) {
+      dj = false;
+      di = true;
+    }
+    if (dj) {
+      ++j;
+      rb += wb(w.oy[j]);
+      if (f) g[w.oy[j]] = cost1d(x[w.ox[i]], y[w.oy[j]], p) - f[w.ox[i]];
+    }
+    if (di) {
+      ++i;
+      ra += wa(w.ox[i]);
+      if (f) f[w.ox[i]] = cost1d(x[w.ox[i]], y[w.oy[j]], p) - g[w.oy[j]];
+    }
+  }
+  if (nnz) *nnz = k;
+  return cost;
+}
+
+}  // namespace
+
+template <class S>
+void ot_emd_1d(const Emd1dArgs<S>& A, const Emd1dOut& out, int n_threads) {
+  const int64_t cap = A.n + A.m - 1 > 0 ? A.n + A.m - 1 : 0;
+  parallel_for(A.B, A.B >= 64 ? 16 : 1, [&](int64_t p0, int64_t p1) {
+    Work1d w;
+    for (int64_t pb = p0; pb < p1; ++pb) {
+      const S* x = A.x + pb * A.x_stride;
+      const S* y = A.y + pb * A.y_stride;
+      const double* a = A.a ? A.a + pb * A.a_stride : nullptr;
+      const double* b = A.b ? A.b + pb * A.b_stride : nullptr;
+      double* f = out.f ? out.f + pb * A.n : nullptr;
+      double* g = out.g ? out.g + pb * A.m : nullptr;
+      int32_t* rows = out.plan_rows ? out.plan_rows + pb * cap : nullptr;
+      int32_t* cols = out.plan_cols ? out.plan_cols + pb * cap : nullptr;
+      double* vals = out.plan_vals ? out.plan_vals + pb * cap : nullptr;
+      int8_t st = SC_OT_STATUS_CONVERGED;
+      double sa = 0, sb = 0;
+      bool ok = true;
+      for (int64_t i = 0; i < A.n; ++i) ok = ok && std::isfinite(double(x[i]));
+      for (int64_t j = 0; j < A.m; ++j) ok = ok && std::isfinite(double(y[j]));
+      if (a && !weights_ok(a, A.n, &sa)) ok = false;
+      if (b && !weights_ok(b, A.m, &sb)) ok = false;
+      if (!a) sa = A.n > 0 ? 1.0 : 0.0;
+      if (!b) sb = A.m > 0 ? 1.0 : 0.0;
+      int64_t nnz = 0;
+      double cost = kNaN;
+      if (!ok) {
+        st = SC_OT_STATUS_BAD_INPUT;
+      } else if (A.n == 0 || A.m == 0 || sa <= 0 || sb <= 0) {
+        st = SC_OT_STATUS_DEGENERATE;
+        cost = 0;
+      } else if (std::fabs(sa - sb) > kMassTol * std::max(sa, sb)) {
+        st = SC_OT_STATUS_INFEASIBLE;
+      } else {
+        cost = solve_1d(x, y, A.n, A.m, a, b, A.p, w, f, g, rows, cols, vals, &nnz);
+        if (f) {
+          std::vector<double> ua, ub;
+          const double* aa = a;
+          const double* bb = b;
+          if (!a) {
+            ua.assign(A.n, 1.0 / A.n);
+            aa = ua.data();
+          }
+          if (!b) {
+            ub.assign(A.m, 1.0 / A.m);
+            bb = ub.data();
+          }
+          center_duals(f, g, aa, bb, A.n, A.m);
+        }
+      }
+      if (st != SC_OT_STATUS_CONVERGED) {
+        if (f)
+          for (int64_t i = 0; i < A.n; ++i) f[i] = st == SC_OT_STATUS_DEGENERATE ? 0.0 : kNaN;
+        if (g)
+          for (int64_t j = 0; j < A.m; ++j) g[j] = st == SC_OT_STATUS_DEGENERATE ? 0.0 : kNaN;
+      }
+      if (rows)
+        for (int64_t k = nnz; k < cap; ++k) {
+          rows[k] = -1;
+          cols[k] = -1;
+          vals[k] = 0;
+        }
+      if (out.plan_nnz) out.plan_nnz[pb] = nnz;
+      out.cost[pb] = cost;
+      out.status[pb] = st;
+    }
+  }, n_threads);
+}
+template void ot_emd_1d<double>(const Emd1dArgs<double>&, const Emd1dOut&, int);
+template void ot_emd_1d<float>(const Emd1dArgs<float>&, const Emd1dOut&, int);
+
+template <class S>
+void ot_sliced(const S* x, const S* y, int64_t n, int64_t m, int64_t d, const double* a, const double* b,
+               const double* dirs, int64_t K, double p, double* out, int n_threads) {
+  parallel_for(K, 4, [&](int64_t k0, int64_t k1) {
+    Work1d w;
+    std::vector<double> px(n), py(m);
+    for (int64_t k = k0; k < k1; ++k) {
+      for (int64_t i = 0; i < n; ++i) {
+        double s = 0;
+        for (int64_t t = 0; t < d; ++t) s += double(x[i * d + t]) * dirs[t * K + k];
+        px[i] = s;
+      }
+      for (int64_t j = 0; j < m; ++j) {
+        double s = 0;
+        for (int64_t t = 0; t < d; ++t) s += double(y[j * d + t]) * dirs[t * K + k];
+        py[j] = s;
+      }
+      out[k] = solve_1d(px.data(), py.data(), n, m, a, b, p, w, nullptr, nullptr, nullptr, nullptr, nullptr,
+                        nullptr);
+    }
+  }, n_threads);
+}
+template void ot_sliced<double>(const double*, const double*, int64_t, int64_t, int64_t, const double*,
+                                const double*, const double*, int64_t, double, double*, int);
+template void ot_sliced<float>(const float*, const float*, int64_t, int64_t, int64_t, const double*,
+                               const double*, const double*, int64_t, double, double*, int);
+
+}  // namespace ot
+}  // namespace sc

@@ -1,0 +1,669 @@
+// AVX2/FMA OT kernels (compiled with -mavx2 -mfma, SC_ISA=isa_avx2).  Every
+// function has internal linkage and the tables are constant-initialised, so
+// no AVX2 code can be picked by the linker for another TU.  Sums accumulate
+// in double; float data are widened with vcvtps2pd.
+#include <float.h>
+#include <math.h>
+
+#include "scalecore/common/simd_avx2.h"
+#include "scalecore/ot/cost_math.h"
+#include "scalecore/ot/kernel_api.h"
+
+namespace sc {
+namespace ot {
+namespace {
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Widening helpers: 4 floats -> F64x4, and 4 doubles -> 4 floats.
+inline F64x4 widen4(const float* p) { return F64x4(_mm256_cvtps_pd(_mm_loadu_ps(p))); }
+inline F64x4 lo4(__m256 v) { return F64x4(_mm256_cvtps_pd(_mm256_castps256_ps128(v))); }
+inline F64x4 hi4(__m256 v) { return F64x4(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))); }
+inline F64x4 load4(const double* p) { return F64x4::load(p); }
+inline F64x4 load4(const float* p) { return widen4(p); }
+
+// ---------------------------------------------------------------------------
+// Cost: register-blocked micro-kernel, R rows x one panel (kPanel columns).
+// Column blocks of kColBlock keep the panels in L2 while a row block passes.
+// ---------------------------------------------------------------------------
+constexpr int64_t kColBlock = 256;
+
+template <class S>
+struct PackOf;
+template <>
+struct PackOf<double> {
+  using T = F64x4;
+};
+template <>
+struct PackOf<float> {
+  using T = F32x8;
+};
+
+template <class S, int R>
+inline void cost_tile(const CostArgs<S>& a, int64_t i, int64_t q, S* out, int64_t ldo) {
+  using T = typename PackOf<S>::T;
+  constexpr int W = lanes_of<T>::value;
+  constexpr int V = kPanel / W;
+  T acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = T(S(0));
+  const S* panel = a.ypack + q * a.d * kPanel;
+  const S* xr[R];
+  for (int r = 0; r < R; ++r) xr[r] = a.x + (i + r) * a.d;
+  for (int64_t k = 0; k < a.d; ++k) {
+    T pv[V];
+    for (int v = 0; v < V; ++v) pv[v] = T::load(panel + k * kPanel + v * W);
+    for (int r = 0; r < R; ++r) {
+      const T xb(xr[r][k]);
+      for (int v = 0; v < V; ++v) acc[r][v] = fmadd(xb, pv[v], acc[r][v]);
+    }
+  }
+  const int64_t j0 = q * kPanel;
+  for (int r = 0; r < R; ++r) {
+    const T nx(a.nx2[i + r]);
+    S* o = out + r * ldo;
+    for (int v = 0; v < V; ++v) {
+      const int64_t j = j0 + v * W;
+      if (j >= a.m) break;
+      const T ny = T::load(a.ny2 + j);
+      const T c = metric_power(metric_from_dot<T>(a.metric, acc[r][v], nx, ny), a.p);
+      if (j + W <= a.m) {
+        c.store(o + j);
+      } else {
+        alignas(32) S buf[W];
+        c.store(buf);
+        for (int64_t t = 0; j + t < a.m; ++t) o[j + t] = buf[t];
+      }
+    }
+  }
+}
+
+template <class S>
+void cost_rows(const CostArgs<S>& a, int64_t i0, int64_t i1, S* out, int64_t ldo) {
+  constexpr int R = sizeof(S) == 8 ? 3 : 6;
+  const int64_t np = (a.m + kPanel - 1) / kPanel;
+  const int64_t pb = kColBlock / kPanel;
+  for (int64_t q0 = 0; q0 < np; q0 += pb) {
+    const int64_t q1 = imin(np, q0 + pb);
+    int64_t i = i0;
+    for (; i + R <= i1; i += R)
+      for (int64_t q = q0; q < q1; ++q) cost_tile<S, R>(a, i, q, out + (i - i0) * ldo, ldo);
+    for (; i < i1; ++i)
+      for (int64_t q = q0; q < q1; ++q) cost_tile<S, 1>(a, i, q, out + (i - i0) * ldo, ldo);
+  }
+  if (a.table) {
+    for (int64_t i = i0; i < i1; ++i) {
+      S* o = out + (i - i0) * ldo;
+      const double* trow = a.table + a.lx[i] * a.ldt;
+      for (int64_t j = 0; j < a.m; ++j) o[j] = static_cast<S>(o[j] + trow[a.ly[j]]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Log-sum-exp row pass.
+// ---------------------------------------------------------------------------
+double row_max_d(const double* c, const double* g, double inv_eps, int64_t m) {
+  const F64x4 ie(inv_eps);
+  F64x4 mx0(-HUGE_VAL), mx1(-HUGE_VAL);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    mx0 = vmax(mx0, (F64x4::load(g + j) - F64x4::load(c + j)) * ie);
+    mx1 = vmax(mx1, (F64x4::load(g + j + 4) - F64x4::load(c + j + 4)) * ie);
+  }
+  mx0 = vmax(mx0, mx1);
+  double r = -HUGE_VAL;
+  for (int l = 0; l < 4; ++l) r = lane(mx0, l) > r ? lane(mx0, l) : r;
+  for (; j < m; ++j) {
+    const double v = (g[j] - c[j]) * inv_eps;
+    r = v > r ? v : r;
+  }
+  return r;
+}
+
+double row_max_f(const float* c, const float* g, double inv_eps, int64_t m) {
+  const F32x8 ie(static_cast<float>(inv_eps));
+  F32x8 mx0(-HUGE_VALF), mx1(-HUGE_VALF);
+  int64_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    mx0 = vmax(mx0, (F32x8::load(g + j) - F32x8::load(c + j)) * ie);
+    mx1 = vmax(mx1, (F32x8::load(g + j + 8) - F32x8::load(c + j + 8)) * ie);
+  }
+  mx0 = vmax(mx0, mx1);
+  float r = -HUGE_VALF;
+  for (int l = 0; l < 8; ++l) r = lane(mx0, l) > r ? lane(mx0, l) : r;
+  const float iesc = static_cast<float>(inv_eps);
+  for (; j < m; ++j) {
+    const float v = (g[j] - c[j]) * iesc;
+    r = v > r ? v : r;
+  }
+  return r;
+}
+
+double row_expsum_d(const double* c, const double* g, double inv_eps, double shift, int64_t m, double* e) {
+  const F64x4 ie(inv_eps), sh(shift);
+  F64x4 s0(0.0), s1(0.0);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const F64x4 v0 = vexp((F64x4::load(g + j) - F64x4::load(c + j)) * ie - sh);
+    const F64x4 v1 = vexp((F64x4::load(g + j + 4) - F64x4::load(c + j + 4)) * ie - sh);
+    v0.store(e + j);
+    v1.store(e + j + 4);
+    s0 += v0;
+    s1 += v1;
+  }
+  double s = hsum(s0 + s1);
+  for (; j < m; ++j) {
+    e[j] = exp((g[j] - c[j]) * inv_eps - shift);
+    s += e[j];
+  }
+  return s;
+}
+
+double row_expsum_f(const float* c, const float* g, double inv_eps, double shift, int64_t m, float* e) {
+  const F32x8 ie(static_cast<float>(inv_eps)), sh(static_cast<float>(shift));
+  F64x4 s0(0.0), s1(0.0);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const F32x8 v = vexp((F32x8::load(g + j) - F32x8::load(c + j)) * ie - sh);
+    v.store(e + j);
+    s0 += lo4(v.v);
+    s1 += hi4(v.v);
+  }
+  double s = hsum(s0 + s1);
+  const float iesc = static_cast<float>(inv_eps), shs = static_cast<float>(shift);
+  for (; j < m; ++j) {
+    e[j] = expf((g[j] - c[j]) * iesc - shs);
+    s += e[j];
+  }
+  return s;
+}
+
+// exp of 8 doubles through one float exponential (arguments rounded to
+// float): the float32-kernel mode's fast exponential.
+inline void vexp_f32_pair(F64x4 a, F64x4 b, F64x4& ea, F64x4& eb) {
+  const __m256 x = _mm256_set_m128(_mm256_cvtpd_ps(b.v), _mm256_cvtpd_ps(a.v));
+  const F32x8 e = vexp(F32x8(x));
+  ea = lo4(e.v);
+  eb = hi4(e.v);
+}
+
+double row_expsum_f32exp_d(const double* c, const double* g, double inv_eps, double shift, int64_t m, double* e) {
+  const F64x4 ie(inv_eps), sh(shift);
+  F64x4 s0(0.0), s1(0.0);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    F64x4 v0, v1;
+    vexp_f32_pair((F64x4::load(g + j) - F64x4::load(c + j)) * ie - sh,
+                  (F64x4::load(g + j + 4) - F64x4::load(c + j + 4)) * ie - sh, v0, v1);
+    v0.store(e + j);
+    v1.store(e + j + 4);
+    s0 += v0;
+    s1 += v1;
+  }
+  double s = hsum(s0 + s1);
+  for (; j < m; ++j) {
+    e[j] = double(expf(static_cast<float>((g[j] - c[j]) * inv_eps - shift)));
+    s += e[j];
+  }
+  return s;
+}
+
+void col_axpy_d(const double* e, double w, int64_t m, double* acc) {
+  const F64x4 wv(w);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) fmadd(wv, F64x4::load(e + j), F64x4::load(acc + j)).store(acc + j);
+  for (; j < m; ++j) acc[j] += w * e[j];
+}
+
+void col_axpy_f(const float* e, double w, int64_t m, double* acc) {
+  const F64x4 wv(w);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) fmadd(wv, widen4(e + j), F64x4::load(acc + j)).store(acc + j);
+  for (; j < m; ++j) acc[j] += w * double(e[j]);
+}
+
+// Stores k = w * e (flushing values below the kernel type's smallest normal,
+// keeping NaN) and adds the stored value to acc.
+template <class S>
+void col_store_f32(const S* e, double w, int64_t m, double* acc, float* k) {
+  const F64x4 wv(w);
+  const __m128 tiny = _mm_set1_ps(FLT_MIN);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const F64x4 p = wv * load4(e + j);
+    __m128 kf = _mm256_cvtpd_ps(p.v);
+    const __m128 keep = _mm_or_ps(_mm_cmpge_ps(kf, tiny), _mm_cmpunord_ps(kf, kf));
+    kf = _mm_and_ps(kf, keep);
+    _mm_storeu_ps(k + j, kf);
+    (F64x4::load(acc + j) + F64x4(_mm256_cvtps_pd(kf))).store(acc + j);
+  }
+  for (; j < m; ++j) {
+    float v = static_cast<float>(w * double(e[j]));
+    v = (v >= FLT_MIN || v != v) ? v : 0.0f;
+    k[j] = v;
+    acc[j] += double(v);
+  }
+}
+
+template <class S>
+void col_store_f64(const S* e, double w, int64_t m, double* acc, double* k) {
+  const F64x4 wv(w);
+  const __m256d tiny = _mm256_set1_pd(DBL_MIN);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    __m256d p = (wv * load4(e + j)).v;
+    const __m256d keep = _mm256_or_pd(_mm256_cmp_pd(p, tiny, _CMP_GE_OQ), _mm256_cmp_pd(p, p, _CMP_UNORD_Q));
+    p = _mm256_and_pd(p, keep);
+    _mm256_storeu_pd(k + j, p);
+    (F64x4::load(acc + j) + F64x4(p)).store(acc + j);
+  }
+  for (; j < m; ++j) {
+    double v = w * double(e[j]);
+    v = (v >= DBL_MIN || v != v) ? v : 0.0;
+    k[j] = v;
+    acc[j] += v;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Stored-kernel scaling iterations.
+// ---------------------------------------------------------------------------
+double krow_dot_f32(const float* k, const double* v, int64_t m) {
+  F64x4 s0(0.0), s1(0.0), s2(0.0), s3(0.0);
+  int64_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    const __m256 k0 = _mm256_loadu_ps(k + j), k1 = _mm256_loadu_ps(k + j + 8);
+    s0 = fmadd(lo4(k0), F64x4::load(v + j), s0);
+    s1 = fmadd(hi4(k0), F64x4::load(v + j + 4), s1);
+    s2 = fmadd(lo4(k1), F64x4::load(v + j + 8), s2);
+    s3 = fmadd(hi4(k1), F64x4::load(v + j + 12), s3);
+  }
+  for (; j + 4 <= m; j += 4) s0 = fmadd(widen4(k + j), F64x4::load(v + j), s0);
+  double s = hsum((s0 + s1) + (s2 + s3));
+  for (; j < m; ++j) s += double(k[j]) * v[j];
+  return s;
+}
+
+double krow_dot_f64(const double* k, const double* v, int64_t m) {
+  F64x4 s0(0.0), s1(0.0), s2(0.0), s3(0.0);
+  int64_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    s0 = fmadd(F64x4::load(k + j), F64x4::load(v + j), s0);
+    s1 = fmadd(F64x4::load(k + j + 4), F64x4::load(v + j + 4), s1);
+    s2 = fmadd(F64x4::load(k + j + 8), F64x4::load(v + j + 8), s2);
+    s3 = fmadd(F64x4::load(k + j + 12), F64x4::load(v + j + 12), s3);
+  }
+  for (; j + 4 <= m; j += 4) s0 = fmadd(F64x4::load(k + j), F64x4::load(v + j), s0);
+  double s = hsum((s0 + s1) + (s2 + s3));
+  for (; j < m; ++j) s += k[j] * v[j];
+  return s;
+}
+
+void krow_axpy_f32(const float* k, double u, int64_t m, double* acc) {
+  const F64x4 uv(u);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256 kk = _mm256_loadu_ps(k + j);
+    fmadd(uv, lo4(kk), F64x4::load(acc + j)).store(acc + j);
+    fmadd(uv, hi4(kk), F64x4::load(acc + j + 4)).store(acc + j + 4);
+  }
+  for (; j < m; ++j) acc[j] += u * double(k[j]);
+}
+
+void krow_axpy_f64(const double* k, double u, int64_t m, double* acc) {
+  const F64x4 uv(u);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    fmadd(uv, F64x4::load(k + j), F64x4::load(acc + j)).store(acc + j);
+    fmadd(uv, F64x4::load(k + j + 4), F64x4::load(acc + j + 4)).store(acc + j + 4);
+  }
+  for (; j < m; ++j) acc[j] += u * k[j];
+}
+
+// Four dots sharing the loads of v; each row's lanes are summed in the same
+// order as krow_dot (the levels are compared with a tolerance anyway).
+template <class K>
+void krow_dot4_impl(const K* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  F64x4 s0(0.0), s1(0.0), s2(0.0), s3(0.0);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const F64x4 vv = F64x4::load(v + j);
+    s0 = fmadd(load4(k + j), vv, s0);
+    s1 = fmadd(load4(k + ldk + j), vv, s1);
+    s2 = fmadd(load4(k + 2 * ldk + j), vv, s2);
+    s3 = fmadd(load4(k + 3 * ldk + j), vv, s3);
+  }
+  out[0] = hsum(s0);
+  out[1] = hsum(s1);
+  out[2] = hsum(s2);
+  out[3] = hsum(s3);
+  for (; j < m; ++j) {
+    out[0] += double(k[j]) * v[j];
+    out[1] += double(k[ldk + j]) * v[j];
+    out[2] += double(k[2 * ldk + j]) * v[j];
+    out[3] += double(k[3 * ldk + j]) * v[j];
+  }
+}
+void krow_dot4_f32(const float* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  krow_dot4_impl<float>(k, ldk, v, m, out);
+}
+void krow_dot4_f64(const double* k, int64_t ldk, const double* v, int64_t m, double* out) {
+  krow_dot4_impl<double>(k, ldk, v, m, out);
+}
+
+void krow_axpy4_f32(const float* k, int64_t ldk, const double* u, int64_t m, double* acc) {
+  const F64x4 u0(u[0]), u1(u[1]), u2(u[2]), u3(u[3]);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    F64x4 s = F64x4::load(acc + j);
+    s = fmadd(u0, widen4(k + j), s);
+    s = fmadd(u1, widen4(k + ldk + j), s);
+    s = fmadd(u2, widen4(k + 2 * ldk + j), s);
+    s = fmadd(u3, widen4(k + 3 * ldk + j), s);
+    s.store(acc + j);
+  }
+  for (; j < m; ++j)
+    acc[j] += ((u[0] * double(k[j]) + u[1] * double(k[ldk + j])) + u[2] * double(k[2 * ldk + j])) +
+              u[3] * double(k[3 * ldk + j]);
+}
+
+void krow_axpy4_f64(const double* k, int64_t ldk, const double* u, int64_t m, double* acc) {
+  const F64x4 u0(u[0]), u1(u[1]), u2(u[2]), u3(u[3]);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    F64x4 s = F64x4::load(acc + j);
+    s = fmadd(u0, F64x4::load(k + j), s);
+    s = fmadd(u1, F64x4::load(k + ldk + j), s);
+    s = fmadd(u2, F64x4::load(k + 2 * ldk + j), s);
+    s = fmadd(u3, F64x4::load(k + 3 * ldk + j), s);
+    s.store(acc + j);
+  }
+  for (; j < m; ++j)
+    acc[j] += ((u[0] * k[j] + u[1] * k[ldk + j]) + u[2] * k[2 * ldk + j]) + u[3] * k[3 * ldk + j];
+}
+
+// ---------------------------------------------------------------------------
+// Exact pass, column fallback and barycentric map (double arithmetic).
+// ---------------------------------------------------------------------------
+inline void store_plan(double* p, F64x4 v) { v.store(p); }
+inline void store_plan(float* p, F64x4 v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v.v)); }
+
+template <class S>
+void final_row(const S* c, double fi, const double* g, double inv_eps, int64_t m, double* acc_col, S* plan,
+               double* out3) {
+  const F64x4 fv(fi), ie(inv_eps);
+  F64x4 s0(0.0), s1(0.0), s2(0.0);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const F64x4 cv = load4(c + j);
+    const F64x4 x = (fv + F64x4::load(g + j) - cv) * ie;
+    const F64x4 p = vexp(x);
+    s0 += p;
+    s1 = fmadd(p, cv, s1);
+    s2 = fmadd(p, select(p > F64x4(0.0), x, F64x4(0.0)), s2);  // 0 * (-inf) would be NaN
+    (F64x4::load(acc_col + j) + p).store(acc_col + j);
+    if (plan) store_plan(plan + j, p);
+  }
+  double r0 = hsum(s0), r1 = hsum(s1), r2 = hsum(s2);
+  for (; j < m; ++j) {
+    const double x = (fi + g[j] - double(c[j])) * inv_eps;
+    const double p = exp(x);
+    r0 += p;
+    r1 += p * double(c[j]);
+    r2 += p == 0 ? 0.0 : p * x;
+    acc_col[j] += p;
+    if (plan) plan[j] = static_cast<S>(p);
+  }
+  out3[0] += r0;
+  out3[1] += r1;
+  out3[2] += r2;
+}
+
+template <class S>
+void col_max(const S* c, double fi, int64_t m, double* colmax) {
+  const F64x4 fv(fi);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) vmax(F64x4::load(colmax + j), fv - load4(c + j)).store(colmax + j);
+  for (; j < m; ++j) {
+    const double v = fi - double(c[j]);
+    colmax[j] = v > colmax[j] ? v : colmax[j];
+  }
+}
+
+template <class S>
+void col_sumexp(const S* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
+  const F64x4 fv(fi), ie(inv_eps);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const F64x4 p = vexp((fv - load4(c + j) - F64x4::load(colmax + j)) * ie);
+    (F64x4::load(acc + j) + p).store(acc + j);
+  }
+  for (; j < m; ++j) acc[j] += exp((fi - double(c[j]) - colmax[j]) * inv_eps);
+}
+
+void col_sumexp_f32exp_d(const double* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
+  const F64x4 fv(fi), ie(inv_eps);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    F64x4 p0, p1;
+    vexp_f32_pair((fv - F64x4::load(c + j) - F64x4::load(colmax + j)) * ie,
+                  (fv - F64x4::load(c + j + 4) - F64x4::load(colmax + j + 4)) * ie, p0, p1);
+    (F64x4::load(acc + j) + p0).store(acc + j);
+    (F64x4::load(acc + j + 4) + p1).store(acc + j + 4);
+  }
+  for (; j < m; ++j) acc[j] += double(expf(static_cast<float>((fi - c[j] - colmax[j]) * inv_eps)));
+}
+
+template <class S>
+void row_bary(const S* p, const S* y, int64_t m, int64_t d, double* out) {
+  for (int64_t j = 0; j < m; ++j) {
+    const double w = p[j];
+    if (w == 0) continue;
+    const S* yj = y + j * d;
+    int64_t k = 0;
+    const F64x4 wv(w);
+    for (; k + 4 <= d; k += 4) fmadd(wv, load4(yj + k), F64x4::load(out + k)).store(out + k);
+    for (; k < d; ++k) out[k] += w * double(yj[k]);
+  }
+}
+
+// Minimum and second minimum of h = c - v with first-index tie-breaking,
+// per lane, then merged (see kernel_api.h for the exact rule).
+void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t* j1o, double* u2o, int64_t* j2o) {
+  F64x4 m1(HUGE_VAL), m2(HUGE_VAL), i1(-1.0), i2(-1.0);
+  F64x4 idx(_mm256_set_pd(3.0, 2.0, 1.0, 0.0));
+  const F64x4 four(4.0);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const F64x4 h = v ? F64x4::load(c + j) - F64x4::load(v + j) : F64x4::load(c + j);
+    const M64x4 lt1 = h < m1;
+    const M64x4 lt2 = h < m2;
+    // New second: old first where h beats it, else h where h beats the second.
+    m2 = select(lt1, m1, select(lt2, h, m2));
+    i2 = select(lt1, i1, select(lt2, idx, i2));
+    m1 = select(lt1, h, m1);
+    i1 = select(lt1, idx, i1);
+    idx += four;
+  }
+  // Scalar tail: its own (first, second) pair.
+  double t1 = HUGE_VAL, t2 = HUGE_VAL;
+  int64_t k1 = -1, k2 = -1;
+  for (; j < n; ++j) {
+    const double h = v ? c[j] - v[j] : c[j];
+    if (k1 < 0 || h < t1) {
+      t2 = t1;
+      k2 = k1;
+      t1 = h;
+      k1 = j;
+    } else if (k2 < 0 || h < t2) {
+      t2 = h;
+      k2 = j;
+    }
+  }
+  // Lane merge by horizontal minima: the minimum, then the lowest index
+  // attaining it (index -1 = empty lane, mapped to +inf).
+  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
+  auto hmin = [](__m256d x) {
+    x = _mm256_min_pd(x, _mm256_permute_pd(x, 0x5));
+    return _mm256_min_pd(x, _mm256_permute2f128_pd(x, x, 0x01));
+  };
+  auto first_index = [&](__m256d val, __m256d idx, __m256d target) {
+    const __m256d hit = _mm256_and_pd(_mm256_cmp_pd(val, target, _CMP_EQ_OQ),
+                                      _mm256_cmp_pd(idx, _mm256_setzero_pd(), _CMP_GE_OQ));
+    return hmin(_mm256_blendv_pd(inf, idx, hit));
+  };
+  const __m256d valid1 = _mm256_cmp_pd(i1.v, _mm256_setzero_pd(), _CMP_GE_OQ);
+  const __m256d m1v = _mm256_blendv_pd(inf, m1.v, valid1);
+  double u1 = _mm256_cvtsd_f64(hmin(m1v));
+  double j1d = _mm256_cvtsd_f64(first_index(m1v, i1.v, _mm256_set1_pd(u1)));
+  int64_t j1 = j1d < HUGE_VAL ? static_cast<int64_t>(j1d) : -1;
+  bool tail_owner = false;
+  if (k1 >= 0 && (j1 < 0 || t1 < u1 || (t1 == u1 && k1 < j1))) {
+    u1 = t1;
+    j1 = k1;
+    tail_owner = true;
+  }
+  // Second: the owner lane contributes its second, every other lane its first.
+  __m256d c2 = m1v, x2 = i1.v;
+  if (!tail_owner && j1 >= 0) {
+    const __m256d own = _mm256_cmp_pd(i1.v, _mm256_set1_pd(double(j1)), _CMP_EQ_OQ);
+    const __m256d valid2 = _mm256_cmp_pd(i2.v, _mm256_setzero_pd(), _CMP_GE_OQ);
+    c2 = _mm256_blendv_pd(c2, _mm256_blendv_pd(inf, m2.v, valid2), own);
+    x2 = _mm256_blendv_pd(x2, i2.v, own);
+  }
+  double u2 = _mm256_cvtsd_f64(hmin(c2));
+  double j2d = _mm256_cvtsd_f64(first_index(c2, x2, _mm256_set1_pd(u2)));
+  int64_t j2 = (u2 < HUGE_VAL || j2d < HUGE_VAL) && j2d < HUGE_VAL ? static_cast<int64_t>(j2d) : -1;
+  const double tc = tail_owner ? t2 : t1;
+  const int64_t tk = tail_owner ? k2 : k1;
+  if (tk >= 0 && (j2 < 0 || tc < u2 || (tc == u2 && tk < j2))) {
+    u2 = tc;
+    j2 = tk;
+  }
+  if (j2 < 0) u2 = HUGE_VAL;
+  *u1o = u1;
+  *j1o = j1;
+  *u2o = u2;
+  *j2o = j2;
+}
+
+void col_min(const double* c, int64_t n, double row, double* colmin, double* colarg) {
+  const F64x4 r(row);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const F64x4 cv = F64x4::load(c + j), cm = F64x4::load(colmin + j);
+    const M64x4 lt = cv < cm;
+    select(lt, cv, cm).store(colmin + j);
+    select(lt, r, F64x4::load(colarg + j)).store(colarg + j);
+  }
+  for (; j < n; ++j)
+    if (c[j] < colmin[j]) {
+      colmin[j] = c[j];
+      colarg[j] = row;
+    }
+}
+
+template <class S>
+bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax) {
+  F64x4 mx(0.0);
+  __m256d okm = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+  double smx = 0;
+  bool sok = true;
+  for (int64_t i = 0; i < n; ++i) {
+    const S* c = C + i * ldc;
+    int64_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+      const F64x4 v = vabs(load4(c + j));
+      okm = _mm256_and_pd(okm, _mm256_cmp_pd(v.v, _mm256_set1_pd(DBL_MAX), _CMP_LE_OQ));
+      mx = F64x4(_mm256_max_pd(mx.v, v.v));
+    }
+    for (; j < m; ++j) {
+      const double v = fabs(double(c[j]));
+      sok = sok && v <= DBL_MAX;
+      smx = v > smx ? v : smx;
+    }
+  }
+  alignas(32) double t[4];
+  mx.store(t);
+  for (int l = 0; l < 4; ++l) smx = t[l] > smx ? t[l] : smx;
+  *absmax = smx;
+  return sok && _mm256_movemask_pd(okm) == 0xf;
+}
+
+// EMD pricing: the first minimum (lowest arc index) of (c_j + pi) - pj_j,
+// computed with the generic level's operation order (no FMA), so both
+// levels pick the same arc and pivot identically.  One reduction per call.
+double emd_price(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t start,
+                 int64_t count, int64_t* arg) {
+  F64x4 best(HUGE_VAL), bidx(-1.0);
+  const F64x4 four(4.0), lane_off(_mm256_set_pd(3.0, 2.0, 1.0, 0.0));
+  double sbest = HUGE_VAL;
+  int64_t sidx = -1;
+  int64_t i = start / m, j = start % m;
+  for (int64_t k = 0; k < count;) {
+    const double* c = C + i * ldc;
+    const F64x4 piv(pi[i]);
+    const int64_t len = imin(m - j, count - k);
+    const int64_t base = i * m;
+    int64_t t = 0;
+    F64x4 idx = F64x4(double(base + j)) + lane_off;
+    for (; t + 4 <= len; t += 4) {
+      const F64x4 r = (F64x4::load(c + j + t) + piv) - F64x4::load(pj + j + t);
+      const M64x4 lt = r < best;
+      best = select(lt, r, best);
+      bidx = select(lt, idx, bidx);
+      idx += four;
+    }
+    for (; t < len; ++t) {
+      const double r = (c[j + t] + pi[i]) - pj[j + t];
+      if (r < sbest) {
+        sbest = r;
+        sidx = base + j + t;
+      }
+    }
+    k += len;
+    ++i;
+    j = 0;
+  }
+  alignas(32) double bv[4], bx[4];
+  best.store(bv);
+  bidx.store(bx);
+  double v = sbest;
+  int64_t ix = sidx;
+  for (int l = 0; l < 4; ++l) {
+    const int64_t li = static_cast<int64_t>(bx[l]);
+    if (li < 0) continue;
+    if (bv[l] < v || (bv[l] == v && (ix < 0 || li < ix))) {
+      v = bv[l];
+      ix = li;
+    }
+  }
+  *arg = ix;
+  return v;
+}
+
+const OtKernels<double> kTableD = {
+    "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &row_expsum_f32exp_d, &col_axpy_d,
+    &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
+    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>,
+    &row_min2, &col_min, &finite_absmax<double>, &emd_price};
+const OtKernels<float> kTableF = {
+    "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &row_expsum_f,   &col_axpy_f,
+    &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
+    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>,
+    &row_min2, &col_min, &finite_absmax<float>, &emd_price};
+
+}  // namespace
+
+template <>
+const OtKernels<double>& ot_kernels_avx2<double>() {
+  return kTableD;
+}
+template <>
+const OtKernels<float>& ot_kernels_avx2<float>() {
+  return kTableF;
+}
+
+}  // namespace ot
+}  // namespace sc

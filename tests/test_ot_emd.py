@@ -1,0 +1,222 @@
+"""Exact OT against POT (emd2, emd2_1d, sliced) and scipy (assignment)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import ot
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+import scalecore.ot as sot
+from scalecore.ot._common import reference_kernels
+
+
+def problem(rng, n, m, d=3, uniform=False):
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.3
+    M = sot.cost_matrix(x, y)
+    if uniform:
+        return np.full(n, 1 / n), np.full(m, 1 / m), M
+    a, b = rng.random(n) + 0.05, rng.random(m) + 0.05
+    return a / a.sum(), b / b.sum(), M
+
+
+def check_solution(r, a, b, M, tol=1e-12):
+    P = r.plan.toarray()
+    n, m = M.shape
+    assert r.plan.nnz <= n + m - 1
+    assert np.all(r.plan.values > 0)
+    np.testing.assert_allclose(P.sum(1), a, atol=tol)
+    np.testing.assert_allclose(P.sum(0), b, atol=tol)
+    # Duals: feasible, tight on the support, and the dual value is the cost.
+    red = M - r.f[:, None] - r.g[None, :]
+    assert red.min() > -1e-10 * (1 + np.abs(M).max())
+    assert np.abs(red[r.plan.rows, r.plan.cols]).max() < 1e-10 * (1 + np.abs(M).max())
+    assert np.isclose(a @ r.f + b @ r.g, r.cost, rtol=1e-10, atol=1e-12)
+    assert np.isclose((P * M).sum(), r.cost, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (1, 7), (9, 1), (13, 29), (64, 64), (101, 57)])
+@pytest.mark.parametrize("uniform", [False, True])
+def test_emd_matches_pot(simd, rng, n, m, uniform):
+    a, b, M = problem(rng, n, m, uniform=uniform)
+    r = sot.emd(a, b, M)
+    ref = ot.emd2(a, b, M, numItermax=10**7)
+    assert r.status == "converged"
+    assert abs(r.cost - ref) <= 1e-9 * abs(ref) + 1e-15
+    check_solution(r, a, b, M)
+
+
+def test_assignment_and_simplex_agree_with_scipy(rng):
+    n = 50
+    _, _, M = problem(rng, n, n, uniform=True)
+    u = np.full(n, 1 / n)
+    r1 = sot.emd(u, u, M)
+    r2 = sot.emd(u, u, M, solver="simplex")
+    i, j = linear_sum_assignment(M)
+    assert np.isclose(r1.cost, M[i, j].sum() / n, rtol=1e-12)
+    assert np.isclose(r2.cost, r1.cost, rtol=1e-12)
+    assert r1.plan.nnz == n and r1.n_iter == 0 and r2.n_iter > 0
+    check_solution(r2, u, u, M)
+
+
+def test_levels_match_reference(simd, rng):
+    for uniform in (False, True):
+        a, b, M = problem(rng, 43, 43 if uniform else 31, uniform=uniform)
+        r = sot.emd(a, b, M)
+        with reference_kernels():
+            q = sot.emd(a, b, M)
+        assert np.isclose(r.cost, q.cost, rtol=1e-13)
+        check_solution(q, a, b, M)
+
+
+def test_zero_weights_and_unnormalised_mass(rng):
+    a, b, M = problem(rng, 20, 15)
+    a[[0, 5, 7]] = 0
+    b[3] = 0
+    a *= 3.0 / a.sum()
+    b *= 3.0 / b.sum()
+    r = sot.emd(a, b, M)
+    assert abs(r.cost - ot.emd2(a, b, M)) < 1e-9 * r.cost
+    check_solution(r, a, b, M, tol=1e-12)
+    assert np.all(np.isfinite(r.f)) and np.all(np.isfinite(r.g))
+
+
+def test_points_instead_of_costs(rng):
+    x, y = rng.standard_normal((12, 3)), rng.standard_normal((9, 3))
+    r = sot.emd(None, None, x=x, y=y, metric="euclidean")
+    assert abs(r.cost - ot.emd2(np.full(12, 1 / 12), np.full(9, 1 / 9), ot.dist(x, y, "euclidean"))) < 1e-12
+    assert r.objective == r.cost
+    with pytest.raises(ValueError, match="not both"):
+        sot.emd(None, None, sot.cost_matrix(x, y), x=x, y=y)
+
+
+def test_float32(rng):
+    a, b, M = problem(rng, 30, 20)
+    r = sot.emd(a, b, M.astype(np.float32))
+    assert abs(r.cost - ot.emd2(a, b, M.astype(np.float32).astype(float))) < 1e-9 * r.cost
+
+
+def test_batch_equal_ragged_and_bad_problem(rng):
+    B = 6
+    probs = [problem(rng, 12 + k, 9 + 2 * k) for k in range(B)]
+    # Ragged batch.
+    r = sot.emd([p[0] for p in probs], [p[1] for p in probs], [p[2] for p in probs])
+    for k, (a, b, M) in enumerate(probs):
+        assert abs(r.cost[k] - ot.emd2(a, b, M)) < 1e-9 * r.cost[k]
+        assert r.f[k].shape == (12 + k,)
+    # Equal sizes with a shared cost matrix and a batch of weights; one bad.
+    a, b, M = problem(rng, 16, 14)
+    A = np.stack([a, np.roll(a, 3), a])
+    A[2, 4] = -0.1
+    with pytest.warns(RuntimeWarning, match="could not be solved"):
+        rb = sot.emd(A, b, M)
+    assert list(rb.status) == ["converged", "converged", "bad_input"]
+    assert np.isnan(rb.cost[2])
+    assert abs(rb.cost[1] - ot.emd2(A[1], b, M)) < 1e-9 * rb.cost[1]
+    assert rb.f.shape == (3, 16)
+    assert isinstance(rb.plan, sot.PlanBatch) and rb.plan[1].shape == (16, 14)
+    np.testing.assert_allclose(rb.plan[1].toarray().sum(0), b, atol=1e-12)
+    assert rb.plan.nnz.shape == (3,) and len(list(rb.plan)) == 3
+    # Mass mismatch within a batch is a status, not an exception.
+    Bw = np.stack([b, 2 * b])
+    with pytest.warns(RuntimeWarning):
+        rm = sot.emd(a, Bw, M)
+    assert list(rm.status) == ["converged", "infeasible"]
+
+
+def test_thread_invariance(rng):
+    probs = [problem(rng, 40, 40) for _ in range(10)]
+    Ms = np.stack([p[2] for p in probs])
+    A = np.stack([p[0] for p in probs])
+    Bw = np.stack([p[1] for p in probs])
+    r1 = sot.emd(A, Bw, Ms, n_threads=1)
+    r2 = sot.emd(A, Bw, Ms, n_threads=2)
+    assert np.array_equal(r1.cost, r2.cost) and np.array_equal(r1.f, r2.f)
+
+
+def test_bad_input_single_problem(rng):
+    a, b, M = problem(rng, 5, 4)
+    with pytest.raises(ValueError, match="a: weights must be >= 0"):
+        sot.emd(-a, b, M)
+    with pytest.raises(ValueError, match="b: weights must be finite"):
+        sot.emd(a, np.where(np.arange(4) == 1, np.nan, b), M)
+    with pytest.raises(ValueError, match="equal masses"):
+        sot.emd(a, 2 * b, M)
+    Mn = M.copy()
+    Mn[1, 2] = np.inf
+    with pytest.raises(ValueError, match="M: costs must be finite"):
+        sot.emd(a, b, Mn)
+    with pytest.raises(ValueError, match="a: expected 5 weights"):
+        sot.emd(a[:4], b, M)
+    with pytest.raises(ValueError, match="empty"):
+        sot.emd(np.zeros(0), b, np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="total mass is 0"):
+        sot.emd(np.zeros(5), b, M)
+    with pytest.raises(ValueError, match="solver"):
+        sot.emd(a, b, M, solver="lp")
+
+
+def test_max_iter_status_and_warning(rng):
+    a, b, M = problem(rng, 30, 25)
+    with pytest.warns(sot.ConvergenceWarning):
+        r = sot.emd(a, b, M, max_iter=3)
+    assert r.status == "max_iter"
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), m=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_hypothesis_shapes(n, m, seed):
+    rng = np.random.default_rng(seed)
+    a, b, M = problem(rng, n, m, d=2)
+    r = sot.emd(a, b, M)
+    assert abs(r.cost - ot.emd2(a, b, M)) <= 1e-9 * abs(r.cost) + 1e-14
+    check_solution(r, a, b, M)
+
+
+# ---------------------------------------------------------------------------
+# 1-D and sliced
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_emd_1d_matches_pot_and_duals(rng, p):
+    x, y = rng.standard_normal(37), rng.standard_normal(23) * 2
+    a, b = rng.random(37), rng.random(23)
+    a, b = a / a.sum(), b / b.sum()
+    r = sot.emd_1d(x, y, a, b, p=p, plan=True)
+    C = np.abs(x[:, None] - y[None, :]) ** p
+    exact = ot.emd2(a, b, C)
+    assert abs(r.cost - exact) < 1e-10 * exact
+    P = r.plan.toarray()
+    np.testing.assert_allclose(P.sum(1), a, atol=1e-13)
+    np.testing.assert_allclose(P.sum(0), b, atol=1e-13)
+    assert r.plan.nnz <= 37 + 23 - 1
+    assert (C - r.f[:, None] - r.g[None, :]).min() > -1e-10
+    assert np.isclose(a @ r.f + b @ r.g, r.cost, rtol=1e-10)
+
+
+def test_emd_1d_batch_and_pot_sqeuclidean(rng):
+    X, Y = rng.standard_normal((4, 30)), rng.standard_normal((4, 20))
+    r = sot.emd_1d(X, Y)
+    for k in range(4):
+        assert abs(r.cost[k] - ot.emd2_1d(X[k], Y[k])) < 1e-12
+    with pytest.raises(ValueError, match="p >= 1"):
+        sot.emd_1d(X[0], Y[0], p=0.5)
+    with pytest.raises(ValueError, match="empty"):
+        sot.emd_1d(np.zeros(0), Y[0])
+
+
+def test_sliced_matches_pot(rng):
+    x, y = rng.standard_normal((60, 5)), rng.standard_normal((45, 5)) + 0.5
+    a = rng.random(60)
+    a /= a.sum()
+    P = rng.standard_normal((5, 30))
+    P /= np.linalg.norm(P, axis=0)
+    for p in (1, 2):
+        r = sot.sliced_wasserstein(x, y, a, None, projections=P, p=p)
+        ref = ot.sliced_wasserstein_distance(x, y, a, np.full(45, 1 / 45), projections=P, p=p)
+        assert abs(r.value - ref) < 1e-12
+    r1 = sot.sliced_wasserstein(x, y, seed=3, n_projections=20)
+    r2 = sot.sliced_wasserstein(x, y, seed=3, n_projections=20, n_threads=1)
+    assert r1.value == r2.value and r1.per_projection.shape == (20,)
