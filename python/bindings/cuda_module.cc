@@ -13,6 +13,7 @@
 namespace py = pybind11;
 
 void bind_cuda_fit(py::module_& m);
+void bind_cuda_ot(py::module_& m);
 
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "scalecore's CUDA kernels.";
@@ -56,4 +57,5 @@ PYBIND11_MODULE(_cuda, m) {
     return py::make_tuple(out, err);
   });
   bind_cuda_fit(m);
+  bind_cuda_ot(m);
 }

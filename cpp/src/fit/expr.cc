@@ -283,7 +283,7 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out_in, int n_params, 
   // Centering terms (types.h, CenterKind) for the power-law patterns
   //   s * exp(+-e * u)   (SCALE: s' = s exp(+-e c))    e.g. A * N**-alpha
   //   exp(s +- e * u)    (LOGSCALE: s' = s +- e c)     e.g. exp(a - alpha*log(N))
-  // where u is a feature (log N), s and e parameters, and s appears nowhere
+  // where u = log(x) is a feature, s and e parameters, and s appears nowhere
   // else.  A feature is centred only when every one of its uses fits a
   // pattern, so the program's value never changes.
   std::vector<CenterTerm> center;
@@ -312,6 +312,10 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out_in, int n_params, 
     std::vector<char> mapped(n_params, 0);
     for (int fj = 0; fj < nm; ++fj) {
       if (P.main[fj].op != SC_OP_FEATURE) continue;
+      // Only log features (power laws): centering exp(-k x) on a raw x moves
+      // the scale parameter by exp(k mean(x)), which can span hundreds of
+      // orders of magnitude (NIST MGH17) and send LM down another path.
+      if (P.prep[P.prep_out[P.main[fj].a]].op != SC_OP_LOG) continue;
       std::vector<CenterTerm> terms;
       bool ok = !users[fj].empty();
       for (int mu : users[fj]) {

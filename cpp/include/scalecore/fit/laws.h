@@ -406,8 +406,10 @@ struct LawExponential {
   static constexpr Transform tf[NIN] = {SC_TF_IDENTITY};
   static constexpr double lo[P] = {-SC_INF, -SC_INF, -SC_INF};
   static constexpr double hi[P] = {SC_INF, SC_INF, SC_INF};
-  static constexpr int NC = 1;
-  static constexpr CenterTerm center[1] = {{SC_CT_SCALE, 0, 1, 0, -1}};
+  // No centering: on a raw x, A' = A exp(-k mean(x)) can span hundreds of
+  // orders of magnitude (centering is for log features and shifts).
+  static constexpr int NC = 0;
+  static constexpr CenterTerm center[1] = {{SC_CT_NONE, 0, 0, 0, 0}};
   template <class T>
   SC_HD static T eval(const T* u, const T* p, T* J) {
     const T e = vexp(-p[1] * u[0]);
