@@ -30,20 +30,21 @@ from .harness import machine  # noqa: E402
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    n_trf = min(n, 1000)
     names = sys.argv[2:] or list(scalecore.laws)
     rows = []
     print("| law | problems | at lm's optimum or better | better than lm | worse than lm | trf worse than lm "
-          "(first 1,000) | ours worse (same 1,000) |")
-    print("|---|---|---|---|---|---|---|")
+          "(first 1,000) | ours worse (same 1,000) | sign test p |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in names:
         t = time.time()
-        a = agreement(name, n, n_trf=1000)
+        a = agreement(name, n, n_trf=n_trf)
         a["seconds"] = time.time() - t
         a["law"] = name
         a["worst"] = [float(v) for v in a["worst"]]
         rows.append(a)
         print(f"| {name} | {a['n']} | {a['at_or_better']:.4f} | {a['ours_better']:.4f} | {a['ours_worse']:.4f} | "
-              f"{a['trf_worse_sub']:.4f} | {a['ours_worse_sub']:.4f} |", flush=True)
+              f"{a['trf_worse_sub']:.4f} | {a['ours_worse_sub']:.4f} | {a['sign_p']:.3g} |", flush=True)
     out = HERE / "results" / f"fit_scipy_agreement-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"machine": machine(), "n": n, "rows": rows}, indent=2))
     print(f"wrote {out}")

@@ -151,16 +151,16 @@ def expression(quick: bool):
     p0 = scalecore._core.default_starts(scalecore.laws.chinchilla._handle, [x["N"], x["D"]], y, None, None, None,
                                         None, 0)
     return [
-        Pair("expression vs built-in, same algorithm (center=False)",
-             lambda: scalecore.fit(law, x, y, p0=p0, covariance=False), B,
+        Pair("expression vs built-in, both uncentred (center=False)",
+             lambda: scalecore.fit(law, x, y, p0=p0, covariance=False, center=False), B,
              lambda: scalecore.fit("chinchilla", x, y, p0=p0, covariance=False, center=False), B,
              "built-in chinchilla", unit="fits", repeat=3,
              note="both take the same LM steps; the ratio is the cost of interpreting the program"),
-        Pair("expression vs built-in (built-in centred, its default)",
+        Pair("expression vs built-in, defaults (both centred)",
              lambda: scalecore.fit(law, x, y, p0=p0, covariance=False), B,
              lambda: scalecore.fit("chinchilla", x, y, p0=p0, covariance=False), B,
              "built-in chinchilla", unit="fits", repeat=3,
-             note="built-in laws are centred internally (fewer steps); expressions are not"),
+             note="both centre log N and log D (fewer steps); the issue's bar is 1.5x (ratio >= 0.67)"),
     ]
 
 
