@@ -661,6 +661,10 @@ void default_starts(const Law& law, const Batch<S>& B, const Options& o, S* p0) 
 // ---------------------------------------------------------------------------
 // Covariance
 // ---------------------------------------------------------------------------
+// Fixed-capacity matrices: no heap allocation per problem.
+using CovMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, kMaxParams, kMaxParams>;
+using CovVec = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kMaxParams, 1>;
+
 template <class S>
 void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S* params,
                     bool absolute_sigma, S* cov, S* stderr_out) {
@@ -668,6 +672,8 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
   const LawHandle h = law.handle();
   const int threads = o.n_threads > 0 ? std::min(o.n_threads, num_threads()) : num_threads();
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(threads) * 8)));
+  const bool avx2 = simd_level() == SimdLevel::avx2;
+  (void)avx2;
   parallel_for(B.B, grain, [&](int64_t b0, int64_t b1) {
     Prep<double> pr;
     pr.init(law.n_features, law.n_inputs, B.M);
@@ -700,31 +706,36 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
       f.m = pr.mpad8();
       f.p = p;
       double cost = 0, A[kMaxParams * kMaxParams], g[kMaxParams];
-      eval_normal_generic(h, od, f, &cost, A, g);
+#if defined(SC_HAVE_AVX2_KERNELS)
+      if (avx2)
+        eval_normal_avx2(h, od, f, &cost, A, g);
+      else
+#endif
+        eval_normal_generic(h, od, f, &cost, A, g);
       // Free parameters: not on a bound.
       int idx[kMaxParams], nfree = 0;
       for (int k = 0; k < np; ++k)
         if (!(p[k] <= double(lo[k]) || p[k] >= double(hi[k]))) idx[nfree++] = k;
       fill(NAN);
       if (!std::isfinite(cost)) continue;
-      Eigen::MatrixXd Af(nfree, nfree);
+      CovMat Af(nfree, nfree);
       for (int i = 0; i < nfree; ++i)
         for (int j = 0; j < nfree; ++j) Af(i, j) = A[idx[i] * kMaxParams + idx[j]];
       // Invert with the columns equilibrated (unit diagonal), so that badly
       // scaled parameters (e.g. 1e-9 next to 1e3) do not look singular.
-      Eigen::MatrixXd Cf;
+      CovMat Cf;
       bool ok = nfree > 0 && pr.m > nfree && Af.allFinite() && (Af.diagonal().array() > 0).all();
       if (ok) {
-        const Eigen::VectorXd sc = Af.diagonal().cwiseSqrt().cwiseInverse();
-        const Eigen::MatrixXd As = sc.asDiagonal() * Af * sc.asDiagonal();
+        const CovVec sc = Af.diagonal().cwiseSqrt().cwiseInverse();
+        const CovMat As = sc.asDiagonal() * Af * sc.asDiagonal();
         // Pivoted LDL^T; numerically singular when a pivot is at or below
         // n eps times the largest (the equilibrated diagonal is 1).
-        Eigen::LDLT<Eigen::MatrixXd> ldlt(As);
-        const Eigen::VectorXd piv = ldlt.vectorD();
+        Eigen::LDLT<CovMat> ldlt(As);
+        const CovVec piv = ldlt.vectorD();
         const double tol = std::numeric_limits<double>::epsilon() * nfree * std::max(piv.cwiseAbs().maxCoeff(), 1e-300);
         ok = ldlt.info() == Eigen::Success && piv.minCoeff() > tol;
         if (ok) {
-          Cf = sc.asDiagonal() * ldlt.solve(Eigen::MatrixXd::Identity(nfree, nfree)) * sc.asDiagonal();
+          Cf = sc.asDiagonal() * ldlt.solve(CovMat::Identity(nfree, nfree)) * sc.asDiagonal();
           const double s2 = absolute_sigma ? 1.0 : 2.0 * cost / double(pr.m - nfree);
           Cf *= s2;
         }

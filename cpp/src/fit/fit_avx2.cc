@@ -32,6 +32,29 @@ void fit_one_avx2(const LawHandle& law, const Options& o, OneFit<float>& f) { on
 void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<double>& sink) {
   lanes(law, o, mpad, sink);
 }
+void eval_normal_avx2(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost, double* A,
+                      double* g) {
+  using T = pack_of<double>::type;
+  constexpr int W = lanes_of<T>::value;
+  KData<T> d;
+  for (int k = 0; k < law.n_features; ++k) d.feat[k] = reinterpret_cast<const T*>(f.feat[k]);
+  d.yt = reinterpret_cast<const T*>(f.yt);
+  d.w = reinterpret_cast<const T*>(f.w);
+  d.n = (f.m + W - 1) / W;  // the caller pads to a multiple of 8 with w = 0
+  const ResidualCfg cfg = make_cfg<double>(o);
+  with_law(law, [&](const auto& L) {
+    constexpr int PC = std::decay_t<decltype(L)>::PC;
+    constexpr int NP = np_of<PC>::value;
+    LMEval<double, PC> ev;
+    const int np = L.np();
+    evaluate_reduced(L, d, f.p, np, cfg, ev);
+    *cost = ev.cost;
+    for (int a = 0; a < np; ++a) {
+      g[a] = ev.g[a];
+      for (int b = 0; b <= a; ++b) A[a * kMaxParams + b] = A[b * kMaxParams + a] = ev.A[a * NP + b];
+    }
+  });
+}
 void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<float>& sink) {
   lanes(law, o, mpad, sink);
 }

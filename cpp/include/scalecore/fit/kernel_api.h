@@ -79,6 +79,9 @@ void fit_one_avx2(const LawHandle& law, const Options& o, OneFit<float>& f);
 // mpad = points per problem (padded); the buffers are allocated inside.
 void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<double>& sink);
 void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<float>& sink);
+// eval_normal_generic with SIMD over the points (f.m padded to a multiple of 8 with w = 0).
+void eval_normal_avx2(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost,
+                      double* A /* kMaxParams^2 */, double* g);
 #endif
 
 }  // namespace fit
