@@ -29,7 +29,7 @@ def _sklearn():
         from sklearn.datasets import load_digits
         from sklearn.linear_model import LogisticRegression
     except ImportError as e:  # pragma: no cover
-        raise ImportError("the digits example needs scikit-learn (pip install scikit-learn)") from e
+        raise ImportError("the digits example needs scikit-learn (pip install \"scalecore[datasel]\")") from e
     return load_digits, LogisticRegression
 
 
