@@ -92,11 +92,14 @@ def test_replication_reproduces_published_fit(path_env):
         pytest.skip(f"the Chinchilla replication's points are not available (looked for {p})")
     df = pd.read_csv(p)
     assert len(df) == 245
+    # The file gives model size and training FLOP; tokens D = C / (6 N), as the replication computes them.
+    df["Training Tokens"] = df["Training FLOP"] / (6 * df["Model Size"])
     r = approach3(df, N="Model Size", D="Training Tokens", y="loss", drop_highest=5)
     assert r.n_points == 240
     for k, v in PUBLISHED.items():
         assert getattr(r, k) == pytest.approx(v, rel=5e-3), k
-    assert r.objective <= 1.018e-3 * (1 + 5e-4)
+    # Published as 1.018e-3 (four digits): no worse than that figure up to its rounding.
+    assert r.objective <= 1.0185e-3
 
 
 def test_bootstrap_intervals_and_reproducibility(runs, a3):
