@@ -127,6 +127,7 @@ struct Prep {
   T* wd = nullptr;   // 1 / sigma
   T* ytd = nullptr;  // log y for log residuals, else y
   T* fd[kMaxFeatures] = {};
+  std::vector<double> ed;  // expression laws: the prep program's node arrays, in double
 
   void init(int nfeat, int nin, int64_t M) {
     nf = nfeat;
@@ -276,12 +277,35 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
   }
   // Pass 2: features (whole arrays), then y and weights.
   if (law.id == SC_LAWID_EXPR) {
-    double x[kMaxInputs], f[kMaxFeatures];
-    for (int i = 0; i < m && !bad; ++i) {
-      for (int k = 0; k < nin; ++k) x[k] = double(pr.xr[k][i]);
-      bad = !features_at(law, x, f);
-      for (int k = 0; k < nf; ++k) {
-        pr.fd[k][i] = T(f[k]);
+    // The prep program node by node over whole arrays, in double (logs
+    // through vec_log, as the built-in laws take theirs); the same values
+    // as features_at gives point by point.
+    const ExprProgram& P = *law.prog;
+    pr.ed.resize(size_t(P.n_prep + nin) * size_t(std::max(m, 1)));
+    double* xin = pr.ed.data() + size_t(P.n_prep) * size_t(std::max(m, 1));
+    for (int k = 0; k < nin; ++k)
+      for (int i = 0; i < m; ++i) xin[size_t(k) * m + i] = double(pr.xr[k][i]);
+    const double* col[kMaxExprNodes];
+    for (int j = 0; j < P.n_prep; ++j) {
+      const ExprNode& nd = P.prep[j];
+      double* out = pr.ed.data() + size_t(j) * m;
+      col[j] = out;
+      if (nd.op == SC_OP_INPUT) {
+        col[j] = xin + size_t(nd.a) * m;
+      } else if (nd.op == SC_OP_CONST) {
+        for (int i = 0; i < m; ++i) out[i] = nd.c;
+      } else if (nd.op == SC_OP_LOG) {
+        vec_log(col[nd.a], out, m);
+      } else {
+        const double* a = col[nd.a];
+        const double* b = nd.b >= 0 ? col[nd.b] : nullptr;
+        for (int i = 0; i < m; ++i) out[i] = expr_apply(nd, a[i], b ? b[i] : 0.0);
+      }
+    }
+    for (int k = 0; k < nf && !bad; ++k) {
+      const double* src = col[P.prep_out[k]];
+      for (int i = 0; i < m; ++i) {
+        pr.fd[k][i] = T(src[i]);
         bad = bad || !std::isfinite(double(pr.fd[k][i]));  // finite in double, not in float
       }
     }
