@@ -118,10 +118,57 @@ struct ExprLaw {
     }
   }
 
+  // Small programs accumulate into a local LMEval whose size is known at
+  // compile time (registers, unrolled loops), then add it to ev, which the
+  // callers zero: the same sums in the same order, bit for bit.
   template <class T>
   void accumulate(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& ev) const {
+    switch (pr->n_params) {
+      case 1: return accumulate_fixed<1>(d, p, cfg, ev);
+      case 2: return accumulate_fixed<2>(d, p, cfg, ev);
+      case 3: return accumulate_fixed<3>(d, p, cfg, ev);
+      case 4: return accumulate_fixed<4>(d, p, cfg, ev);
+      case 5: return accumulate_fixed<5>(d, p, cfg, ev);
+      case 6: return accumulate_fixed<6>(d, p, cfg, ev);
+      default: break;
+    }
     const int np_ = pr->n_params;
     blocks(d, p, [&](int i, T fi, T* Ji) { accumulate_point(ev, np_, cfg, fi, Ji, d.yt[i], d.w[i]); });
+  }
+
+  template <int P, class T>
+  void accumulate_fixed(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
+    constexpr int NP = np_of<PC>::value;
+    T val[kMaxExprNodes * BLK];
+    T adj[kMaxExprNodes * BLK];
+    T zero[BLK];
+    for (int i = 0; i < BLK; ++i) zero[i] = T(0.0);
+    LMEval<T, P> ev;
+    eval_zero(ev, P);
+    const ResidualCfg c = cfg;
+    for (int i0 = 0; i0 < d.n; i0 += BLK) {
+      const int n = d.n - i0 < BLK ? d.n - i0 : BLK;
+      const T* feat[kMaxFeatures];
+      for (int k = 0; k < pr->n_features; ++k) feat[k] = d.feat[k] + i0;
+      const T* f;
+      const T* Jc[kMaxParams];
+      expr_eval_block<BLK>(*pr, feat, n, p, val, adj, f, Jc);
+      for (int k = 0; k < P; ++k)
+        if (!Jc[k]) Jc[k] = zero;
+      const T* SC_RESTRICT yt = d.yt + i0;
+      const T* SC_RESTRICT w = d.w + i0;
+      for (int i = 0; i < n; ++i) {
+        T Ji[P];
+        for (int k = 0; k < P; ++k) Ji[k] = Jc[k][i];
+        accumulate_point(ev, P, c, f[i], Ji, yt[i], w[i]);
+      }
+    }
+    out.cost = out.cost + ev.cost;
+    for (int a = 0; a < P; ++a) {
+      out.g[a] = out.g[a] + ev.g[a];
+      out.dj[a] = out.dj[a] + ev.dj[a];
+      for (int b = 0; b <= a; ++b) out.A[a * NP + b] = out.A[a * NP + b] + ev.A[a * P + b];
+    }
   }
 
   template <class T>
