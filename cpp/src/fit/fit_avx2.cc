@@ -11,12 +11,7 @@ namespace {
 template <class S>
 void one(const LawHandle& law, const Options& o, OneFit<S>& f) {
   using T = typename pack_of<S>::type;
-  constexpr int W = lanes_of<T>::value;
-  KData<T> d;
-  for (int k = 0; k < law.n_features; ++k) d.feat[k] = reinterpret_cast<const T*>(f.feat[k]);
-  d.yt = reinterpret_cast<const T*>(f.yt);
-  d.w = reinterpret_cast<const T*>(f.w);
-  d.n = (f.m + W - 1) / W;  // the caller pads to a multiple of 8 with w = 0
+  const KData<T> d = kdata_of<T>(f, law.n_features);  // the caller pads to a multiple of 8 with w = 0
   with_law(law, [&](const auto& L) { run_one(L, o, d, f); });
 }
 
@@ -34,26 +29,7 @@ void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<d
 }
 void eval_normal_avx2(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost, double* A,
                       double* g) {
-  using T = pack_of<double>::type;
-  constexpr int W = lanes_of<T>::value;
-  KData<T> d;
-  for (int k = 0; k < law.n_features; ++k) d.feat[k] = reinterpret_cast<const T*>(f.feat[k]);
-  d.yt = reinterpret_cast<const T*>(f.yt);
-  d.w = reinterpret_cast<const T*>(f.w);
-  d.n = (f.m + W - 1) / W;  // the caller pads to a multiple of 8 with w = 0
-  const ResidualCfg cfg = make_cfg<double>(o);
-  with_law(law, [&](const auto& L) {
-    constexpr int PC = std::decay_t<decltype(L)>::PC;
-    constexpr int NP = np_of<PC>::value;
-    LMEval<double, PC> ev;
-    const int np = L.np();
-    evaluate_reduced(L, d, f.p, np, cfg, ev);
-    *cost = ev.cost;
-    for (int a = 0; a < np; ++a) {
-      g[a] = ev.g[a];
-      for (int b = 0; b <= a; ++b) A[a * kMaxParams + b] = A[b * kMaxParams + a] = ev.A[a * NP + b];
-    }
-  });
+  eval_normal<pack_of<double>::type>(law, o, f, cost, A, g);
 }
 void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<float>& sink) {
   lanes(law, o, mpad, sink);

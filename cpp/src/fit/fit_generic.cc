@@ -9,19 +9,10 @@ namespace sc {
 namespace fit {
 
 namespace {
-template <class S>
-KData<S> view_of(const OneFit<S>& f, int nfeat) {
-  KData<S> d;
-  for (int k = 0; k < nfeat; ++k) d.feat[k] = f.feat[k];
-  d.yt = f.yt;
-  d.w = f.w;
-  d.n = f.m;
-  return d;
-}
 
 template <class S>
 void one(const LawHandle& law, const Options& o, OneFit<S>& f) {
-  const KData<S> d = view_of(f, law.n_features);
+  const KData<S> d = kdata_of<S>(f, law.n_features);
   with_law(law, [&](const auto& L) { run_one(L, o, d, f); });
 }
 }  // namespace
@@ -31,20 +22,7 @@ void fit_one_generic(const LawHandle& law, const Options& o, OneFit<float>& f) {
 
 void eval_normal_generic(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost,
                          double* A, double* g) {
-  const KData<double> d = view_of(f, law.n_features);
-  const ResidualCfg cfg = make_cfg<double>(o);
-  with_law(law, [&](const auto& L) {
-    constexpr int PC = std::decay_t<decltype(L)>::PC;
-    constexpr int NP = np_of<PC>::value;
-    LMEval<double, PC> ev;
-    const int np = L.np();
-    evaluate_reduced(L, d, f.p, np, cfg, ev);
-    *cost = ev.cost;
-    for (int a = 0; a < np; ++a) {
-      g[a] = ev.g[a];
-      for (int b = 0; b <= a; ++b) A[a * kMaxParams + b] = A[b * kMaxParams + a] = ev.A[a * NP + b];
-    }
-  });
+  eval_normal<double>(law, o, f, cost, A, g);
 }
 
 void law_values_generic(const LawHandle& law, const double* const* feat, int n, const double* p,

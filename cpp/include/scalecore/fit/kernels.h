@@ -98,21 +98,43 @@ struct ExprLaw {
   const ExprProgram* pr;
   int np() const { return pr->n_params; }
 
-  template <class T, class F>
-  void blocks(const KData<T>& d, const T* p, F&& fn) const {
+  // Scratch of one block evaluation.
+  template <class T>
+  struct Scratch {
     T val[kMaxExprNodes * BLK];
     T adj[kMaxExprNodes * BLK];
+    T zero[BLK];
+    Scratch() {
+      for (int i = 0; i < BLK; ++i) zero[i] = T(0.0);
+    }
+  };
+
+  // Evaluates the block of elements starting at i0; returns its size. f and
+  // Jc[k] (k < np) point at the block's values and Jacobian columns (a zero
+  // column for parameters the output does not depend on).
+  template <class T>
+  int eval_block(const KData<T>& d, int i0, const T* p, Scratch<T>& s, const T*& f, const T** Jc) const {
+    const int n = d.n - i0 < BLK ? d.n - i0 : BLK;
+    const T* feat[kMaxFeatures];
+    for (int k = 0; k < pr->n_features; ++k) feat[k] = d.feat[k] + i0;
+    expr_eval_block<BLK>(*pr, feat, n, p, s.val, s.adj, f, Jc);
+    for (int k = 0; k < pr->n_params; ++k)
+      if (!Jc[k]) Jc[k] = s.zero;
+    return n;
+  }
+
+  // Calls fn(i, f_i, J_i) for every element i.
+  template <class T, class F>
+  void blocks(const KData<T>& d, const T* p, F&& fn) const {
+    Scratch<T> s;
     const int np_ = pr->n_params;
     for (int i0 = 0; i0 < d.n; i0 += BLK) {
-      const int n = d.n - i0 < BLK ? d.n - i0 : BLK;
-      const T* feat[kMaxFeatures];
-      for (int k = 0; k < pr->n_features; ++k) feat[k] = d.feat[k] + i0;
       const T* f;
       const T* Jc[kMaxParams];
-      expr_eval_block<BLK>(*pr, feat, n, p, val, adj, f, Jc);
+      const int n = eval_block(d, i0, p, s, f, Jc);
       for (int i = 0; i < n; ++i) {
         T Ji[kMaxParams];
-        for (int k = 0; k < np_; ++k) Ji[k] = Jc[k] ? Jc[k][i] : T(0.0);
+        for (int k = 0; k < np_; ++k) Ji[k] = Jc[k][i];
         fn(i0 + i, f[i], Ji);
       }
     }
@@ -139,22 +161,14 @@ struct ExprLaw {
   template <int P, class T>
   void accumulate_fixed(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
     constexpr int NP = np_of<PC>::value;
-    T val[kMaxExprNodes * BLK];
-    T adj[kMaxExprNodes * BLK];
-    T zero[BLK];
-    for (int i = 0; i < BLK; ++i) zero[i] = T(0.0);
+    Scratch<T> s;
     LMEval<T, P> ev;
     eval_zero(ev, P);
     const ResidualCfg c = cfg;
     for (int i0 = 0; i0 < d.n; i0 += BLK) {
-      const int n = d.n - i0 < BLK ? d.n - i0 : BLK;
-      const T* feat[kMaxFeatures];
-      for (int k = 0; k < pr->n_features; ++k) feat[k] = d.feat[k] + i0;
       const T* f;
       const T* Jc[kMaxParams];
-      expr_eval_block<BLK>(*pr, feat, n, p, val, adj, f, Jc);
-      for (int k = 0; k < P; ++k)
-        if (!Jc[k]) Jc[k] = zero;
+      const int n = eval_block(d, i0, p, s, f, Jc);
       const T* SC_RESTRICT yt = d.yt + i0;
       const T* SC_RESTRICT w = d.w + i0;
       for (int i = 0; i < n; ++i) {
@@ -451,6 +465,41 @@ void with_law(const LawHandle& h, F&& fn) {
       return;
     }
   }
+}
+
+// A OneFit's arrays seen as elements of T (T = S: one point per element;
+// T = a pack of S: W consecutive points, the caller padding m to a multiple
+// of 8 with w = 0).
+template <class T, class S>
+KData<T> kdata_of(const OneFit<S>& f, int nfeat) {
+  constexpr int W = lanes_of<T>::value;
+  KData<T> d;
+  for (int k = 0; k < nfeat; ++k) d.feat[k] = reinterpret_cast<const T*>(f.feat[k]);
+  d.yt = reinterpret_cast<const T*>(f.yt);
+  d.w = reinterpret_cast<const T*>(f.w);
+  d.n = (f.m + W - 1) / W;
+  return d;
+}
+
+// J^T J (both triangles, row stride kMaxParams), J^T r and the cost at f.p,
+// no iteration.
+template <class T>
+void eval_normal(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost, double* A,
+                 double* g) {
+  const KData<T> d = kdata_of<T>(f, law.n_features);
+  const ResidualCfg cfg = make_cfg<double>(o);
+  with_law(law, [&](const auto& L) {
+    constexpr int PC = std::decay_t<decltype(L)>::PC;
+    constexpr int NP = np_of<PC>::value;
+    LMEval<double, PC> ev;
+    const int np = L.np();
+    evaluate_reduced(L, d, f.p, np, cfg, ev);
+    *cost = ev.cost;
+    for (int a = 0; a < np; ++a) {
+      g[a] = ev.g[a];
+      for (int b = 0; b <= a; ++b) A[a * kMaxParams + b] = A[b * kMaxParams + a] = ev.A[a * NP + b];
+    }
+  });
 }
 
 SC_FAMILY_NS_END
