@@ -114,6 +114,7 @@ struct Prep {
   int8_t status = 0;
   bool centered = false;         // features shifted by c (see CenterKind)
   bool allow_center = true;
+  bool want_guess = true;        // compute the default start when no starts are given
   double c[kMaxFeatures] = {};
   double guess[kMaxParams] = {};  // the law's default start (external coordinates)
 
@@ -350,7 +351,7 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
     pr.status = SC_STATUS_BAD_INPUT;
     return;
   }
-  if (!B.starts) default_start(law, pr, pr.guess);
+  if (!B.starts && pr.want_guess) default_start(law, pr, pr.guess);
   bool use[kMaxFeatures] = {};
   if (pr.allow_center && o.center && centering_allowed(law, lo, hi)) {
     for (const auto& t : law.center) use[t.feat] = true;
@@ -701,6 +702,7 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
   parallel_for(B.B, grain, [&](int64_t b0, int64_t b1) {
     Prep<double> pr;
     pr.init(law.n_features, law.n_inputs, B.M);
+    pr.want_guess = false;  // the parameters are given
     Options od = o;
     for (int64_t b = b0; b < b1; ++b) {
       S* C = cov ? cov + b * np * np : nullptr;
