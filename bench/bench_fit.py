@@ -180,3 +180,29 @@ def vectorize(quick: bool):
                                                                  vectorize="points"), B,
                               "points", unit="fits", repeat=3))
     return pairs
+
+
+@benchmark("fit_vectorize_laws", peer="SIMD over points", family="fitting",
+           description="one lane per fit against SIMD over points for five laws, 100 to 800 points (the auto limits)")
+def vectorize_laws(quick: bool):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import lawgen  # the tests' independent problem generator
+
+    expr = scalecore.Law("E + A * N**-alpha + B * D**-beta", inputs=["N", "D"])
+    pairs = []
+    for name in ("power", "chinchilla", "bnsl", "gauss1d", "expression"):
+        for M in (100, 200, 400, 800):
+            B = max(200, (100_000 if name == "bnsl" else 400_000) // M // (10 if quick else 1))
+            x, y, _, p0 = lawgen.problems("chinchilla" if name == "expression" else name,
+                                          np.random.default_rng(0), B, M, noise=(0.0, 0.05))
+            law = expr if name == "expression" else name
+            for dt in (np.float64, np.float32):
+                xd, yd, pd = {k: v.astype(dt) for k, v in x.items()}, y.astype(dt), p0.astype(dt)
+                run = (lambda v, xd=xd, yd=yd, pd=pd, law=law:
+                       scalecore.fit(law, xd, yd, p0=pd, covariance=False, vectorize=v))
+                pairs.append(Pair(f"{name} M={M} {np.dtype(dt).name}", lambda run=run: run("fits"), B,
+                                  lambda run=run: run("points"), B, "points", unit="fits", repeat=2))
+    return pairs

@@ -82,10 +82,12 @@ Law builtin_law(const std::string& name) {
 
 Vectorize choose_vectorize(const Law& law, int64_t M, bool is_float, Vectorize requested) {
   if (requested != SC_VEC_AUTO) return requested;
-  // Measured on an AVX2 machine (bench/bench_fit.py --vectorize): one lane per
-  // fit wins while a problem's points fill few packs; beyond that, SIMD over
-  // points has no idle lanes and keeps the state in cache.
-  const int64_t limit = is_float ? 96 : 48;
+  // Measured on an AVX2 machine (python -m bench fit_vectorize, and five laws
+  // from 2 to 6 parameters, built-in and expression): one lane per fit is
+  // 1.2-1.6x faster at 100 points, 1.1-1.2x at 200 (float64), even at 400;
+  // in float32 the 6-parameter BNSL already loses at 200 (0.8x).  Beyond the
+  // limits SIMD over points keeps one problem's state in cache.
+  const int64_t limit = is_float ? 128 : 256;
   return M <= limit ? SC_VEC_FITS : SC_VEC_POINTS;
 }
 
