@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <vector>
+
 #include "scalecore/common/simd.h"
 #include "scalecore/fit/accumulate.h"
 #include "scalecore/fit/expr.h"
@@ -94,17 +96,24 @@ struct BuiltinLaw {
 // An expression law: block-wise interpretation (expr.h).
 struct ExprLaw {
   static constexpr int PC = 0;
-  static constexpr int BLK = 32;
+  static constexpr int BLK = 128;
   const ExprProgram* pr;
   int np() const { return pr->n_params; }
 
-  // Scratch of one block evaluation.
+  // Scratch of one block evaluation: node values and adjoints, n_main x BLK
+  // each, in a per-thread buffer that grows once (BLK elements of a pack are
+  // too many for the stack).
   template <class T>
   struct Scratch {
-    T val[kMaxExprNodes * BLK];
-    T adj[kMaxExprNodes * BLK];
+    T* val;
+    T* adj;
     T zero[BLK];
-    Scratch() {
+    explicit Scratch(int n_main) {
+      static thread_local std::vector<T> buf;
+      const size_t need = size_t(2) * size_t(n_main) * BLK;
+      if (buf.size() < need) buf.resize(need);
+      val = buf.data();
+      adj = buf.data() + size_t(n_main) * BLK;
       for (int i = 0; i < BLK; ++i) zero[i] = T(0.0);
     }
   };
@@ -126,7 +135,7 @@ struct ExprLaw {
   // Calls fn(i, f_i, J_i) for every element i.
   template <class T, class F>
   void blocks(const KData<T>& d, const T* p, F&& fn) const {
-    Scratch<T> s;
+    Scratch<T> s(pr->n_main);
     const int np_ = pr->n_params;
     for (int i0 = 0; i0 < d.n; i0 += BLK) {
       const T* f;
@@ -161,7 +170,7 @@ struct ExprLaw {
   template <int P, class T>
   void accumulate_fixed(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
     constexpr int NP = np_of<PC>::value;
-    Scratch<T> s;
+    Scratch<T> s(pr->n_main);
     LMEval<T, P> ev;
     eval_zero(ev, P);
     const ResidualCfg c = cfg;
