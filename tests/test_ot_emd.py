@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import scalecore.ot as sot
+from scalecore import _core
+from scalecore.ot._common import impl as sot_impl
 from scalecore.ot._common import reference_kernels
 
 
@@ -69,7 +71,50 @@ def test_levels_match_reference(simd, rng):
         with reference_kernels():
             q = sot.emd(a, b, M)
         assert np.isclose(r.cost, q.cost, rtol=1e-13)
+        # Every level picks the same entering arc: the same pivots.
+        assert r.n_iter == q.n_iter
         check_solution(q, a, b, M)
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (1, 9), (3, 5), (7, 9), (13, 29), (16, 16), (64, 64), (65, 33),
+                                 (100, 131), (257, 5)])
+def test_emd_kernels_match_reference(simd, n, m):
+    # Pricing (double and float), the Vogel keys and two cheapest cells, the
+    # penalty argmax, the recompute mask, the masked potential update and the
+    # Jonker-Volgenant helpers, bit for bit against the reference, on
+    # quantised data (ties) with odd shapes.
+    for seed in range(3):
+        assert _core._ot_emd_kernel_check(n, m, seed) == []
+
+
+def degenerate_problem(rng, n, m):
+    # Integer costs on a 3 x 3 grid and uniform weights: many ties in costs
+    # and many zero-flow (degenerate) pivots.
+    x = rng.integers(0, 3, (n, 2)).astype(float)
+    y = rng.integers(0, 3, (m, 2)).astype(float)
+    return np.full(n, 1 / n), np.full(m, 1 / m), ((x[:, None] - y[None]) ** 2).sum(-1)
+
+
+@pytest.mark.parametrize("start", [1, 2])
+@pytest.mark.parametrize("n,m,degenerate", [(13, 29, False), (64, 64, True), (60, 40, True), (30, 90, True),
+                                            (150, 130, False), (200, 120, True)])
+def test_simplex_starts_match_pot(simd, rng, start, n, m, degenerate):
+    # Both starting bases (Vogel, row minimum), small trees (bitsets, n + m
+    # < 256) and large ones (preorder arrays), random and highly degenerate
+    # problems: the optimum of POT and a valid primal-dual pair.
+    a, b, M = degenerate_problem(rng, n, m) if degenerate else problem(rng, n, m)
+    ref = ot.emd2(a, b, M, numItermax=10**7)
+    r = _core.ot_emd(M[None], a[None], b[None], 1, None, None, 0, 0, False, sot_impl(), 1, start)
+    assert r["status"][0] == 1
+    assert abs(r["cost"][0] - ref) <= 1e-12 * abs(ref) + 1e-15
+    k = int(r["nnz"][0])
+    P = np.zeros((n, m))
+    P[r["rows"][0, :k], r["cols"][0, :k]] = r["vals"][0, :k]
+    assert np.all(np.diff(r["rows"][0, :k] * m + r["cols"][0, :k]) > 0)  # sorted by (row, col)
+    np.testing.assert_allclose(P.sum(1), a, atol=1e-12)
+    np.testing.assert_allclose(P.sum(0), b, atol=1e-12)
+    f, g = r["f"][0], r["g"][0]
+    assert (M - f[:, None] - g[None]).min() > -1e-10 * (1 + np.abs(M).max())
 
 
 def test_zero_weights_and_unnormalised_mass(rng):

@@ -283,6 +283,10 @@ void bind_ot(py::module_& m) {
 #undef SC_OT_METRIC
     return v;
   });
+  m.def("_ot_emd_kernel_check", [](int64_t n, int64_t m, uint64_t seed) {
+    if (n < 1 || m < 1) throw ValueError("n, m: expected >= 1");
+    return sc::ot::emd_kernel_check(n, m, seed);
+  }, py::arg("n"), py::arg("m"), py::arg("seed") = 0);
   m.def("ot_kernels_name", [](bool f32, int impl) {
     return std::string(f32 ? ot_kernels<float>(impl).name : ot_kernels<double>(impl).name);
   });
@@ -372,9 +376,12 @@ void bind_ot(py::module_& m) {
   m.def(
       "ot_emd",
       [](const py::array& C, const py::array& a, const py::array& b, int64_t B, const py::object& n_b,
-         const py::object& m_b, int64_t max_iter, int64_t block, bool assignment, int impl, int n_threads) {
+         const py::object& m_b, int64_t max_iter, int64_t block, bool assignment, int impl, int n_threads,
+         int start) {
+        if (start < 0 || start > 2) throw ValueError("start: expected 0 (auto), 1 (Vogel) or 2 (row minimum)");
         EmdOptions o;
         o.assignment = assignment;
+        o.start = start;
         o.max_iter = max_iter;
         o.block_size = block;
         o.n_threads = n_threads;
@@ -383,7 +390,7 @@ void bind_ot(py::module_& m) {
         return emd_impl<double>(C, a, b, B, n_b, m_b, o, impl);
       },
       py::arg("M"), py::arg("a"), py::arg("b"), py::arg("B"), py::arg("n_b"), py::arg("m_b"), py::arg("max_iter"),
-      py::arg("block"), py::arg("assignment"), py::arg("impl"), py::arg("n_threads"));
+      py::arg("block"), py::arg("assignment"), py::arg("impl"), py::arg("n_threads"), py::arg("start") = 0);
 
   m.def(
       "ot_emd_1d",

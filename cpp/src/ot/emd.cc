@@ -135,7 +135,8 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     lap_jv(Cd, ldc, n2, w.rows.data(), w.f.data(), w.g.data(), w.lap, K);
     for (int i = 0; i < n2; ++i) cost += w.a[0] * Cd[i * ldc + w.rows[i]];
   } else {
-    st = w.ns.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), cmax, o.max_iter, o.block_size, K, &pivots);
+    st = w.ns.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), cmax, o.max_iter, o.block_size, o.start, K,
+                    &pivots);
     if (w.ns.artificial_flow() > 1e-9 * sa && st == SC_OT_STATUS_CONVERGED) st = SC_OT_STATUS_INFEASIBLE;
     w.ns.duals(w.f.data(), w.g.data());
     cost = w.ns.cost();
@@ -170,20 +171,16 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     }
     nnz = n2;
   } else if (prow) {
+    // The solver lists the plan sorted by (row, column): a canonical,
+    // thread-independent order.
     w.rows.resize(n2 + m2);
     w.cols.resize(n2 + m2);
     w.vals.resize(n2 + m2);
     nnz = w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
-    // Sorted by (row, col) for a canonical, thread-independent order.
-    std::vector<int64_t> ord(nnz);
-    std::iota(ord.begin(), ord.end(), 0);
-    std::sort(ord.begin(), ord.end(), [&](int64_t x, int64_t y) {
-      return w.rows[x] != w.rows[y] ? w.rows[x] < w.rows[y] : w.cols[x] < w.cols[y];
-    });
     for (int64_t k = 0; k < nnz; ++k) {
-      prow[k] = w.I[w.rows[ord[k]]];
-      pcol[k] = w.J[w.cols[ord[k]]];
-      pval[k] = w.vals[ord[k]];
+      prow[k] = w.I[w.rows[k]];
+      pcol[k] = w.J[w.cols[k]];
+      pval[k] = w.vals[k];
     }
   }
   finish(st, cost, nnz, pivots, 0.0);

@@ -2,6 +2,7 @@
 #include "network_simplex.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <algorithm>
 #include <limits>
@@ -11,285 +12,217 @@ namespace ot {
 
 namespace {
 constexpr double kRelTol = 1e-12;  // a reduced cost counts as negative below -kRelTol * scale
+constexpr int kMaxBitWords = 4;    // bitset trees for n + m + 1 <= 256 nodes
+// Vogel's start while its keys fit: the index along a line takes the low
+// bits of a float key (12 bits leave 11 of the mantissa), and KT + KTT hold
+// 8 bytes per arc.
+constexpr int kVogelMaxLine = 4096;
+constexpr int64_t kVogelMaxArcs = int64_t(1) << 24;
+constexpr int64_t kFloatMaxArcs = int64_t(1) << 26;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+float key_value(uint32_t key, uint32_t low) {
+  const uint32_t u = key & ~low;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Starts.  Each step removes one line; the final line(s) stay.  Rows are
+// nodes 0..n-1, columns n..n+m-1.
+// ---------------------------------------------------------------------------
+
+// Vogel's approximation on T = (C - row minima) + (C - column minima): the
+// line (row or column) with the largest penalty (second cheapest minus
+// cheapest active cell) allocates on its cheapest cell; ties go to the first
+// line (rows before columns).  A line's two cheapest cells are recomputed
+// only when one of them is removed.
+void NetworkSimplex::start_vogel() {
+  const int n = n_, m = m_, L = std::max(n, m);
+  int ib = 0;
+  while ((1 << ib) < L) ++ib;
+  const uint32_t low = (uint32_t(1) << ib) - 1;
+  const size_t nm = static_cast<size_t>(n) * m;
+  KT_.resize(nm);
+  KTT_.resize(nm);
+  rmin_.resize(n);
+  cmin_.resize(m);
+  K_->emd_toc_keys(C_, ldc_, n, m, ib, rmin_.data(), cmin_.data(), KT_.data(), KTT_.data());
+  rmask_u_.assign(n, 0u);
+  cmask_u_.assign(m, 0u);
+  pen_.resize(n + m);
+  l1_.resize(n + m);
+  l2_.resize(n + m);
+  bits_scratch_.resize((L + 63) / 64);
+  auto line = [&](int q) {  // q < n: row q; else column q - n
+    uint32_t k1, k2;
+    if (q < n) K_->emd_two_min(KT_.data() + static_cast<size_t>(q) * m, cmask_u_.data(), m, &k1, &k2);
+    else K_->emd_two_min(KTT_.data() + static_cast<size_t>(q - n) * n, rmask_u_.data(), n, &k1, &k2);
+    l1_[q] = k1 == ~0u ? -1 : static_cast<int32_t>(k1 & low);
+    l2_[q] = k2 == ~0u ? -1 : static_cast<int32_t>(k2 & low);
+    pen_[q] = k2 != ~0u ? key_value(k2, low) - key_value(k1, low) : (k1 != ~0u ? HUGE_VALF : -1.f);
+  };
+  const int nl = n + m;
+  for (int q = 0; q < nl; ++q) line(q);
+  int rl = n, cl = m;
+  while (rl > 0 && cl > 0) {
+    const int q = static_cast<int>(K_->emd_argmax(pen_.data(), nl));
+    const int i = q < n ? q : l1_[q], j = q < n ? l1_[q] : q - n;
+    const double x = std::min(sup_[i], dem_[j]);
+    sup_[i] -= x;
+    dem_[j] -= x;
+    const bool drop_row = cl == 1 || (sup_[i] <= 0 && (rl > 1 || dem_[j] > 0));
+    int base, len, t;
+    const int gone = drop_row ? i : n + j;
+    steps_.push_back({gone, drop_row ? n + j : i, x});
+    if (drop_row) {
+      rmask_u_[i] = ~0u;
+      --rl;
+      base = n, len = m, t = i;
+    } else {
+      cmask_u_[j] = ~0u;
+      --cl;
+      base = 0, len = n, t = j;
+    }
+    pen_[gone] = -1.f;
+    l1_[gone] = l2_[gone] = -1;
+    // The other kind's lines whose cheapest or second cheapest cell left.
+    K_->emd_match2(l1_.data() + base, l2_.data() + base, len, t, bits_scratch_.data());
+    for (int w = 0; w * 64 < len; ++w)
+      for (uint64_t bw = bits_scratch_[w]; bw; bw &= bw - 1) line(base + w * 64 + __builtin_ctzll(bw));
+  }
 }
 
-// Starting basis.  The row-minimum rule (each row sends its supply along its
-// cheapest arcs to columns with demand left) gives a feasible flow whose
-// support is a forest.  Each tree of that forest hangs
-// from the root by one artificial arc carrying the tree's rounding-level
-// imbalance: root -> a sink (zero or a deficit) or a source -> root (a
-// surplus).  Every zero-flow arc then points away from the root, so the
-// basis is strongly feasible, and the simplex starts near the optimum
-// instead of from the all-artificial tree.
-void NetworkSimplex::init_tree() {
-  const int N = N_, n = n_, m = m_;
-  parent_.assign(N + 1, -1);
-  first_.assign(N + 1, -1);
-  next_.assign(N + 1, -1);
-  prev_.assign(N + 1, -1);
-  succ_.assign(N + 1, 1);
-  flow_.assign(N + 1, 0.0);
-  pi_.assign(N + 1, 0.0);
-  path_.reserve(N + 1);
-  // ---- row minimum: each row in turn sends its supply to its cheapest
-  // columns that still have demand (a basic feasible flow: every step uses
-  // up a row or a column, so the support is a forest) ----
-  sup_.assign(a_, a_ + n);
-  dem_.assign(b_, b_ + m);
-  zero_.assign(std::max(n, m) + 1, 0.0);
-  colmask_.assign(m, 0.0);  // 0: demand left, -inf: used up (prices to +inf)
-  arcs_.clear();
-  const double inf = std::numeric_limits<double>::infinity();
-  int cols_left = m;
-  for (int i = 0; i < n && cols_left > 0; ++i) {
-    while (sup_[i] > 0 && cols_left > 0) {
+// Row minimum: each row in turn sends its supply to its cheapest columns
+// with demand left; an exhausted column leaves (while another remains), else
+// the row leaves.
+void NetworkSimplex::start_rowmin() {
+  const int n = n_, m = m_;
+  zero_.assign(n, 0.0);
+  colmask_.assign(m, 0.0);  // 0: active, -inf: removed (prices to +inf)
+  int cl = m;
+  for (int i = 0; i < n; ++i) {
+    for (;;) {
       int64_t arg = -1;
-      const double v = K_->emd_price(C_ + i * ldc_, ldc_, m, zero_.data(), colmask_.data(), 0, m, &arg);
-      if (!(v < inf) || arg < 0) break;
-      const int j = static_cast<int>(arg);
+      K_->emd_price_rows(C_ + i * ldc_, ldc_, m, zero_.data(), colmask_.data(), 0, 1, &arg);
+      const int j = static_cast<int>(arg);  // >= 0: one column is always active
       const double x = std::min(sup_[i], dem_[j]);
-      arcs_.push_back({i, j, x});
       sup_[i] -= x;
       dem_[j] -= x;
-      if (dem_[j] <= 0) {
-        colmask_[j] = -inf;
-        --cols_left;
+      if (dem_[j] <= 0 && cl > 1) {
+        steps_.push_back({n + j, i, x});
+        colmask_[j] = -kInf;
+        --cl;
+      } else {
+        steps_.push_back({i, n + j, x});
+        break;
       }
     }
   }
-  // ---- forest -> rooted tree ----
-  // Adjacency (CSR) of the support.
-  adj_off_.assign(N + 1, 0);
-  for (const auto& e : arcs_) {
-    ++adj_off_[e.i + 1];
-    ++adj_off_[n + e.j + 1];
-  }
-  for (int v = 0; v < N; ++v) adj_off_[v + 1] += adj_off_[v];
-  adj_.resize(2 * arcs_.size());
-  std::vector<int>& fill = order_;
-  fill.assign(adj_off_.begin(), adj_off_.end() - 1);
-  for (int k = 0; k < static_cast<int>(arcs_.size()); ++k) {
-    adj_[fill[arcs_[k].i]++] = k;
-    adj_[fill[n + arcs_[k].j]++] = k;
-  }
-  seen_.assign(N, 0);
-  char* seen = seen_.data();
-  order_.clear();
-  const int root = N;
-  for (int s = 0; s < N; ++s) {
-    if (seen[s]) continue;
-    // One component: BFS from s, then choose its anchor by its imbalance.
-    const size_t c0 = order_.size();
-    order_.push_back(s);
-    seen[s] = 1;
-    double imb = 0;
-    for (size_t q = c0; q < order_.size(); ++q) {
-      const int v = order_[q];
-      imb += v < n ? sup_[v] : -dem_[v - n];
-      for (int t = adj_off_[v]; t < adj_off_[v + 1]; ++t) {
-        const Arc& e = arcs_[adj_[t]];
-        const int w = v < n ? n + e.j : e.i;
-        if (!seen[w]) {
-          seen[w] = 1;
-          order_.push_back(w);
-        }
-      }
+}
+
+// The steps -> a strongly feasible rooted tree.  A step of positive flow
+// makes `removed` a child of `other`; a zero-flow step cuts instead (its
+// node roots a tree of its own).  Steps come children first, so one pass
+// sums each subtree's imbalance (the residual supplies, rounding-level for a
+// complete start).  Each tree hangs from the root by an artificial arc that
+// carries its imbalance: a source -> root when it is >= 0 (a zero-flow arc
+// pointing up), root -> a sink when it is < 0 (positive flow).  When the
+// tree's top node has the other type, one of its children (the other type)
+// takes its place.  Every zero-flow tree arc then points towards the root.
+void NetworkSimplex::build_tree() {
+  const int N = N_, n = n_, root = N;
+  parent_.assign(N + 1, -1);
+  flow_.assign(N + 1, 0.0);
+  pi_.assign(N + 1, 0.0);
+  imb_.resize(N + 1);
+  child_.assign(N + 1, -1);
+  swap_.assign(N + 1, -1);
+  removed_.assign(N + 1, 0);
+  moved_.assign(N + 1, 0);
+  ord_.clear();
+  for (int i = 0; i < n; ++i) imb_[i] = sup_[i];
+  for (int j = 0; j < m_; ++j) imb_[n + j] = -dem_[j];
+  for (const Step& s : steps_) {
+    ord_.push_back(s.removed);
+    removed_[s.removed] = 1;
+    if (s.x > 0) {
+      parent_[s.removed] = s.other;
+      flow_[s.removed] = s.x;
+      child_[s.other] = s.removed;
     }
-    int anchor = -1;
-    for (size_t q = c0; q < order_.size() && anchor < 0; ++q) {
-      const int v = order_[q];
-      if (imb > 0 ? v < n : v >= n) anchor = v;
+  }
+  for (int v = 0; v < N; ++v)
+    if (!removed_[v]) ord_.push_back(v);
+  for (const int v : ord_)
+    if (parent_[v] >= 0) imb_[parent_[v]] += imb_[v];
+  for (const int v : ord_) {
+    if (parent_[v] >= 0) continue;
+    const double I = imb_[v];
+    const bool want_source = I >= 0;
+    int anchor = v;
+    if ((v < n) != want_source && child_[v] >= 0) {
+      // Re-root at a child c: the arc c-v (positive flow) is now stored at v.
+      const int c = child_[v];
+      parent_[v] = c;
+      flow_[v] = flow_[c];
+      moved_[c] = 1;
+      swap_[v] = c;
+      anchor = c;
     }
-    if (anchor < 0) anchor = s;  // a lone node: its own imbalance decides below
-    // Re-run the BFS from the anchor to set parents and tree flows.
-    order_.resize(c0);
-    order_.push_back(anchor);
     parent_[anchor] = root;
-    flow_[anchor] = std::fabs(imb);
-    if (anchor < n && imb < 0) flow_[anchor] = 0;  // source with a deficit: cannot happen
-    for (size_t q = c0; q < order_.size(); ++q) {
-      const int v = order_[q];
-      for (int t = adj_off_[v]; t < adj_off_[v + 1]; ++t) {
-        const Arc& e = arcs_[adj_[t]];
-        const int w = v < n ? n + e.j : e.i;
-        if (w == parent_[v] && parent_[v] != root) continue;
-        if (parent_[w] != -1) continue;
-        parent_[w] = v;
-        flow_[w] = e.x;
-        order_.push_back(w);
-      }
-    }
+    flow_[anchor] = (anchor < n) == want_source ? std::fabs(I) : 0.0;
   }
-  // Subtree sizes (reverse BFS order) and child lists.
-  for (int q = static_cast<int>(order_.size()) - 1; q >= 0; --q) {
-    const int v = order_[q];
-    succ_[parent_[v]] += succ_[v];
+  // ord2_: children before parents (a re-rooted pair swaps places).
+  ord2_.clear();
+  for (const int v : ord_) {
+    if (moved_[v]) continue;
+    ord2_.push_back(v);
+    if (swap_[v] >= 0) ord2_.push_back(swap_[v]);
   }
-  succ_[root] = N + 1;
-  for (int q = static_cast<int>(order_.size()) - 1; q >= 0; --q) {
-    const int v = order_[q];
-    const int p = parent_[v];
-    next_[v] = first_[p];
-    prev_[v] = -1;
-    if (first_[p] >= 0) prev_[first_[p]] = v;
-    first_[p] = v;
-  }
-  recompute_potentials();
-}
-
-// Scans arcs from `pos` in blocks of `block`; returns true with the entering
-// arc of the first block whose minimum reduced cost is negative (beyond the
-// tolerance), false when a full cycle over all arcs finds none.
-bool NetworkSimplex::price(int64_t& pos, int64_t block, int64_t& arc, double& rc) {
-  const int64_t total = static_cast<int64_t>(n_) * m_;
-  int64_t scanned = 0, cnt = 0;
-  double best = std::numeric_limits<double>::infinity();
-  int64_t best_arc = -1;
-  const double* pj = pi_.data() + n_;
-  while (scanned < total) {
-    int64_t len = std::min<int64_t>(block - cnt, total - pos);
-    len = std::min<int64_t>(len, total - scanned);
-    int64_t arg = -1;
-    const double r = K_->emd_price(C_, ldc_, m_, pi_.data(), pj, pos, len, &arg);
-    if (r < best) {
-      best = r;
-      best_arc = arg;
-    }
-    scanned += len;
-    cnt += len;
-    pos += len;
-    if (pos >= total) pos = 0;
-    if (cnt >= block || scanned >= total) {
-      if (best_arc >= 0) {
-        const int64_t bi = best_arc / m_, bj = best_arc % m_;
-        const double scale = std::max({std::fabs(C_[bi * ldc_ + bj]), std::fabs(pi_[bi]), std::fabs(pj[bj])});
-        if (best < -kRelTol * scale) {
-          arc = best_arc;
-          rc = best;
-          return true;
-        }
-      }
-      cnt = 0;
-      best = std::numeric_limits<double>::infinity();
-      best_arc = -1;
-    }
-  }
-  return false;
-}
-
-void NetworkSimplex::pivot(int k, int l, double rc) {
-  const int root = N_;
-  int32_t* parent = parent_.data();
-  int32_t* succ = succ_.data();
-  double* flow = flow_.data();
-  // 1. The apex (join) of the cycle k -> l -> ... -> join -> ... -> k.
-  int u = k, v = l;
-  while (u != v) {
-    if (succ[u] < succ[v]) u = parent[u];
-    else v = parent[v];
-  }
-  const int join = u;
-  // 2. Leaving arc: the last blocking arc met in cycle order from the apex.
-  //    On the k side (traversed downwards) a source's arc points up, so it is
-  //    traversed backwards and blocks; on the l side (traversed upwards) a
-  //    sink's arc does.  Strict < on the k side keeps the arc nearest k;
-  //    <= on the l side the arc nearest the apex, and lets it win ties.
-  double delta = std::numeric_limits<double>::infinity();
-  int u_out = -1;
-  bool on_l = false;
-  for (u = k; u != join; u = parent[u])
-    if (u < n_ && flow[u] < delta) {
-      delta = flow[u];
-      u_out = u;
-    }
-  for (u = l; u != join; u = parent[u])
-    if (u >= n_ && u != root && flow[u] <= delta) {
-      delta = flow[u];
-      u_out = u;
-      on_l = true;
-    }
-  // 3. Augment.
-  if (delta > 0) {
-    for (u = k; u != join; u = parent[u]) flow[u] += u < n_ ? -delta : delta;
-    for (u = l; u != join; u = parent[u]) flow[u] += u >= n_ ? -delta : delta;
-  }
-  flow[u_out] = 0;
-  const int u_in = on_l ? l : k;
-  const int v_in = on_l ? k : l;
-  // 4. Potentials of the subtree below the leaving arc: the entering arc's
-  //    reduced cost C + pi_k - pi_l becomes 0.
-  const double sigma = u_in == k ? -rc : rc;
-  {
-    int w = u_out;
-    for (;;) {
-      pi_[w] += sigma;
-      if (first_[w] >= 0) {
-        w = first_[w];
-        continue;
-      }
-      while (w != u_out && next_[w] < 0) w = parent[w];
-      if (w == u_out) break;
-      w = next_[w];
-    }
-  }
-  // 5. Re-hang the subtree: cut u_out, reverse the path u_in .. u_out, hang
-  //    u_in under v_in.
-  auto remove_child = [&](int p, int c) {
-    if (prev_[c] >= 0) next_[prev_[c]] = next_[c];
-    else first_[p] = next_[c];
-    if (next_[c] >= 0) prev_[next_[c]] = prev_[c];
-  };
-  auto add_child = [&](int p, int c) {
-    next_[c] = first_[p];
-    prev_[c] = -1;
-    if (first_[p] >= 0) prev_[first_[p]] = c;
-    first_[p] = c;
-  };
-  const int size = succ[u_out];
-  const int old_par = parent[u_out];
-  remove_child(old_par, u_out);
-  for (int w = old_par; w != join; w = parent[w]) succ[w] -= size;
-  for (int w = v_in; w != join; w = parent[w]) succ[w] += size;
-  path_.clear();
-  for (u = u_in; u != u_out; u = parent[u]) path_.push_back(u);
-  path_.push_back(u_out);
-  const int t = static_cast<int>(path_.size()) - 1;
-  // New subtree sizes along the path, from the top: s'(p_t) = s(p_t) -
-  // s(p_{t-1}), s'(p_i) = s(p_i) - s(p_{i-1}) + s'(p_{i+1}), s'(p_0) = size.
-  // Each old size is read before it is overwritten.
-  int above = 0;
-  for (int i = t; i >= 1; --i) {
-    const int s_new = succ[path_[i]] - succ[path_[i - 1]] + above;
-    succ[path_[i]] = s_new;
-    above = s_new;
-  }
-  succ[path_[0]] = size;
-  // Flows move one step down the path (the arc p_{i-1}-p_i is now stored at
-  // p_i); the entering arc, stored at u_in, carries delta.
-  for (int i = t; i >= 1; --i) flow[path_[i]] = flow[path_[i - 1]];
-  // Child lists and parents: p_{i+1} becomes a child of p_i.
-  for (int i = t - 1; i >= 0; --i) {
-    remove_child(path_[i + 1], path_[i]);
-    add_child(path_[i], path_[i + 1]);
-    parent[path_[i + 1]] = path_[i];
-  }
-  flow[u_in] = delta;
-  parent[u_in] = v_in;
-  add_child(v_in, u_in);
-}
-
-void NetworkSimplex::recompute_potentials() {
-  const int root = N_;
+  // Potentials from the root down: a source w under p (arc w -> p) has
+  // pi_w = pi_p - c, a sink w (arc p -> w) pi_w = pi_p + c.
   pi_[root] = 0;
-  int w = first_[root];
-  if (w < 0) return;
+  for (int q = static_cast<int>(ord2_.size()) - 1; q >= 0; --q) {
+    const int w = ord2_[q], p = parent_[w];
+    if (w < n) pi_[w] = pi_[p] - (p == root ? art_ : C_[w * ldc_ + (p - n)]);
+    else pi_[w] = pi_[p] + (p == root ? art_ : C_[p * ldc_ + (w - n)]);
+  }
+  bits_ = N + 1 <= 64 * kMaxBitWords;
+  if (bits_) init_bits();
+  else init_preorder();
+}
+
+void NetworkSimplex::init_bits() {
+  const int N = N_;
+  W_ = (N + 1 + 63) / 64;
+  desc_.assign(static_cast<size_t>(N + 1) * W_, 0);
+  for (int v = 0; v <= N; ++v) desc_[static_cast<size_t>(v) * W_ + (v >> 6)] |= uint64_t(1) << (v & 63);
+  for (const int v : ord2_) {
+    const int p = parent_[v];
+    for (int w = 0; w < W_; ++w) desc_[static_cast<size_t>(p) * W_ + w] |= desc_[static_cast<size_t>(v) * W_ + w];
+  }
+}
+
+void NetworkSimplex::init_preorder() {
+  const int N = N_, root = N;
+  pre_.resize(N + 1 + 8);  // + 8: chunked copies may read past the end
+  tmp_.resize(N + 1 + 8);
+  pos_.resize(N + 1);
+  size_.assign(N + 1, 1);
+  first_.assign(N + 1, -1);
+  next_.assign(N + 1, -1);
+  for (const int v : ord2_) {
+    next_[v] = first_[parent_[v]];
+    first_[parent_[v]] = v;
+    size_[parent_[v]] += size_[v];
+  }
+  int k = 0, w = root;
   for (;;) {
-    const int p = parent_[w];
-    if (w < n_) {  // source: arc w -> p (p is a sink or the root)
-      pi_[w] = pi_[p] - (p == root ? art_ : C_[w * ldc_ + (p - n_)]);
-    } else {  // sink: arc p -> w
-      pi_[w] = pi_[p] + (p == root ? art_ : C_[p * ldc_ + (w - n_)]);
-    }
+    pre_[k] = w;
+    pos_[w] = k++;
     if (first_[w] >= 0) {
       w = first_[w];
       continue;
@@ -300,8 +233,274 @@ void NetworkSimplex::recompute_potentials() {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Pivots
+// ---------------------------------------------------------------------------
+
+// The cycle of entering arc k -> l: pk_ = k, parent(k), ... up to the apex
+// (excluded), pl_ the same from l.  Sides alternate source/sink from their
+// ends (pk_[0] = k a source, pl_[0] = l a sink), so blocking arcs -- those
+// traversed against their direction -- are the even entries of both sides.
+// Leaving arc: the last blocking arc met in cycle order from the apex, so
+// strict < on the k side keeps the arc nearest k, <= on the l side the arc
+// nearest the apex, and the l side wins ties.
+template <class IsAncestor>
+NetworkSimplex::Cycle NetworkSimplex::find_cycle(int k, int l, IsAncestor is_ancestor) {
+  const int32_t* parent = parent_.data();
+  const double* flow = flow_.data();
+  int32_t* pk = pk_.data();
+  int32_t* pl = pl_.data();
+  Cycle c{0, 0, 0, false, kInf};
+  int out = -1;  // an index into pk (>= 0) or ~index into pl
+  int u = k;
+  while (!is_ancestor(u, l)) {
+    const bool lt = !(c.nk & 1) && flow[u] < c.delta;
+    c.delta = lt ? flow[u] : c.delta;
+    out = lt ? c.nk : out;
+    pk[c.nk++] = u;
+    u = parent[u];
+  }
+  const int apex = u;
+  for (u = l; u != apex; u = parent[u]) {
+    const bool le = !(c.nl & 1) && flow[u] <= c.delta;
+    c.delta = le ? flow[u] : c.delta;
+    out = le ? ~c.nl : out;
+    pl[c.nl++] = u;
+  }
+  c.on_l = out < 0;
+  c.t_out = c.on_l ? ~out : out;
+  return c;
+}
+
+void NetworkSimplex::pivot(int k, int l, double rc) {
+  if (bits_) pivot_bits(k, l, rc);
+  else pivot_preorder(k, l, rc);
+}
+
+// Let path = p_0 = u_in, ..., p_t = u_out be the side holding the leaving
+// arc (stored at u_out) and `other` the other side, from v_in.  Flows change
+// by -delta at even entries (blocking direction) and +delta at odd ones.
+// The subtree S below the leaving arc hangs from v_in by the entering arc
+// after the pivot; its potentials shift so that the entering reduced cost
+// C_kl + pi_k - pi_l becomes 0: by -rc when S holds k, by +rc when it holds l.
+void NetworkSimplex::pivot_bits(int k, int l, double rc) {
+  const int W = W_;
+  uint64_t* desc = desc_.data();
+  const Cycle c = find_cycle(k, l, [desc, W](int u, int v) {
+    return (desc[static_cast<size_t>(u) * W + (v >> 6)] >> (v & 63)) & 1;
+  });
+  int32_t* parent = parent_.data();
+  double* flow = flow_.data();
+  int32_t* path = c.on_l ? pl_.data() : pk_.data();
+  const int np = c.on_l ? c.nl : c.nk;
+  const int32_t* other = c.on_l ? pk_.data() : pl_.data();
+  const int no = c.on_l ? c.nk : c.nl;
+  const int u_in = path[0], u_out = path[c.t_out], v_in = c.on_l ? k : l;
+  const double dd[2] = {-c.delta, c.delta};
+  uint64_t S[kMaxBitWords];
+  for (int w = 0; w < W; ++w) S[w] = desc[static_cast<size_t>(u_out) * W + w];
+  K_->emd_masked_add(pi_.data(), pf_on_ ? pf_.data() : nullptr, S, N_ + 1, c.on_l ? rc : -rc);
+  // The other side gains S; the out side above u_out loses it.
+  for (int t = 0; t < no; ++t) {
+    const int v = other[t];
+    flow[v] += dd[t & 1];
+    for (int w = 0; w < W; ++w) desc[static_cast<size_t>(v) * W + w] |= S[w];
+  }
+  for (int t = c.t_out + 1; t < np; ++t) {
+    const int v = path[t];
+    flow[v] += dd[t & 1];
+    for (int w = 0; w < W; ++w) desc[static_cast<size_t>(v) * W + w] &= ~S[w];
+  }
+  // The path reverses from the top: desc'(p_i) = desc(p_i) \ desc(p_{i-1})
+  // | desc'(p_{i+1}); the arc p_{i-1}-p_i (flow augmented) is stored at p_i.
+  uint64_t above[kMaxBitWords] = {0, 0, 0, 0};
+  for (int i = c.t_out; i >= 1; --i) {
+    const int v = path[i], ch = path[i - 1];
+    for (int w = 0; w < W; ++w) {
+      const uint64_t x = (desc[static_cast<size_t>(v) * W + w] & ~desc[static_cast<size_t>(ch) * W + w]) | above[w];
+      desc[static_cast<size_t>(v) * W + w] = x;
+      above[w] = x;
+    }
+    flow[v] = flow[ch] + dd[(i - 1) & 1];
+    parent[v] = ch;
+  }
+  for (int w = 0; w < W; ++w) desc[static_cast<size_t>(u_in) * W + w] = S[w];
+  flow[u_in] = c.delta;
+  parent[u_in] = v_in;
+}
+
+void NetworkSimplex::pivot_preorder(int k, int l, double rc) {
+  int32_t* pos = pos_.data();
+  int32_t* size = size_.data();
+  const Cycle c = find_cycle(k, l, [pos, size](int u, int v) {
+    return static_cast<unsigned>(pos[v] - pos[u]) < static_cast<unsigned>(size[u]);
+  });
+  int32_t* parent = parent_.data();
+  int32_t* pre = pre_.data();
+  double* flow = flow_.data();
+  double* pi = pi_.data();
+  int32_t* path = c.on_l ? pl_.data() : pk_.data();
+  const int np = c.on_l ? c.nl : c.nk;
+  const int32_t* other = c.on_l ? pk_.data() : pl_.data();
+  const int no = c.on_l ? c.nk : c.nl;
+  const int u_in = path[0], u_out = path[c.t_out], v_in = c.on_l ? k : l;
+  const double dd[2] = {-c.delta, c.delta};
+  const int s = size[u_out], a0 = pos[u_out];
+  const double sigma = c.on_l ? rc : -rc;
+  if (pf_on_) {
+    float* pf = pf_.data();
+    for (int q = a0; q < a0 + s; ++q) {
+      const int v = pre[q];
+      pi[v] += sigma;
+      pf[v] = static_cast<float>(pi[v]);
+    }
+  } else {
+    for (int q = a0; q < a0 + s; ++q) pi[pre[q]] += sigma;
+  }
+  // The re-rooted subtree's preorder into tmp: S(p_0), then for each p_i its
+  // old subtree less S(p_{i-1}): [pos p_i, pos p_{i-1}) and [end p_{i-1},
+  // end p_i).  Ranges are copied in chunks of 8 (pre_ and tmp_ are padded; a
+  // chunk may write past its range, and the next range overwrites that).
+  int32_t* tmp = tmp_.data();
+  {
+    auto copy = [&](int at, int b, int e) {
+      for (int q = 0; q < e - b; q += 8) memcpy(tmp + at + q, pre + b + q, 8 * sizeof(int32_t));
+      return at + (e - b);
+    };
+    int b0 = pos[u_in], e0 = b0 + size[u_in];
+    int at = copy(0, b0, e0);
+    for (int i = 1; i <= c.t_out; ++i) {
+      const int bi = pos[path[i]], ei = bi + size[path[i]];
+      at = copy(at, bi, b0);
+      at = copy(at, e0, ei);
+      b0 = bi;
+      e0 = ei;
+    }
+  }
+  // Flows and sizes: the other side gains s, the out side above u_out loses
+  // it; along the path s'(p_t) = s(p_t) - s(p_{t-1}), s'(p_i) = s(p_i) -
+  // s(p_{i-1}) + s'(p_{i+1}), s'(p_0) = s (old sizes read before written).
+  for (int t = 0; t < no; ++t) {
+    flow[other[t]] += dd[t & 1];
+    size[other[t]] += s;
+  }
+  for (int t = c.t_out + 1; t < np; ++t) {
+    flow[path[t]] += dd[t & 1];
+    size[path[t]] -= s;
+  }
+  int above = 0;
+  for (int i = c.t_out; i >= 1; --i) {
+    const int v = path[i], ch = path[i - 1];
+    const int s_new = size[v] - size[ch] + above;
+    size[v] = s_new;
+    above = s_new;
+    flow[v] = flow[ch] + dd[(i - 1) & 1];
+    parent[v] = ch;
+  }
+  size[u_in] = s;
+  flow[u_in] = c.delta;
+  parent[u_in] = v_in;
+  // Move the block next to v_in: as its first child (right after v_in) or
+  // its last (right after v_in's subtree), whichever moves fewer entries.
+  // Positions here are in the array without the block, where v_in's subtree
+  // has size[v_in] - s entries (v_in's size counts the block now, also when
+  // v_in is the apex and held it before).
+  const int pv = pos[v_in] < a0 ? pos[v_in] : pos[v_in] - s;
+  const int c1 = pv + 1, c2 = pv + size[v_in] - s;
+  const int dst = std::abs(c1 - a0) <= std::abs(c2 - a0) ? c1 : c2;
+  if (dst <= a0) {
+    for (int q = a0 - 1; q >= dst; --q) {
+      pre[q + s] = pre[q];
+      pos[pre[q]] = q + s;
+    }
+  } else {
+    for (int q = a0; q < dst; ++q) {
+      pre[q] = pre[q + s];
+      pos[pre[q]] = q;
+    }
+  }
+  for (int q = 0; q < s; ++q) {
+    pre[dst + q] = tmp[q];
+    pos[tmp[q]] = dst + q;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Pricing and the driver
+// ---------------------------------------------------------------------------
+
+// Scans blocks of block_rows rows from `row` (cyclically); returns true with
+// the entering arc of the first block whose best arc has a reduced cost
+// below -kRelTol * max(|C_ij|, |pi_i|, |pi_j|), false when a full cycle over
+// the rows finds none.  f32: the block's best arc by the float copies, kept
+// only if its exact reduced cost (double) qualifies.
+bool NetworkSimplex::price(int64_t& row, int64_t block_rows, bool f32, int64_t& arc, double& rc) {
+  const double* pj = pi_.data() + n_;
+  int64_t scanned = 0;
+  while (scanned < n_) {
+    const int64_t len = std::min<int64_t>({block_rows, n_ - row, n_ - scanned});
+    int64_t a = -1;
+    if (f32) {
+      const float r = K_->emd_price_rows_f32(Cf_.data(), m_, m_, pf_.data(), pf_.data() + n_, row, len, &a);
+      if (!(r < 0)) a = -1;
+    } else {
+      K_->emd_price_rows(C_, ldc_, m_, pi_.data(), pj, row, len, &a);
+    }
+    scanned += len;
+    row += len;
+    if (row >= n_) row = 0;
+    if (a >= 0) {
+      const int64_t i = a / m_, j = a - i * m_;
+      const double cij = C_[i * ldc_ + j];
+      const double r = (cij - pj[j]) + pi_[i];
+      const double scale = std::max({std::fabs(cij), std::fabs(pi_[i]), std::fabs(pj[j])});
+      if (r < -kRelTol * scale) {
+        arc = a;
+        rc = r;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Exact potentials from the tree, parents first: the preorder, or in bitset
+// mode the nodes by decreasing subtree size (a parent's subtree is larger
+// than each child's).
+void NetworkSimplex::recompute_potentials() {
+  const int N = N_, n = n_, root = N;
+  const int32_t* order = pre_.data();
+  if (bits_) {
+    std::vector<int32_t>& cnt = first_;
+    std::vector<int32_t>& sz = next_;
+    cnt.assign(N + 2, 0);
+    sz.resize(N + 1);
+    for (int v = 0; v <= N; ++v) {
+      int s = 0;
+      for (int w = 0; w < W_; ++w) s += __builtin_popcountll(desc_[static_cast<size_t>(v) * W_ + w]);
+      sz[v] = s;
+      ++cnt[N + 1 - s];
+    }
+    int acc = 0;
+    for (int s = 0; s <= N + 1; ++s) {
+      const int t = cnt[s];
+      cnt[s] = acc;
+      acc += t;
+    }
+    pre_.resize(N + 1);
+    for (int v = 0; v <= N; ++v) pre_[cnt[N + 1 - sz[v]]++] = v;
+    order = pre_.data();
+  }
+  pi_[root] = 0;
+  for (int q = 1; q <= N; ++q) {
+    const int w = order[q], p = parent_[w];
+    if (w < n) pi_[w] = pi_[p] - (p == root ? art_ : C_[w * ldc_ + (p - n)]);
+    else pi_[w] = pi_[p] + (p == root ? art_ : C_[p * ldc_ + (w - n)]);
+  }
+}
+
 int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const double* a, const double* b,
-                             double cmax, int64_t max_iter, int64_t block, const OtKernels<double>& K,
+                             double cmax, int64_t max_iter, int64_t block, int start, const OtKernels<double>& K,
                              int64_t* pivots) {
   C_ = C;
   ldc_ = ldc;
@@ -312,50 +511,94 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
   b_ = b;
   K_ = &K;
   art_ = 1.0 + cmax;
-  init_tree();
+  pk_.resize(N_ + 1);
+  pl_.resize(N_ + 1);
+  sup_.assign(a, a + n);
+  dem_.assign(b, b + m);
+  steps_.clear();
+  steps_.reserve(N_);
   const int64_t total = static_cast<int64_t>(n) * m;
-  if (block <= 0) block = std::max<int64_t>(64, static_cast<int64_t>(std::sqrt(double(total))));
-  block = std::min<int64_t>(block, total);
-  int64_t pos = 0, count = 0;
+  const bool vogel_fits = std::max(n, m) <= kVogelMaxLine && total <= kVogelMaxArcs;
+  if (start == kStartVogel || (start == kStartAuto && vogel_fits)) start_vogel();
+  else start_rowmin();
+  build_tree();
+
+  if (block <= 0) block = std::max<int64_t>(1024, static_cast<int64_t>(std::sqrt(double(total))));
+  const int64_t block_rows = std::max<int64_t>(1, std::min<int64_t>(n, (block + m - 1) / m));
+  int64_t row = 0, count = 0;
   int8_t status = SC_OT_STATUS_CONVERGED;
-  for (int round = 0;; ++round) {
-    int64_t arc = -1;
-    double rc = 0;
-    while (price(pos, block, arc, rc)) {
+  int64_t arc = -1;
+  double rc = 0;
+  auto run = [&](bool f32) {
+    while (price(row, block_rows, f32, arc, rc)) {
       if (max_iter > 0 && count >= max_iter) {
         status = SC_OT_STATUS_MAX_ITER;
-        break;
+        return;
       }
       pivot(static_cast<int>(arc / m), n + static_cast<int>(arc % m), rc);
       ++count;
     }
+  };
+  // Float candidates first, while they last (when the costs fit a float
+  // comfortably and the copy costs at most half the matrix's memory again).
+  if (cmax < 1e30 && total <= kFloatMaxArcs) {
+    Cf_.resize(static_cast<size_t>(total));
+    pf_.resize(N_ + 1);
+    K.emd_to_f32(C, ldc, n, m, Cf_.data(), m);
+    for (int v = 0; v <= N_; ++v) pf_[v] = static_cast<float>(pi_[v]);
+    pf_on_ = true;
+    run(true);
+    pf_on_ = false;
+  }
+  for (int round = 0; status == SC_OT_STATUS_CONVERGED; ++round) {
+    run(false);
     recompute_potentials();
     if (status != SC_OT_STATUS_CONVERGED || round >= 3) break;
     // Exact potentials: one more full pricing pass confirms optimality.
-    int64_t p2 = 0;
-    if (!price(p2, total, arc, rc)) break;
+    int64_t r0 = 0;
+    if (!price(r0, n, false, arc, rc)) break;
   }
   *pivots = count;
   return status;
 }
+
+// ---------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------
 
 void NetworkSimplex::duals(double* f, double* g) const {
   for (int i = 0; i < n_; ++i) f[i] = -pi_[i];
   for (int j = 0; j < m_; ++j) g[j] = pi_[n_ + j];
 }
 
-int64_t NetworkSimplex::plan(int32_t* rows, int32_t* cols, double* vals) const {
-  int64_t c = 0;
+int64_t NetworkSimplex::plan(int32_t* rows, int32_t* cols, double* vals) {
+  // Counting sort by row, then insertion sort of each row's few columns.
+  std::vector<int32_t>& start = first_;
+  start.assign(n_ + 1, 0);
   for (int v = 0; v < N_; ++v) {
     const int p = parent_[v];
-    if (p == N_ || flow_[v] <= 0) continue;
-    const int i = v < n_ ? v : p, j = (v < n_ ? p : v) - n_;
-    rows[c] = i;
-    cols[c] = j;
-    vals[c] = flow_[v];
-    ++c;
+    if (p == N_ || !(flow_[v] > 0)) continue;
+    ++start[(v < n_ ? v : p) + 1];
   }
-  return c;
+  for (int i = 0; i < n_; ++i) start[i + 1] += start[i];
+  const int64_t total = start[n_];
+  std::vector<int32_t>& fill = next_;
+  fill.assign(start.begin(), start.end());
+  for (int v = 0; v < N_; ++v) {
+    const int p = parent_[v];
+    if (p == N_ || !(flow_[v] > 0)) continue;
+    const int i = v < n_ ? v : p, j = (v < n_ ? p : v) - n_;
+    int q = fill[i]++;
+    rows[q] = i;
+    while (q > start[i] && cols[q - 1] > j) {
+      cols[q] = cols[q - 1];
+      vals[q] = vals[q - 1];
+      --q;
+    }
+    cols[q] = j;
+    vals[q] = flow_[v];
+  }
+  return total;
 }
 
 double NetworkSimplex::cost() const {

@@ -2,22 +2,29 @@
 //   min sum_ij C_ij P_ij  s.t.  P 1 = a,  P^T 1 = b,  P >= 0
 // with a > 0 (n sources), b > 0 (m sinks).  Written for the complete
 // bipartite graph: arc (i, j) is index i * m + j, so pricing is a SIMD scan
-// of a cost row (OtKernels::emd_price) and the direction of every tree arc
-// follows from its child node (a source's arc points up, a sink's down).
+// of cost rows (OtKernels::emd_price_rows), and the direction of every tree
+// arc follows from its child node (a source's arc points up, a sink's down).
 //
-// Method (Ahuja, Magnanti & Orlin, "Network Flows", ch. 11; Cunningham 1976):
-//   * start: the row-minimum basis, each tree of its support forest hung
-//     from an artificial root by an arc of cost 1 + max |C| that carries
-//     only rounding-level flow (see init_tree);
-//   * block-search pricing (Grigoriadis 1986): scan blocks of arcs, enter the
-//     most negative reduced cost of the first block that has one;
+// Method (Ahuja, Magnanti & Orlin, "Network Flows", 1993, ch. 11;
+// Cunningham 1976 for strongly feasible trees):
+//   * start: Vogel's approximation on the total opportunity cost matrix
+//     (Kirca & Satir 1990; each line's two cheapest cells found with sortable
+//     (value, index) keys), or the row-minimum rule for the largest problems.
+//     Either removes one line per step; the cells of positive flow form a
+//     forest whose trees hang from an artificial root, so that every
+//     zero-flow arc points towards the root (strongly feasible);
+//   * pricing: block search over rows (Grigoriadis 1986): scan a block of
+//     rows, enter the most negative reduced cost of the first block that has
+//     one.  Candidates come from a float copy of the costs and potentials and
+//     are re-priced exactly; once float pricing finds nothing, the search
+//     continues in double;
 //   * leaving arc: the last blocking arc met when the cycle is traversed in
-//     the entering arc's direction from the apex, which keeps every tree
-//     strongly feasible (zero-flow arcs point away from the root), so
-//     degenerate pivots cannot cycle;
-//   * tree: parent, subtree size and child lists; the join is found by
-//     climbing from the endpoint with the smaller subtree; the re-hung
-//     subtree's potentials shift by the entering reduced cost.
+//     the entering arc's direction from the apex (keeps the tree strongly
+//     feasible, so degenerate pivots cannot cycle);
+//   * tree: parent pointers plus, for n + m < 256, a bitset of each node's
+//     subtree (no traversal: the re-hung subtree's potentials are one masked
+//     add over all nodes), else a preorder array with positions and subtree
+//     sizes (the re-rooted subtree is rebuilt from array ranges and moved).
 // At the end the potentials are recomputed exactly from the tree and every
 // arc is priced once more (pivoting resumes if rounding hid a negative arc).
 #pragma once
@@ -32,24 +39,49 @@ namespace ot {
 
 class NetworkSimplex {
  public:
-  // C: n x m row-major (row stride ldc), double; a (n), b (m) positive.
-  // Returns a Status; pivots receives the pivot count.
-  // cmax = max |C| (sets the artificial arcs' cost).
-  int8_t solve(const double* C, int64_t ldc, int n, int m, const double* a, const double* b, double cmax,
-               int64_t max_iter, int64_t block, const OtKernels<double>& K, int64_t* pivots);
+  enum Start : int { kStartAuto = 0, kStartVogel = 1, kStartRowMin = 2 };
 
-  // After solve: f (n), g (m) with f_i + g_j <= C_ij (equality on tree arcs),
-  // and the tree's real arcs with their flows (at most n + m - 1).
+  // C: n x m row-major (row stride ldc), double; a (n), b (m) positive with
+  // equal sums (up to rounding).  cmax = max |C| (sets the artificial arcs'
+  // cost).  max_iter <= 0: no pivot limit; block <= 0: automatic (arcs per
+  // pricing block, rounded up to whole rows).  Returns a Status; pivots
+  // receives the pivot count.
+  int8_t solve(const double* C, int64_t ldc, int n, int m, const double* a, const double* b, double cmax,
+               int64_t max_iter, int64_t block, int start, const OtKernels<double>& K, int64_t* pivots);
+
+  // After solve: f (n), g (m) with f_i + g_j <= C_ij (equality on tree arcs).
   void duals(double* f, double* g) const;
-  int64_t plan(int32_t* rows, int32_t* cols, double* vals) const;  // returns the count
-  double cost() const;
-  double artificial_flow() const;
+  // The tree's real arcs of positive flow (at most n + m - 1), sorted by
+  // (row, column); returns the count.
+  int64_t plan(int32_t* rows, int32_t* cols, double* vals);
+  double cost() const;             // sum of flow x cost over the real arcs
+  double artificial_flow() const;  // flow left on the artificial arcs
 
  private:
-  void init_tree();
-  void pivot(int k, int l_node, double rc);
+  // One step of a start heuristic: line `removed` (a node) leaves after
+  // receiving x on its cell with line `other`.
+  struct Step {
+    int32_t removed, other;
+    double x;
+  };
+  struct Cycle {
+    int nk, nl, t_out;
+    bool on_l;
+    double delta;
+  };
+
+  void start_vogel();
+  void start_rowmin();
+  void build_tree();
+  void init_bits();
+  void init_preorder();
+  template <class IsAncestor>
+  Cycle find_cycle(int k, int l, IsAncestor is_ancestor);
+  void pivot(int k, int l, double rc);
+  void pivot_bits(int k, int l, double rc);
+  void pivot_preorder(int k, int l, double rc);
+  bool price(int64_t& row, int64_t block_rows, bool f32, int64_t& arc, double& rc);
   void recompute_potentials();
-  bool price(int64_t& pos, int64_t block, int64_t& arc, double& rc);
 
   const double* C_ = nullptr;
   int64_t ldc_ = 0;
@@ -58,18 +90,30 @@ class NetworkSimplex {
   const double* b_ = nullptr;
   const OtKernels<double>* K_ = nullptr;
   double art_ = 1.0;
-  std::vector<int32_t> parent_, first_, next_, prev_, succ_;
+
+  // Tree: parent, flow on the arc to the parent, potentials (reduced cost of
+  // arc (i, j) is C_ij + pi_i - pi_{n+j}, zero on tree arcs).
+  std::vector<int32_t> parent_;
   std::vector<double> flow_, pi_;
-  std::vector<int32_t> path_;
-  // Starting-basis scratch.
-  struct Arc {
-    int i, j;
-    double x;
-  };
-  std::vector<Arc> arcs_;
-  std::vector<double> sup_, dem_, zero_, colmask_;
-  std::vector<char> seen_;
-  std::vector<int> adj_off_, adj_, order_;
+  bool bits_ = false;
+  int W_ = 0;                    // words per subtree bitset
+  std::vector<uint64_t> desc_;   // bitset mode: desc_[v * W_ ...] = v's subtree
+  std::vector<int32_t> pre_, pos_, size_, tmp_;  // preorder mode
+  std::vector<int32_t> pk_, pl_;                 // the cycle's two sides
+
+  // Float pricing: costs and potentials rounded to float (pf_ follows pi_
+  // while pf_on_).
+  std::vector<float> Cf_, pf_;
+  bool pf_on_ = false;
+
+  // Start heuristics and tree building.
+  std::vector<Step> steps_;
+  std::vector<double> sup_, dem_, imb_, rmin_, cmin_, colmask_, zero_;
+  std::vector<uint32_t> KT_, KTT_, rmask_u_, cmask_u_;
+  std::vector<float> pen_;
+  std::vector<int32_t> l1_, l2_, child_, ord_, ord2_, swap_, first_, next_;
+  std::vector<uint64_t> bits_scratch_;
+  std::vector<char> removed_, moved_;
 };
 
 }  // namespace ot

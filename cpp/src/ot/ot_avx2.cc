@@ -5,6 +5,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "emd_kernels.h"
 #include "scalecore/common/simd_avx2.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
@@ -468,102 +469,6 @@ void row_bary(const S* p, const S* y, int64_t m, int64_t d, double* out) {
   }
 }
 
-// Minimum and second minimum of h = c - v with first-index tie-breaking,
-// per lane, then merged (see kernel_api.h for the exact rule).
-void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t* j1o, double* u2o, int64_t* j2o) {
-  F64x4 m1(HUGE_VAL), m2(HUGE_VAL), i1(-1.0), i2(-1.0);
-  F64x4 idx(_mm256_set_pd(3.0, 2.0, 1.0, 0.0));
-  const F64x4 four(4.0);
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const F64x4 h = v ? F64x4::load(c + j) - F64x4::load(v + j) : F64x4::load(c + j);
-    const M64x4 lt1 = h < m1;
-    const M64x4 lt2 = h < m2;
-    // New second: old first where h beats it, else h where h beats the second.
-    m2 = select(lt1, m1, select(lt2, h, m2));
-    i2 = select(lt1, i1, select(lt2, idx, i2));
-    m1 = select(lt1, h, m1);
-    i1 = select(lt1, idx, i1);
-    idx += four;
-  }
-  // Scalar tail: its own (first, second) pair.
-  double t1 = HUGE_VAL, t2 = HUGE_VAL;
-  int64_t k1 = -1, k2 = -1;
-  for (; j < n; ++j) {
-    const double h = v ? c[j] - v[j] : c[j];
-    if (k1 < 0 || h < t1) {
-      t2 = t1;
-      k2 = k1;
-      t1 = h;
-      k1 = j;
-    } else if (k2 < 0 || h < t2) {
-      t2 = h;
-      k2 = j;
-    }
-  }
-  // Lane merge by horizontal minima: the minimum, then the lowest index
-  // attaining it (index -1 = empty lane, mapped to +inf).
-  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
-  auto hmin = [](__m256d x) {
-    x = _mm256_min_pd(x, _mm256_permute_pd(x, 0x5));
-    return _mm256_min_pd(x, _mm256_permute2f128_pd(x, x, 0x01));
-  };
-  auto first_index = [&](__m256d val, __m256d idx, __m256d target) {
-    const __m256d hit = _mm256_and_pd(_mm256_cmp_pd(val, target, _CMP_EQ_OQ),
-                                      _mm256_cmp_pd(idx, _mm256_setzero_pd(), _CMP_GE_OQ));
-    return hmin(_mm256_blendv_pd(inf, idx, hit));
-  };
-  const __m256d valid1 = _mm256_cmp_pd(i1.v, _mm256_setzero_pd(), _CMP_GE_OQ);
-  const __m256d m1v = _mm256_blendv_pd(inf, m1.v, valid1);
-  double u1 = _mm256_cvtsd_f64(hmin(m1v));
-  double j1d = _mm256_cvtsd_f64(first_index(m1v, i1.v, _mm256_set1_pd(u1)));
-  int64_t j1 = j1d < HUGE_VAL ? static_cast<int64_t>(j1d) : -1;
-  bool tail_owner = false;
-  if (k1 >= 0 && (j1 < 0 || t1 < u1 || (t1 == u1 && k1 < j1))) {
-    u1 = t1;
-    j1 = k1;
-    tail_owner = true;
-  }
-  // Second: the owner lane contributes its second, every other lane its first.
-  __m256d c2 = m1v, x2 = i1.v;
-  if (!tail_owner && j1 >= 0) {
-    const __m256d own = _mm256_cmp_pd(i1.v, _mm256_set1_pd(double(j1)), _CMP_EQ_OQ);
-    const __m256d valid2 = _mm256_cmp_pd(i2.v, _mm256_setzero_pd(), _CMP_GE_OQ);
-    c2 = _mm256_blendv_pd(c2, _mm256_blendv_pd(inf, m2.v, valid2), own);
-    x2 = _mm256_blendv_pd(x2, i2.v, own);
-  }
-  double u2 = _mm256_cvtsd_f64(hmin(c2));
-  double j2d = _mm256_cvtsd_f64(first_index(c2, x2, _mm256_set1_pd(u2)));
-  int64_t j2 = (u2 < HUGE_VAL || j2d < HUGE_VAL) && j2d < HUGE_VAL ? static_cast<int64_t>(j2d) : -1;
-  const double tc = tail_owner ? t2 : t1;
-  const int64_t tk = tail_owner ? k2 : k1;
-  if (tk >= 0 && (j2 < 0 || tc < u2 || (tc == u2 && tk < j2))) {
-    u2 = tc;
-    j2 = tk;
-  }
-  if (j2 < 0) u2 = HUGE_VAL;
-  *u1o = u1;
-  *j1o = j1;
-  *u2o = u2;
-  *j2o = j2;
-}
-
-void col_min(const double* c, int64_t n, double row, double* colmin, double* colarg) {
-  const F64x4 r(row);
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const F64x4 cv = F64x4::load(c + j), cm = F64x4::load(colmin + j);
-    const M64x4 lt = cv < cm;
-    select(lt, cv, cm).store(colmin + j);
-    select(lt, r, F64x4::load(colarg + j)).store(colarg + j);
-  }
-  for (; j < n; ++j)
-    if (c[j] < colmin[j]) {
-      colmin[j] = c[j];
-      colarg[j] = row;
-    }
-}
-
 template <class S>
 bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax) {
   F64x4 mx(0.0);
@@ -591,68 +496,20 @@ bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax
   return sok && _mm256_movemask_pd(okm) == 0xf;
 }
 
-// EMD pricing: the first minimum (lowest arc index) of (c_j + pi) - pj_j,
-// computed with the generic level's operation order (no FMA), so both
-// levels pick the same arc and pivot identically.  One reduction per call.
-double emd_price(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t start,
-                 int64_t count, int64_t* arg) {
-  F64x4 best(HUGE_VAL), bidx(-1.0);
-  const F64x4 four(4.0), lane_off(_mm256_set_pd(3.0, 2.0, 1.0, 0.0));
-  double sbest = HUGE_VAL;
-  int64_t sidx = -1;
-  int64_t i = start / m, j = start % m;
-  for (int64_t k = 0; k < count;) {
-    const double* c = C + i * ldc;
-    const F64x4 piv(pi[i]);
-    const int64_t len = imin(m - j, count - k);
-    const int64_t base = i * m;
-    int64_t t = 0;
-    F64x4 idx = F64x4(double(base + j)) + lane_off;
-    for (; t + 4 <= len; t += 4) {
-      const F64x4 r = (F64x4::load(c + j + t) + piv) - F64x4::load(pj + j + t);
-      const M64x4 lt = r < best;
-      best = select(lt, r, best);
-      bidx = select(lt, idx, bidx);
-      idx += four;
-    }
-    for (; t < len; ++t) {
-      const double r = (c[j + t] + pi[i]) - pj[j + t];
-      if (r < sbest) {
-        sbest = r;
-        sidx = base + j + t;
-      }
-    }
-    k += len;
-    ++i;
-    j = 0;
-  }
-  alignas(32) double bv[4], bx[4];
-  best.store(bv);
-  bidx.store(bx);
-  double v = sbest;
-  int64_t ix = sidx;
-  for (int l = 0; l < 4; ++l) {
-    const int64_t li = static_cast<int64_t>(bx[l]);
-    if (li < 0) continue;
-    if (bv[l] < v || (bv[l] == v && (ix < 0 || li < ix))) {
-      v = bv[l];
-      ix = li;
-    }
-  }
-  *arg = ix;
-  return v;
-}
-
+// The exact solvers' kernels live in emd_avx2.cc.
+#define SC_OT_EMD_AVX2_ENTRIES                                                                            \
+  &emd_avx2::price_rows, &emd_avx2::price_rows_f32, &emd_avx2::to_f32, &emd_avx2::toc_keys,               \
+      &emd_avx2::two_min, &emd_avx2::argmax, &emd_avx2::match2, &emd_avx2::masked_add
 const OtKernels<double> kTableD = {
     "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &row_expsum_f32exp_d, &col_axpy_d,
     &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
     &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>,
-    &row_min2, &col_min, &finite_absmax<double>, &emd_price};
+    &emd_avx2::row_min2, &emd_avx2::col_min, &finite_absmax<double>, SC_OT_EMD_AVX2_ENTRIES};
 const OtKernels<float> kTableF = {
     "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &row_expsum_f,   &col_axpy_f,
     &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
     &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>,
-    &row_min2, &col_min, &finite_absmax<float>, &emd_price};
+    &emd_avx2::row_min2, &emd_avx2::col_min, &finite_absmax<float>, SC_OT_EMD_AVX2_ENTRIES};
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "emd_kernels.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
 
@@ -142,35 +143,6 @@ void row_bary(const S* p, const S* y, int64_t m, int64_t d, double* out) {
     for (int64_t k = 0; k < d; ++k) out[k] += double(p[j]) * double(y[j * d + k]);
 }
 
-void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t* j1o, double* u2o, int64_t* j2o) {
-  double u1 = std::numeric_limits<double>::infinity(), u2 = u1;
-  int64_t j1 = -1, j2 = -1;
-  for (int64_t j = 0; j < n; ++j) {
-    const double h = v ? c[j] - v[j] : c[j];
-    if (j1 < 0 || h < u1) {
-      u2 = u1;
-      j2 = j1;
-      u1 = h;
-      j1 = j;
-    } else if (j2 < 0 || h < u2) {
-      u2 = h;
-      j2 = j;
-    }
-  }
-  *u1o = u1;
-  *j1o = j1;
-  *u2o = u2;
-  *j2o = j2;
-}
-
-void col_min(const double* c, int64_t n, double row, double* colmin, double* colarg) {
-  for (int64_t j = 0; j < n; ++j)
-    if (c[j] < colmin[j]) {
-      colmin[j] = c[j];
-      colarg[j] = row;
-    }
-}
-
 template <class S>
 bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax) {
   double mx = 0;
@@ -194,30 +166,6 @@ bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax
   }
   *absmax = mx;
   return ok;
-}
-
-double emd_price(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t start,
-                 int64_t count, int64_t* arg) {
-  double best = std::numeric_limits<double>::infinity();
-  int64_t bi = -1;
-  int64_t i = start / m, j = start % m;
-  for (int64_t k = 0; k < count;) {
-    const double* c = C + i * ldc;
-    const double p = pi[i];
-    const int64_t len = std::min<int64_t>(m - j, count - k);
-    for (int64_t t = 0; t < len; ++t) {
-      const double r = (c[j + t] + p) - pj[j + t];
-      if (r < best) {
-        best = r;
-        bi = i * m + j + t;
-      }
-    }
-    k += len;
-    ++i;
-    j = 0;
-  }
-  *arg = bi;
-  return best;
 }
 
 template <class S>
@@ -244,10 +192,8 @@ OtKernels<S> make() {
   t.col_sumexp = col_sumexp<S>;
   t.col_sumexp_f32exp = col_sumexp_f32exp<S>;
   t.row_bary = row_bary<S>;
-  t.row_min2 = row_min2;
-  t.col_min = col_min;
   t.finite_absmax = finite_absmax<S>;
-  t.emd_price = emd_price;
+  set_emd_ref_kernels(t);
   return t;
 }
 

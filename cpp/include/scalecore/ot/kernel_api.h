@@ -93,12 +93,37 @@ struct OtKernels {
   void (*col_min)(const double* c, int64_t n, double row, double* colmin, double* colarg);
   // True when all n x m entries (rows of ldc) are finite; *absmax = max |C|.
   bool (*finite_absmax)(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax);
-  // EMD pricing: the minimum of the reduced costs (C_ij + pi_i) - pj_j over
-  // `count` arcs from arc index `start` in row-major order (rows of m, row
-  // stride ldc, never wrapping past the last arc); *arg receives the first
-  // arc index (i * m + j) attaining it.  Every level picks the same arc.
-  double (*emd_price)(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj,
-                      int64_t start, int64_t count, int64_t* arg);
+  // ---- Network simplex (network_simplex.cc); the reduced cost of arc
+  // (i, j) is r_ij = (C_ij - pj_j) + pi_i, evaluated in that order. ----
+  // Over rows [i0, i0 + nrows) of C (row stride ldc, m columns): the minimum
+  // of r_ij, and *arg = i * m + j of the first arc in row-major order
+  // attaining it (-1 when no r_ij is below +inf: nrows = 0, or every column
+  // masked by pj_j = -inf).  Every level returns the same arc.
+  double (*emd_price_rows)(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj,
+                           int64_t i0, int64_t nrows, int64_t* arg);
+  // The same in float (the candidate search; the caller re-prices in double).
+  float (*emd_price_rows_f32)(const float* C, int64_t ldc, int64_t m, const float* pi, const float* pj,
+                              int64_t i0, int64_t nrows, int64_t* arg);
+  // Cf[i * ldf + j] = float(C[i * ldc + j]) for an n x m block.
+  void (*emd_to_f32)(const double* C, int64_t ldc, int64_t n, int64_t m, float* Cf, int64_t ldf);
+  // Vogel start on the total opportunity cost T_ij = (C_ij - rmin_i) +
+  // (C_ij - cmin_j) (row and column minima into rmin, cmin), rounded to
+  // float, as sortable keys: the float's bits with the low ib bits replaced
+  // by the index along the line, KT (n x m, | j) and KTT (m x n, | i).
+  // T >= 0, so unsigned key order is value order with ties to the lower index.
+  void (*emd_toc_keys)(const double* C, int64_t ldc, int64_t n, int64_t m, int ib, double* rmin,
+                       double* cmin, uint32_t* KT, uint32_t* KTT);
+  // The two smallest of key_j | mask_j (mask 0: active, ~0u: removed) over
+  // len entries; ~0u where there are fewer than one / two active.
+  void (*emd_two_min)(const uint32_t* key, const uint32_t* mask, int64_t len, uint32_t* k1, uint32_t* k2);
+  // The first index of the maximum of p (len >= 1; no NaN).
+  int64_t (*emd_argmax)(const float* p, int64_t len);
+  // bits (ceil(len / 64) words, overwritten): bit q set iff l1_q == t or
+  // l2_q == t.
+  void (*emd_match2)(const int32_t* l1, const int32_t* l2, int64_t len, int32_t t, uint64_t* bits);
+  // pi_v += sigma where bit v of bits is set (v < len); then, when pf is not
+  // nullptr, pf_v = float(pi_v) for every v < len.
+  void (*emd_masked_add)(double* pi, float* pf, const uint64_t* bits, int64_t len, double sigma);
 };
 
 // impl: 0 = the level sc::simd_level() says, 1 = the reference (tests).

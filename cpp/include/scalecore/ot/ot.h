@@ -10,6 +10,9 @@
 #pragma once
 #include <stdint.h>
 
+#include <string>
+#include <vector>
+
 #include "scalecore/ot/types.h"
 
 namespace sc {
@@ -117,6 +120,10 @@ struct EmdBatchOut {
 
 template <class S>
 void ot_emd(const EmdBatch<S>& batch, const EmdOptions& o, const EmdBatchOut& out, int impl);
+
+// Tests: the exact solvers' kernels of the current SIMD level against the
+// reference on random n x m data; the names of those that disagree.
+std::vector<std::string> emd_kernel_check(int64_t n, int64_t m, uint64_t seed);
 
 // ---------------------------------------------------------------------------
 // Exact 1-D OT by sorting, and sliced Wasserstein.

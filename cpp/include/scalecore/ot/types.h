@@ -97,6 +97,10 @@ struct EmdOptions {
   // an assignment problem: solve it by Jonker-Volgenant (true) or by the
   // network simplex like every other problem (false).
   bool assignment = true;
+  // The simplex's starting basis: 0 automatic (Vogel's approximation while
+  // its keys fit: at most 4096 per side and 2^24 arcs, else row minimum),
+  // 1 Vogel, 2 row minimum.
+  int start = 0;
   int n_threads = 0;       // batches only: problems run in parallel
 };
 

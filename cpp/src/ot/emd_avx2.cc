@@ -1,0 +1,518 @@
+// AVX2 kernels of the exact solvers (compiled with -mavx2 -mfma,
+// SC_ISA=isa_avx2); contracts in kernel_api.h, oracles in emd_kernels_ref.cc.
+// No std:: templates here: an inline template instantiated in this TU could
+// be picked by the linker for a generic one.  Reduced costs and keys use the
+// reference's operation order (no FMA contraction is possible: no products),
+// so every level returns the same minima, the same arcs and the same keys.
+#include <float.h>
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "emd_kernels.h"
+#include "scalecore/common/simd_avx2.h"
+
+namespace sc {
+namespace ot {
+namespace emd_avx2 {
+
+namespace {
+
+inline double hmin4d(__m256d v) {
+  __m128d x = _mm_min_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  x = _mm_min_sd(x, _mm_unpackhi_pd(x, x));
+  return _mm_cvtsd_f64(x);
+}
+
+inline float hmin8f(__m256 v) {
+  __m128 x = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_min_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_min_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+
+inline float hmax8f(__m256 v) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_max_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+
+// Lane-wise minima of c_j - pj_j over one row (lanes past m hold +inf).
+inline __m256d row_min_lanes(const double* c, const double* pj, int64_t m) {
+  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
+  __m256d a0 = inf, a1 = inf, a2 = inf, a3 = inf;
+  int64_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    a0 = _mm256_min_pd(a0, _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(pj + j)));
+    a1 = _mm256_min_pd(a1, _mm256_sub_pd(_mm256_loadu_pd(c + j + 4), _mm256_loadu_pd(pj + j + 4)));
+    a2 = _mm256_min_pd(a2, _mm256_sub_pd(_mm256_loadu_pd(c + j + 8), _mm256_loadu_pd(pj + j + 8)));
+    a3 = _mm256_min_pd(a3, _mm256_sub_pd(_mm256_loadu_pd(c + j + 12), _mm256_loadu_pd(pj + j + 12)));
+  }
+  for (; j + 4 <= m; j += 4) a0 = _mm256_min_pd(a0, _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(pj + j)));
+  if (j < m) {
+    alignas(32) double t[4] = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL};
+    for (int64_t q = j; q < m; ++q) t[q - j] = c[q] - pj[q];
+    a1 = _mm256_min_pd(a1, _mm256_load_pd(t));
+  }
+  return _mm256_min_pd(_mm256_min_pd(a0, a1), _mm256_min_pd(a2, a3));
+}
+
+inline __m256 row_min_lanes_f(const float* c, const float* pj, int64_t m) {
+  const __m256 inf = _mm256_set1_ps(HUGE_VALF);
+  __m256 a0 = inf, a1 = inf;
+  int64_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    a0 = _mm256_min_ps(a0, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(pj + j)));
+    a1 = _mm256_min_ps(a1, _mm256_sub_ps(_mm256_loadu_ps(c + j + 8), _mm256_loadu_ps(pj + j + 8)));
+  }
+  for (; j + 8 <= m; j += 8) a0 = _mm256_min_ps(a0, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(pj + j)));
+  if (j < m) {
+    alignas(32) float t[8];
+    for (int q = 0; q < 8; ++q) t[q] = j + q < m ? c[j + q] - pj[j + q] : HUGE_VALF;
+    a1 = _mm256_min_ps(a1, _mm256_load_ps(t));
+  }
+  return _mm256_min_ps(a0, a1);
+}
+
+}  // namespace
+
+// Minimum and second minimum of h = c - v with first-index tie-breaking,
+// per lane, then merged (see kernel_api.h for the exact rule).
+void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t* j1o, double* u2o, int64_t* j2o) {
+  F64x4 m1(HUGE_VAL), m2(HUGE_VAL), i1(-1.0), i2(-1.0);
+  F64x4 idx(_mm256_set_pd(3.0, 2.0, 1.0, 0.0));
+  const F64x4 four(4.0);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const F64x4 h = v ? F64x4::load(c + j) - F64x4::load(v + j) : F64x4::load(c + j);
+    const M64x4 lt1 = h < m1;
+    const M64x4 lt2 = h < m2;
+    // New second: old first where h beats it, else h where h beats the second.
+    m2 = select(lt1, m1, select(lt2, h, m2));
+    i2 = select(lt1, i1, select(lt2, idx, i2));
+    m1 = select(lt1, h, m1);
+    i1 = select(lt1, idx, i1);
+    idx += four;
+  }
+  // Scalar tail: its own (first, second) pair.
+  double t1 = HUGE_VAL, t2 = HUGE_VAL;
+  int64_t k1 = -1, k2 = -1;
+  for (; j < n; ++j) {
+    const double h = v ? c[j] - v[j] : c[j];
+    if (k1 < 0 || h < t1) {
+      t2 = t1;
+      k2 = k1;
+      t1 = h;
+      k1 = j;
+    } else if (k2 < 0 || h < t2) {
+      t2 = h;
+      k2 = j;
+    }
+  }
+  // Lane merge by horizontal minima: the minimum, then the lowest index
+  // attaining it (index -1 = empty lane, mapped to +inf).
+  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
+  auto hmin = [](__m256d x) {
+    x = _mm256_min_pd(x, _mm256_permute_pd(x, 0x5));
+    return _mm256_min_pd(x, _mm256_permute2f128_pd(x, x, 0x01));
+  };
+  auto first_index = [&](__m256d val, __m256d idx, __m256d target) {
+    const __m256d hit = _mm256_and_pd(_mm256_cmp_pd(val, target, _CMP_EQ_OQ),
+                                      _mm256_cmp_pd(idx, _mm256_setzero_pd(), _CMP_GE_OQ));
+    return hmin(_mm256_blendv_pd(inf, idx, hit));
+  };
+  const __m256d valid1 = _mm256_cmp_pd(i1.v, _mm256_setzero_pd(), _CMP_GE_OQ);
+  const __m256d m1v = _mm256_blendv_pd(inf, m1.v, valid1);
+  double u1 = _mm256_cvtsd_f64(hmin(m1v));
+  double j1d = _mm256_cvtsd_f64(first_index(m1v, i1.v, _mm256_set1_pd(u1)));
+  int64_t j1 = j1d < HUGE_VAL ? static_cast<int64_t>(j1d) : -1;
+  bool tail_owner = false;
+  if (k1 >= 0 && (j1 < 0 || t1 < u1 || (t1 == u1 && k1 < j1))) {
+    u1 = t1;
+    j1 = k1;
+    tail_owner = true;
+  }
+  // Second: the owner lane contributes its second, every other lane its first.
+  __m256d c2 = m1v, x2 = i1.v;
+  if (!tail_owner && j1 >= 0) {
+    const __m256d own = _mm256_cmp_pd(i1.v, _mm256_set1_pd(double(j1)), _CMP_EQ_OQ);
+    const __m256d valid2 = _mm256_cmp_pd(i2.v, _mm256_setzero_pd(), _CMP_GE_OQ);
+    c2 = _mm256_blendv_pd(c2, _mm256_blendv_pd(inf, m2.v, valid2), own);
+    x2 = _mm256_blendv_pd(x2, i2.v, own);
+  }
+  double u2 = _mm256_cvtsd_f64(hmin(c2));
+  double j2d = _mm256_cvtsd_f64(first_index(c2, x2, _mm256_set1_pd(u2)));
+  int64_t j2 = (u2 < HUGE_VAL || j2d < HUGE_VAL) && j2d < HUGE_VAL ? static_cast<int64_t>(j2d) : -1;
+  const double tc = tail_owner ? t2 : t1;
+  const int64_t tk = tail_owner ? k2 : k1;
+  if (tk >= 0 && (j2 < 0 || tc < u2 || (tc == u2 && tk < j2))) {
+    u2 = tc;
+    j2 = tk;
+  }
+  if (j2 < 0) u2 = HUGE_VAL;
+  *u1o = u1;
+  *j1o = j1;
+  *u2o = u2;
+  *j2o = j2;
+}
+
+void col_min(const double* c, int64_t n, double row, double* colmin, double* colarg) {
+  const F64x4 r(row);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const F64x4 cv = F64x4::load(c + j), cm = F64x4::load(colmin + j);
+    const M64x4 lt = cv < cm;
+    select(lt, cv, cm).store(colmin + j);
+    select(lt, r, F64x4::load(colarg + j)).store(colarg + j);
+  }
+  for (; j < n; ++j)
+    if (c[j] < colmin[j]) {
+      colmin[j] = c[j];
+      colarg[j] = row;
+    }
+}
+
+// Rows: lane-wise minima plus pi_i (rounding is monotone, so the minimum of
+// fl(fl(c - pj) + pi) over a row is fl(its minimum of fl(c - pj) + pi)); the
+// best row per lane with strict <, so the lowest row attaining the minimum
+// survives; then one pass over that row for the first column attaining it.
+double price_rows(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t i0,
+                  int64_t nrows, int64_t* arg) {
+  __m256d best = _mm256_set1_pd(HUGE_VAL), brow = _mm256_set1_pd(-1.0);
+  for (int64_t i = i0; i < i0 + nrows; ++i) {
+    const __m256d v = _mm256_add_pd(row_min_lanes(C + i * ldc, pj, m), _mm256_set1_pd(pi[i]));
+    const __m256d lt = _mm256_cmp_pd(v, best, _CMP_LT_OQ);
+    best = _mm256_blendv_pd(best, v, lt);
+    brow = _mm256_blendv_pd(brow, _mm256_set1_pd(double(i)), lt);
+  }
+  const double b = hmin4d(best);
+  alignas(32) double bv[4], br[4];
+  _mm256_store_pd(bv, best);
+  _mm256_store_pd(br, brow);
+  int64_t row = -1;
+  for (int l = 0; l < 4; ++l)
+    if (bv[l] == b && br[l] >= 0 && (row < 0 || int64_t(br[l]) < row)) row = int64_t(br[l]);
+  *arg = -1;
+  if (row < 0) return b;
+  const double* c = C + row * ldc;
+  const __m256d p = _mm256_set1_pd(pi[row]), bb = _mm256_set1_pd(b);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const __m256d t = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(pj + j)), p);
+    const int mask = _mm256_movemask_pd(_mm256_cmp_pd(t, bb, _CMP_EQ_OQ));
+    if (mask) {
+      *arg = row * m + j + __builtin_ctz(mask);
+      return b;
+    }
+  }
+  for (; j < m; ++j)
+    if ((c[j] - pj[j]) + pi[row] == b) {
+      *arg = row * m + j;
+      break;
+    }
+  return b;
+}
+
+float price_rows_f32(const float* C, int64_t ldc, int64_t m, const float* pi, const float* pj, int64_t i0,
+                     int64_t nrows, int64_t* arg) {
+  // Row indices ride in float lanes (exact below 2^24; larger n keeps the
+  // reference's order through the int64 comparison below).  Rows go in
+  // pairs (pj loaded once) with separate best chains, merged lane by lane
+  // (the lower row wins ties).
+  const __m256 inf = _mm256_set1_ps(HUGE_VALF);
+  __m256 best = inf, brow = _mm256_set1_ps(-1.f), best1 = inf, brow1 = brow;
+  int64_t i = i0;
+  const int64_t i1 = i0 + nrows;
+  if (m == 64) {
+    for (; i + 2 <= i1; i += 2) {
+      const float* c0 = C + i * ldc;
+      const float* c1 = c0 + ldc;
+      __m256 x0 = inf, x1 = inf, y0 = inf, y1 = inf;
+      for (int64_t j = 0; j < 64; j += 16) {
+        const __m256 p0 = _mm256_loadu_ps(pj + j), p1 = _mm256_loadu_ps(pj + j + 8);
+        x0 = _mm256_min_ps(x0, _mm256_sub_ps(_mm256_loadu_ps(c0 + j), p0));
+        x1 = _mm256_min_ps(x1, _mm256_sub_ps(_mm256_loadu_ps(c0 + j + 8), p1));
+        y0 = _mm256_min_ps(y0, _mm256_sub_ps(_mm256_loadu_ps(c1 + j), p0));
+        y1 = _mm256_min_ps(y1, _mm256_sub_ps(_mm256_loadu_ps(c1 + j + 8), p1));
+      }
+      const __m256 v0 = _mm256_add_ps(_mm256_min_ps(x0, x1), _mm256_set1_ps(pi[i]));
+      const __m256 v1 = _mm256_add_ps(_mm256_min_ps(y0, y1), _mm256_set1_ps(pi[i + 1]));
+      const __m256 lt0 = _mm256_cmp_ps(v0, best, _CMP_LT_OQ);
+      best = _mm256_blendv_ps(best, v0, lt0);
+      brow = _mm256_blendv_ps(brow, _mm256_set1_ps(float(i)), lt0);
+      const __m256 lt1 = _mm256_cmp_ps(v1, best1, _CMP_LT_OQ);
+      best1 = _mm256_blendv_ps(best1, v1, lt1);
+      brow1 = _mm256_blendv_ps(brow1, _mm256_set1_ps(float(i + 1)), lt1);
+    }
+  } else {
+    for (; i + 2 <= i1; i += 2) {
+      const __m256 v0 = _mm256_add_ps(row_min_lanes_f(C + i * ldc, pj, m), _mm256_set1_ps(pi[i]));
+      const __m256 v1 = _mm256_add_ps(row_min_lanes_f(C + (i + 1) * ldc, pj, m), _mm256_set1_ps(pi[i + 1]));
+      const __m256 lt0 = _mm256_cmp_ps(v0, best, _CMP_LT_OQ);
+      best = _mm256_blendv_ps(best, v0, lt0);
+      brow = _mm256_blendv_ps(brow, _mm256_set1_ps(float(i)), lt0);
+      const __m256 lt1 = _mm256_cmp_ps(v1, best1, _CMP_LT_OQ);
+      best1 = _mm256_blendv_ps(best1, v1, lt1);
+      brow1 = _mm256_blendv_ps(brow1, _mm256_set1_ps(float(i + 1)), lt1);
+    }
+  }
+  if (i < i1) {
+    const __m256 v1 = _mm256_add_ps(row_min_lanes_f(C + i * ldc, pj, m), _mm256_set1_ps(pi[i]));
+    const __m256 lt1 = _mm256_cmp_ps(v1, best1, _CMP_LT_OQ);
+    best1 = _mm256_blendv_ps(best1, v1, lt1);
+    brow1 = _mm256_blendv_ps(brow1, _mm256_set1_ps(float(i)), lt1);
+  }
+  {
+    // Odd chain wins a lane if smaller, or equal with a lower valid row.
+    const __m256 lt = _mm256_cmp_ps(best1, best, _CMP_LT_OQ);
+    const __m256 eq = _mm256_and_ps(_mm256_cmp_ps(best1, best, _CMP_EQ_OQ),
+                                    _mm256_and_ps(_mm256_cmp_ps(brow1, brow, _CMP_LT_OQ),
+                                                  _mm256_cmp_ps(brow1, _mm256_setzero_ps(), _CMP_GE_OQ)));
+    const __m256 take = _mm256_or_ps(lt, eq);
+    best = _mm256_blendv_ps(best, best1, take);
+    brow = _mm256_blendv_ps(brow, brow1, take);
+  }
+  const float b = hmin8f(best);
+  *arg = -1;
+  if (!(b < HUGE_VALF)) return b;
+  alignas(32) float bv[8], br[8];
+  _mm256_store_ps(bv, best);
+  _mm256_store_ps(br, brow);
+  int64_t row = -1;
+  for (int l = 0; l < 8; ++l)
+    if (bv[l] == b && br[l] >= 0 && (row < 0 || int64_t(br[l]) < row)) row = int64_t(br[l]);
+  if (row >= (int64_t(1) << 24)) {
+    // float(i) may have rounded: find the first row attaining b exactly.
+    for (row = i0; row < i0 + nrows; ++row) {
+      const __m256 v = _mm256_add_ps(row_min_lanes_f(C + row * ldc, pj, m), _mm256_set1_ps(pi[row]));
+      if (hmin8f(v) == b) break;
+    }
+  }
+  const float* c = C + row * ldc;
+  const __m256 p = _mm256_set1_ps(pi[row]), bb = _mm256_set1_ps(b);
+  int64_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256 t = _mm256_add_ps(_mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(pj + j)), p);
+    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(t, bb, _CMP_EQ_OQ));
+    if (mask) {
+      *arg = row * m + j + __builtin_ctz(mask);
+      return b;
+    }
+  }
+  for (; j < m; ++j)
+    if ((c[j] - pj[j]) + pi[row] == b) {
+      *arg = row * m + j;
+      break;
+    }
+  return b;
+}
+
+void to_f32(const double* C, int64_t ldc, int64_t n, int64_t m, float* Cf, int64_t ldf) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double* c = C + i * ldc;
+    float* o = Cf + i * ldf;
+    int64_t j = 0;
+    for (; j + 8 <= m; j += 8)
+      _mm256_storeu_ps(o + j, _mm256_set_m128(_mm256_cvtpd_ps(_mm256_loadu_pd(c + j + 4)),
+                                              _mm256_cvtpd_ps(_mm256_loadu_pd(c + j))));
+    for (; j < m; ++j) o[j] = static_cast<float>(c[j]);
+  }
+}
+
+void toc_keys(const double* C, int64_t ldc, int64_t n, int64_t m, int ib, double* rmin, double* cmin,
+              uint32_t* KT, uint32_t* KTT) {
+  const uint32_t low = (uint32_t(1) << ib) - 1;
+  for (int64_t j = 0; j < m; ++j) cmin[j] = HUGE_VAL;
+  for (int64_t i = 0; i < n; ++i) {
+    const double* c = C + i * ldc;
+    __m256d r = _mm256_set1_pd(HUGE_VAL);
+    int64_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+      const __m256d x = _mm256_loadu_pd(c + j);
+      r = _mm256_min_pd(r, x);
+      _mm256_storeu_pd(cmin + j, _mm256_min_pd(_mm256_loadu_pd(cmin + j), x));
+    }
+    double v = hmin4d(r);
+    for (; j < m; ++j) {
+      v = c[j] < v ? c[j] : v;
+      cmin[j] = c[j] < cmin[j] ? c[j] : cmin[j];
+    }
+    rmin[i] = v;
+  }
+  const __m256i keep = _mm256_set1_epi32(static_cast<int>(~low));
+  // T is clamped to FLT_MAX (huge costs): keys stay finite, penalties too.
+  const __m256d fmax = _mm256_set1_pd(FLT_MAX);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // KT without the index bits first: its transpose takes those values.
+  for (int64_t i = 0; i < n; ++i) {
+    const double* c = C + i * ldc;
+    uint32_t* kt = KT + i * m;
+    const __m256d ri = _mm256_set1_pd(rmin[i]);
+    int64_t j = 0;
+    for (; j + 8 <= m; j += 8) {
+      const __m256d x0 = _mm256_loadu_pd(c + j), x1 = _mm256_loadu_pd(c + j + 4);
+      const __m256d t0 = _mm256_min_pd(
+          _mm256_add_pd(_mm256_sub_pd(x0, ri), _mm256_sub_pd(x0, _mm256_loadu_pd(cmin + j))), fmax);
+      const __m256d t1 = _mm256_min_pd(
+          _mm256_add_pd(_mm256_sub_pd(x1, ri), _mm256_sub_pd(x1, _mm256_loadu_pd(cmin + j + 4))), fmax);
+      const __m256 f = _mm256_set_m128(_mm256_cvtpd_ps(t1), _mm256_cvtpd_ps(t0));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(kt + j), _mm256_and_si256(_mm256_castps_si256(f), keep));
+    }
+    for (; j < m; ++j) {
+      const double td = (c[j] - rmin[i]) + (c[j] - cmin[j]);
+      const float f = static_cast<float>(td < FLT_MAX ? td : FLT_MAX);
+      uint32_t u;
+      memcpy(&u, &f, sizeof u);
+      kt[j] = u & ~low;
+    }
+  }
+  // KTT = KT^T | i by 8 x 8 blocks in registers, the edges entry by entry.
+  const int64_t n8 = n & ~int64_t(7), m8 = m & ~int64_t(7);
+  for (int64_t i = 0; i < n8; i += 8) {
+    const __m256i iv = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(i)));
+    for (int64_t j = 0; j < m8; j += 8) {
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q)
+        r[q] = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(KT + (i + q) * m + j)));
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 o[8] = {_mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+                           _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+                           _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+                           _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+      for (int q = 0; q < 8; ++q)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(KTT + (j + q) * n + i),
+                            _mm256_or_si256(_mm256_castps_si256(o[q]), iv));
+    }
+    for (int64_t j = m8; j < m; ++j)
+      for (int q = 0; q < 8; ++q) KTT[j * n + i + q] = KT[(i + q) * m + j] | uint32_t(i + q);
+  }
+  for (int64_t i = n8; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) KTT[j * n + i] = KT[i * m + j] | uint32_t(i);
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t* kt = KT + i * m;
+    int64_t j = 0;
+    for (; j + 8 <= m; j += 8) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kt + j));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(kt + j),
+                          _mm256_or_si256(x, _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(j)))));
+    }
+    for (; j < m; ++j) kt[j] |= uint32_t(j);
+  }
+}
+
+// Per lane the two smallest (m2 = min(m2, max(m1, x)), m1 = min(m1, x)),
+// two independent pairs, merged, then the lanes.  Keys are distinct apart
+// from the masked ~0u, so the pair is the reference's.
+void two_min(const uint32_t* key, const uint32_t* mask, int64_t len, uint32_t* k1, uint32_t* k2) {
+  const __m256i ones = _mm256_set1_epi32(-1);
+  __m256i a1 = ones, a2 = ones, b1 = ones, b2 = ones;
+  int64_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    const __m256i x = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + j)),
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + j)));
+    const __m256i y = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + j + 8)),
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + j + 8)));
+    a2 = _mm256_min_epu32(a2, _mm256_max_epu32(a1, x));
+    a1 = _mm256_min_epu32(a1, x);
+    b2 = _mm256_min_epu32(b2, _mm256_max_epu32(b1, y));
+    b1 = _mm256_min_epu32(b1, y);
+  }
+  for (; j + 8 <= len; j += 8) {
+    const __m256i x = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + j)),
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + j)));
+    a2 = _mm256_min_epu32(a2, _mm256_max_epu32(a1, x));
+    a1 = _mm256_min_epu32(a1, x);
+  }
+  // Merge (a1, a2) with (b1, b2): the two smallest of four, a1 <= a2 and
+  // b1 <= b2.  Then the same across lanes: halves, pairs, neighbours.
+  auto merge = [](__m256i& x1, __m256i& x2, __m256i y1, __m256i y2) {
+    x2 = _mm256_min_epu32(_mm256_max_epu32(x1, y1), _mm256_min_epu32(x2, y2));
+    x1 = _mm256_min_epu32(x1, y1);
+  };
+  merge(a1, a2, b1, b2);
+  merge(a1, a2, _mm256_permute2x128_si256(a1, a1, 0x01), _mm256_permute2x128_si256(a2, a2, 0x01));
+  merge(a1, a2, _mm256_shuffle_epi32(a1, 0x4E), _mm256_shuffle_epi32(a2, 0x4E));
+  merge(a1, a2, _mm256_shuffle_epi32(a1, 0xB1), _mm256_shuffle_epi32(a2, 0xB1));
+  uint32_t v1 = static_cast<uint32_t>(_mm256_cvtsi256_si32(a1));
+  uint32_t v2 = static_cast<uint32_t>(_mm256_cvtsi256_si32(a2));
+  for (; j < len; ++j) {
+    const uint32_t x = key[j] | mask[j];
+    v2 = x < v2 ? (x < v1 ? v1 : x) : v2;
+    v1 = x < v1 ? x : v1;
+  }
+  *k1 = v1;
+  *k2 = v2;
+}
+
+int64_t argmax(const float* p, int64_t len) {
+  const __m256 ninf = _mm256_set1_ps(-HUGE_VALF);
+  __m256 a = ninf, b = ninf, c = ninf, d = ninf;
+  int64_t j = 0;
+  for (; j + 32 <= len; j += 32) {
+    a = _mm256_max_ps(a, _mm256_loadu_ps(p + j));
+    b = _mm256_max_ps(b, _mm256_loadu_ps(p + j + 8));
+    c = _mm256_max_ps(c, _mm256_loadu_ps(p + j + 16));
+    d = _mm256_max_ps(d, _mm256_loadu_ps(p + j + 24));
+  }
+  for (; j + 8 <= len; j += 8) a = _mm256_max_ps(a, _mm256_loadu_ps(p + j));
+  float v = hmax8f(_mm256_max_ps(_mm256_max_ps(a, b), _mm256_max_ps(c, d)));
+  for (int64_t q = j; q < len; ++q) v = p[q] > v ? p[q] : v;
+  const __m256 t = _mm256_set1_ps(v);
+  for (j = 0; j + 8 <= len; j += 8) {
+    const int mk = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p + j), t, _CMP_EQ_OQ));
+    if (mk) return j + __builtin_ctz(mk);
+  }
+  for (; j < len; ++j)
+    if (p[j] == v) return j;
+  return 0;
+}
+
+void match2(const int32_t* l1, const int32_t* l2, int64_t len, int32_t t, uint64_t* bits) {
+  for (int64_t w = 0; w * 64 < len; ++w) bits[w] = 0;
+  const __m256i tv = _mm256_set1_epi32(t);
+  int64_t j = 0;
+  for (; j + 8 <= len; j += 8) {
+    const __m256i e =
+        _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(l1 + j)), tv),
+                        _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(l2 + j)), tv));
+    const uint64_t mk = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(e)));
+    bits[j >> 6] |= mk << (j & 63);
+  }
+  for (; j < len; ++j) bits[j >> 6] |= uint64_t((l1[j] == t) | (l2[j] == t)) << (j & 63);
+}
+
+// pi + sigma blended in where the bit is set (pi itself elsewhere, so a
+// -0.0 stays -0.0 as in the reference); masks for 4 nodes from a table.
+void masked_add(double* pi, float* pf, const uint64_t* bits, int64_t len, double sigma) {
+  alignas(32) static const int64_t kMask[16][4] = {
+      {0, 0, 0, 0},   {-1, 0, 0, 0},   {0, -1, 0, 0},   {-1, -1, 0, 0},   {0, 0, -1, 0},   {-1, 0, -1, 0},
+      {0, -1, -1, 0}, {-1, -1, -1, 0}, {0, 0, 0, -1},   {-1, 0, 0, -1},   {0, -1, 0, -1},  {-1, -1, 0, -1},
+      {0, 0, -1, -1}, {-1, 0, -1, -1}, {0, -1, -1, -1}, {-1, -1, -1, -1}};
+  const __m256d sg = _mm256_set1_pd(sigma);
+  int64_t v = 0;
+  for (; v + 4 <= len; v += 4) {
+    const unsigned b = static_cast<unsigned>((bits[v >> 6] >> (v & 63)) & 15);
+    const __m256d mk = _mm256_load_pd(reinterpret_cast<const double*>(kMask[b]));
+    const __m256d x0 = _mm256_loadu_pd(pi + v);
+    const __m256d x = _mm256_blendv_pd(x0, _mm256_add_pd(x0, sg), mk);
+    _mm256_storeu_pd(pi + v, x);
+    if (pf) _mm_storeu_ps(pf + v, _mm256_cvtpd_ps(x));
+  }
+  for (; v < len; ++v) {
+    if ((bits[v >> 6] >> (v & 63)) & 1) pi[v] += sigma;
+    if (pf) pf[v] = static_cast<float>(pi[v]);
+  }
+}
+
+}  // namespace emd_avx2
+}  // namespace ot
+}  // namespace sc
