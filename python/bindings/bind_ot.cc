@@ -287,6 +287,10 @@ void bind_ot(py::module_& m) {
     if (n < 1 || m < 1) throw ValueError("n, m: expected >= 1");
     return sc::ot::emd_kernel_check(n, m, seed);
   }, py::arg("n"), py::arg("m"), py::arg("seed") = 0);
+  m.def("_ot_scale_kernel_check", [](int64_t n, uint64_t seed) {
+    if (n < 1) throw ValueError("n: expected >= 1");
+    return sc::ot::scale_kernel_check(n, seed);
+  }, py::arg("n"), py::arg("seed") = 0);
   m.def("ot_kernels_name", [](bool f32, int impl) {
     return std::string(f32 ? ot_kernels<float>(impl).name : ot_kernels<double>(impl).name);
   });

@@ -496,6 +496,117 @@ bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax
   return sok && _mm256_movemask_pd(okm) == 0xf;
 }
 
+// scale_update (contract in kernel_api.h): 4 entries at a time; the series
+// for every lane, exp(w log t) only for vectors with a lane beyond 1/4.
+double scale_update(const double* a, const double* k, double* u, int64_t n, double w, double lo, double hi,
+                    int* flags) {
+  const __m256d zero = _mm256_setzero_pd(), tiny = _mm256_set1_pd(1e-300), inf = _mm256_set1_pd(HUGE_VAL);
+  int64_t i = 0;
+  __m256d badv = _mm256_setzero_pd(), nanv = _mm256_setzero_pd();
+  for (; i + 4 <= n; i += 4) {
+    const __m256d av = _mm256_loadu_pd(a + i), kv = _mm256_loadu_pd(k + i);
+    const __m256d pos = _mm256_cmp_pd(av, zero, _CMP_GT_OQ);
+    const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(kv, tiny, _CMP_GT_OQ), _mm256_cmp_pd(kv, inf, _CMP_LT_OQ));
+    badv = _mm256_or_pd(badv, _mm256_andnot_pd(ok, pos));
+    nanv = _mm256_or_pd(nanv, _mm256_and_pd(pos, _mm256_cmp_pd(kv, kv, _CMP_UNORD_Q)));
+  }
+  bool bad = _mm256_movemask_pd(badv) != 0, isnan = _mm256_movemask_pd(nanv) != 0;
+  for (int64_t j = i; j < n; ++j) {
+    if (!(a[j] > 0)) continue;
+    if (!(k[j] > 1e-300) || !(k[j] < HUGE_VAL)) bad = true;
+    if (k[j] != k[j]) isnan = true;
+  }
+  if (bad) {
+    *flags |= 2 | (isnan ? 4 : 0);
+    return 0;
+  }
+  const F64x4 wv(w), one(1.0), quarter(0.25), lov(lo), hiv(hi);
+  F64x4 errv(0.0);
+  __m256d outv = _mm256_setzero_pd();
+  for (i = 0; i + 4 <= n; i += 4) {
+    const F64x4 av = F64x4::load(a + i), kv = F64x4::load(k + i), uv = F64x4::load(u + i);
+    const __m256d pos = _mm256_cmp_pd(av.v, zero, _CMP_GT_OQ);
+    F64x4 un;
+    if (w == 1.0) {
+      un = av / kv;
+    } else {
+      const F64x4 t = av / (kv * uv);
+      const F64x4 d = t - one;
+      F64x4 L(-1.0 / 6);
+      L = fmadd(L, d, F64x4(1.0 / 5));
+      L = fmadd(L, d, F64x4(-1.0 / 4));
+      L = fmadd(L, d, F64x4(1.0 / 3));
+      L = fmadd(L, d, F64x4(-1.0 / 2));
+      L = fmadd(L, d, one);
+      L = L * d;
+      const F64x4 y = wv * L;
+      F64x4 E(1.0 / 720);
+      E = fmadd(E, y, F64x4(1.0 / 120));
+      E = fmadd(E, y, F64x4(1.0 / 24));
+      E = fmadd(E, y, F64x4(1.0 / 6));
+      E = fmadd(E, y, F64x4(1.0 / 2));
+      E = fmadd(E, y, one);
+      F64x4 p = fmadd(E, y, one);
+      const __m256d far = _mm256_cmp_pd(vabs(d).v, quarter.v, _CMP_GT_OQ);
+      if (_mm256_movemask_pd(_mm256_and_pd(far, pos))) {
+        const F64x4 q = vexp(wv * vlog(select(M64x4{pos}, t, one)));
+        p = F64x4(_mm256_blendv_pd(p.v, q.v, far));
+      }
+      un = uv * p;
+    }
+    un = F64x4(_mm256_and_pd(un.v, pos));  // 0 where a_i = 0
+    un.store(u + i);
+    const F64x4 e(_mm256_fmsub_pd(un.v, kv.v, av.v));
+    errv = F64x4(_mm256_add_pd(errv.v, _mm256_and_pd((e * e).v, pos)));
+    const __m256d inside = _mm256_and_pd(_mm256_cmp_pd(un.v, lov.v, _CMP_GE_OQ), _mm256_cmp_pd(un.v, hiv.v, _CMP_LE_OQ));
+    outv = _mm256_or_pd(outv, _mm256_andnot_pd(inside, pos));
+  }
+  alignas(32) double t4[4];
+  errv.store(t4);
+  double err = (t4[0] + t4[1]) + (t4[2] + t4[3]);
+  bool out = _mm256_movemask_pd(outv) != 0;
+  for (; i < n; ++i) {
+    if (!(a[i] > 0)) {
+      u[i] = 0;
+      continue;
+    }
+    double un;
+    if (w == 1.0) {
+      un = a[i] / k[i];
+    } else {
+      const double t = a[i] / (k[i] * u[i]);
+      const double d = t - 1.0;
+      double p;
+      if (fabs(d) <= 0.25) {
+        double L = -1.0 / 6;
+        L = L * d + 1.0 / 5;
+        L = L * d - 1.0 / 4;
+        L = L * d + 1.0 / 3;
+        L = L * d - 1.0 / 2;
+        L = L * d + 1.0;
+        L = L * d;
+        const double y = w * L;
+        double E = 1.0 / 720;
+        E = E * y + 1.0 / 120;
+        E = E * y + 1.0 / 24;
+        E = E * y + 1.0 / 6;
+        E = E * y + 1.0 / 2;
+        E = E * y + 1.0;
+        p = E * y + 1.0;
+      } else {
+        p = exp(w * log(t));
+      }
+      un = u[i] * p;
+    }
+    u[i] = un;
+    const double e = un * k[i] - a[i];
+    err += e * e;
+    out = out || !(un >= lo && un <= hi);
+  }
+  if (out) *flags |= 1;
+  return err;
+}
+
 // The exact solvers' kernels live in emd_avx2.cc.
 #define SC_OT_EMD_AVX2_ENTRIES                                                                            \
   &emd_avx2::price_rows, &emd_avx2::price_rows_f32, &emd_avx2::to_f32, &emd_avx2::toc_keys,               \
@@ -503,12 +614,12 @@ bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax
 const OtKernels<double> kTableD = {
     "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &row_expsum_f32exp_d, &col_axpy_d,
     &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>,
+    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>, &scale_update,
     &emd_avx2::row_min2, &emd_avx2::col_min, &finite_absmax<double>, SC_OT_EMD_AVX2_ENTRIES};
 const OtKernels<float> kTableF = {
     "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &row_expsum_f,   &col_axpy_f,
     &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
-    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>,
+    &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>, &scale_update,
     &emd_avx2::row_min2, &emd_avx2::col_min, &finite_absmax<float>, SC_OT_EMD_AVX2_ENTRIES};
 
 }  // namespace

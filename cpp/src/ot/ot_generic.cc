@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "emd_kernels.h"
+#include "ot_internal.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
 
@@ -234,6 +235,7 @@ OtKernels<S> make() {
   t.col_sumexp = col_sumexp<S>;
   t.col_sumexp_f32exp = col_sumexp_f32exp<S>;
   t.row_bary = row_bary<S>;
+  t.scale_update = scale_update_ref;  // the reference loop is the generic code
   t.finite_absmax = finite_absmax<S>;
   set_emd_ref_kernels(t);
   return t;

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "emd_kernels.h"
+#include "ot_internal.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
 
@@ -168,6 +169,64 @@ bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax
   return ok;
 }
 
+}  // namespace
+
+// P_w(t) of scale_update: Horner in d = t - 1, then in y = w L.
+double scale_update_ref(const double* a, const double* k, double* u, int64_t n, double w, double lo, double hi,
+                        int* flags) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(a[i] > 0)) continue;
+    if (!(k[i] > 1e-300) || !(k[i] < std::numeric_limits<double>::infinity())) {
+      *flags |= 2 | (k[i] != k[i] ? 4 : 0);
+      return 0;
+    }
+  }
+  double err = 0;
+  bool out = false;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(a[i] > 0)) {
+      u[i] = 0;
+      continue;
+    }
+    double un;
+    if (w == 1.0) {
+      un = a[i] / k[i];
+    } else {
+      const double t = a[i] / (k[i] * u[i]);
+      const double d = t - 1.0;
+      double p;
+      if (std::fabs(d) <= 0.25) {
+        double L = -1.0 / 6;
+        L = L * d + 1.0 / 5;
+        L = L * d - 1.0 / 4;
+        L = L * d + 1.0 / 3;
+        L = L * d - 1.0 / 2;
+        L = L * d + 1.0;
+        L = L * d;
+        const double y = w * L;
+        double E = 1.0 / 720;
+        E = E * y + 1.0 / 120;
+        E = E * y + 1.0 / 24;
+        E = E * y + 1.0 / 6;
+        E = E * y + 1.0 / 2;
+        E = E * y + 1.0;
+        p = E * y + 1.0;
+      } else {
+        p = std::exp(w * std::log(t));
+      }
+      un = u[i] * p;
+    }
+    u[i] = un;
+    const double e = un * k[i] - a[i];
+    err += e * e;
+    out = out || !(un >= lo && un <= hi);
+  }
+  if (out) *flags |= 1;
+  return err;
+}
+
+namespace {
+
 template <class S>
 OtKernels<S> make() {
   OtKernels<S> t;
@@ -192,6 +251,7 @@ OtKernels<S> make() {
   t.col_sumexp = col_sumexp<S>;
   t.col_sumexp_f32exp = col_sumexp_f32exp<S>;
   t.row_bary = row_bary<S>;
+  t.scale_update = scale_update_ref;
   t.finite_absmax = finite_absmax<S>;
   set_emd_ref_kernels(t);
   return t;

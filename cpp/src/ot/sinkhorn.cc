@@ -175,6 +175,8 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
   // (Accelerated runs do not follow POT's iterates: no cold column start.)
   bool cold_columns = balanced_ && !P.g0 && !symmetric && !accel_;
   const double tiny_log = o_.absorb;
+  lo_ = std::exp(-tiny_log);
+  hi_ = std::exp(tiny_log);
   for (size_t s = 0; s < stages.size() && !numerical_; ++s) {
     const bool last = s + 1 == stages.size();
     const double tol = last ? o_.tol : std::max(o_.tol, 1e-3);
@@ -236,6 +238,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
       sym_built_final_ = false;
       double errp = 0;  // potential change / eps (unbalanced)
       double err_row = 0;
+      bool rows_out = false;  // accelerated rows: a scaling out of range
       bool built = false;
       // (1) rows
       if (!use_kernel || need_build || symmetric) {
@@ -252,7 +255,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
         }
       } else {
         bool bad = false;
-        errp = accel_ ? kernel_pass_sor(omega, &err_row, &bad) : kernel_pass(&bad);
+        errp = accel_ ? kernel_pass_sor(omega, &err_row, &rows_out, &bad) : kernel_pass(&bad);
         if (bad) {
           // A row sum underflowed: absorb the column scalings and rebuild in
           // the log domain (this pass is discarded).
@@ -323,7 +326,6 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
       } else {
         // v_j = (b_j / (K^T u)_j)^lam (times the unbalanced factor), or its
         // over-relaxed form; the absorption test bounds |log u|, |log v|.
-        const double hi = std::exp(tiny_log), lo = std::exp(-tiny_log);
         bool out_of_range = false;
         if (lv_mode()) {
           // Logarithms and exponentials of the whole column vector at once.
@@ -344,8 +346,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
               continue;
             }
             const double L = tmp_[j];
-            const double lv = balanced_ ? omega * (logb_[j] - L) + (1.0 - omega) * lv_[j]
-                                        : lam_b_ * (logb_[j] - L) + (lam_b_ - 1.0) * (g_[j] * ie_ - anc_b_[j]);
+            const double lv = lam_b_ * (logb_[j] - L) + (lam_b_ - 1.0) * (g_[j] * ie_ - anc_b_[j]);
             eg = std::max(eg, std::fabs(lv - lv_[j]));
             lv_[j] = lv;
             out_of_range = out_of_range || std::fabs(lv) > tiny_log || lv != lv;
@@ -353,23 +354,25 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
           vec_exp(lv_.data(), v_.data(), m);
           for (int64_t j = 0; j < m; ++j)
             if (!(P.b[j] > 0)) v_[j] = 0;
-        }
-        for (int64_t j = 0; j < m && !lv_mode(); ++j) {
-          if (!(P.b[j] > 0)) continue;
-          const double ktu = colP_[j];
-          if (!(ktu > 1e-300) || !std::isfinite(ktu)) {
-            if (ktu != ktu) numerical_ = true;
-            underflow = true;
-            continue;
+          for (int64_t i = 0; i < n && !out_of_range; ++i)
+            if (P.a[i] > 0) out_of_range = std::fabs(lu_[i]) > tiny_log || lu_[i] != lu_[i];
+        } else {
+          // Balanced: v = b / K^T u, or over-relaxed (nothing is updated when
+          // a column sum underflowed: the exact update below replaces it).
+          int flags = 0;
+          K_.scale_update(P.b, colP_.data(), v_.data(), m, accel_ ? omega : 1.0, lo_, hi_, &flags);
+          if (flags & 4) numerical_ = true;
+          underflow = (flags & 2) != 0;
+          out_of_range = (flags & 1) != 0 || rows_out;
+          if (!accel_) {
+            double umax = 0, umin = kInf;
+            for (int64_t i = 0; i < n; ++i) {
+              const double u = P.a[i] > 0 ? u_[i] : 1.0;
+              umax = u > umax ? u : umax;
+              umin = u < umin ? u : umin;
+            }
+            out_of_range = out_of_range || !(umax <= hi_ && umin >= lo_);
           }
-          const double v = P.b[j] / ktu;
-          v_[j] = v;
-          out_of_range = out_of_range || v > hi || v < lo;
-        }
-        for (int64_t i = 0; i < n && !out_of_range; ++i) {
-          if (!(P.a[i] > 0)) continue;
-          if (lv_mode()) out_of_range = std::fabs(lu_[i]) > tiny_log || lu_[i] != lu_[i];
-          else out_of_range = u_[i] > hi || u_[i] < lo;
         }
         if (!underflow && out_of_range) {
           // Absorb the scalings into the potentials and rebuild the kernel.

@@ -344,17 +344,14 @@ void Solver<S>::absorb_columns() {
 }
 
 // Over-relaxed row update on the stored kernel (Thibault et al. 2017):
-// kv = K v for every row, log u <- (1 - w) log u + w log(a / kv) (vectorised
-// log/exp), then the column sums K^T u.  Two passes over K (small problems:
-// it stays in cache).  *err_row = || u .* kv - a ||_2 (the rows are not
-// exact when w != 1).
+// kv = K v for every row, u <- u (a / (kv u))^w (OtKernels::scale_update,
+// no logarithms), then the column sums K^T u.  Two passes over K (small
+// problems: it stays in cache).  *err_row = || u .* kv - a ||_2 (the rows
+// are not exact when w != 1); *rows_out: a new u left [e^-absorb, e^absorb].
 template <class S>
-double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
+double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* rows_out, bool* bad) {
   const int64_t n = n_, m = m_;
   kv_.resize(n);
-  tmp_.resize(n);
-  badc_.assign(static_cast<size_t>(nch_), 0);
-  int8_t* badc = badc_.data();
   chunks([&](int64_t r0, int64_t r1) {
     const bool f32 = kmode_ == SC_OT_KERNEL_FLOAT32;
     int64_t i = r0;
@@ -364,34 +361,13 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
     }
     for (; i < r1; ++i)
       kv_[i] = f32 ? K_.krow_dot_f32(krow<float>(i), v_.data(), m) : K_.krow_dot_f64(krow<double>(i), v_.data(), m);
-    for (i = r0; i < r1; ++i) {
-      if (!(P_->a[i] > 0)) {
-        kv_[i] = 1;
-        continue;
-      }
-      if (!(kv_[i] > 1e-300) || !std::isfinite(kv_[i])) badc[r0 / rows_per_] = 1;
-    }
   });
-  *bad = false;
-  for (auto v : badc_) *bad = *bad || v;
+  int flags = 0;
+  const double e2 = K_.scale_update(P_->a, kv_.data(), u_.data(), n, omega, lo_, hi_, &flags);
+  *bad = (flags & 2) != 0;
   if (*bad) return 0;
-  vec_log(kv_.data(), tmp_.data(), n);  // (no division: log a - log kv)
-  double emax = 0, er = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double lu = P_->a[i] > 0 ? omega * (loga_[i] - tmp_[i]) + (1.0 - omega) * lu_[i] : 0.0;
-    emax = std::max(emax, std::fabs(lu - lu_[i]));
-    lu_[i] = lu;
-  }
-  vec_exp(lu_.data(), u_.data(), n);
-  for (int64_t i = 0; i < n; ++i) {
-    if (!(P_->a[i] > 0)) {
-      u_[i] = 0;
-      continue;
-    }
-    const double d = u_[i] * kv_[i] - P_->a[i];
-    er += d * d;
-  }
-  *err_row = std::sqrt(er);
+  *err_row = std::sqrt(e2);
+  *rows_out = (flags & 1) != 0;
   chunks([&](int64_t r0, int64_t r1) {
     double* acc = colacc_.data() + (r0 / rows_per_) * m;
     std::fill(acc, acc + m, 0.0);
@@ -408,7 +384,7 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* bad) {
     }
   });
   reduce_cols(colP_.data());
-  return emax;
+  return 0;
 }
 
 template class Solver<double>;

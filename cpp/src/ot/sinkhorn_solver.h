@@ -82,12 +82,14 @@ class Solver {
   double column_from_colP(bool absorb_now, bool* underflow);
   double exact_columns();
   double kernel_pass(bool* bad);
-  double kernel_pass_sor(double omega, double* err_row, bool* bad);
+  double kernel_pass_sor(double omega, double* err_row, bool* rows_out, bool* bad);
   double kernel_pass_sym(bool* bad);
   void build_symmetric();
   void absorb_rows();
   void absorb_columns();
-  bool lv_mode() const { return !balanced_ || accel_; }
+  // Scalings kept as logarithms (lu_, lv_): unbalanced problems.  Balanced
+  // ones keep u, v (the absorption test bounds them directly).
+  bool lv_mode() const { return !balanced_; }
   void reduce_cols(double* dst);
   template <class KT>
   KT* krow(int64_t i);
@@ -100,6 +102,7 @@ class Solver {
   const Problem<S>* P_ = nullptr;
   int64_t n_ = 0, m_ = 0, nch_ = 0, rows_per_ = 0;
   double eps_ = 0, ie_ = 0, lam_a_ = 1, lam_b_ = 1;
+  double lo_ = 0, hi_ = 0;  // e^-absorb, e^absorb: the scalings' range before absorption
   bool balanced_ = true;
   bool accel_ = false;  // over-relaxed scaling iterations (balanced, stored kernel)
   bool sym_built_final_ = false;  // symmetric kernel mode: u holds unabsorbed scalings

@@ -84,6 +84,20 @@ struct OtKernels {
                             double* acc);
   // out_k += sum_j P_j y_jk for a row P (m) and y (m x d): the barycentric map.
   void (*row_bary)(const S* p, const S* y, int64_t m, int64_t d, double* out);
+  // The scaling update of one side on a stored kernel, over-relaxed by w
+  // (Thibault et al. 2017, multiplicative form), where a_i > 0:
+  //   w == 1:  u_i <- a_i / k_i  (the plain Sinkhorn update);
+  //   else:    t = a_i / (k_i u_i),  u_i <- u_i P_w(t), with P_w(t) =
+  //            E(w L(t - 1)) for |t - 1| <= 1/4, L and E the degree-6 Taylor
+  //            polynomials of log1p and exp (P_w(1) = 1 exactly, so the fixed
+  //            point u = a / k is the plain update's), exp(w log t) beyond;
+  // u_i = 0 where a_i = 0.  k_i are the sums K v (or K^T u).  If some k_i
+  // with a_i > 0 is not in (1e-300, +inf), nothing is updated: *flags |= 2
+  // (and |= 4 if one is NaN).  *flags |= 1 when a new u_i (a_i > 0) lies
+  // outside [lo, hi] (absorption is due).  Returns sum (u_i k_i - a_i)^2
+  // over a_i > 0 with the new u (the side's marginal error), 0 if not updated.
+  double (*scale_update)(const double* a, const double* k, double* u, int64_t n, double w, double lo, double hi,
+                         int* flags);
   // Assignment (Jonker-Volgenant) helpers over h_j = c_j - v_j (v may be
   // nullptr: h = c).  row_min2: the first index j1 of the minimum u1 and the
   // first index j2 != j1 of the minimum u2 over the others (u2 = +inf, j2 =

@@ -124,6 +124,8 @@ void ot_emd(const EmdBatch<S>& batch, const EmdOptions& o, const EmdBatchOut& ou
 // Tests: the exact solvers' kernels of the current SIMD level against the
 // reference on random n x m data; the names of those that disagree.
 std::vector<std::string> emd_kernel_check(int64_t n, int64_t m, uint64_t seed);
+// Tests: OtKernels::scale_update (Sinkhorn's scaling update) likewise.
+std::vector<std::string> scale_kernel_check(int64_t n, uint64_t seed);
 
 // ---------------------------------------------------------------------------
 // Exact 1-D OT by sorting, and sliced Wasserstein.
