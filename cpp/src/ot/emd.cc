@@ -53,6 +53,7 @@ void center_duals(double* f, double* g, const double* a, const double* b, int64_
 
 struct EmdWork {
   NetworkSimplex ns;
+  Prefetch next;  // the next problem's costs
   LapWork lap;
   std::vector<double> C, a, b, f, g;
   std::vector<int32_t> I, J, rows, cols;
@@ -132,11 +133,11 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
   if (uniform) {
     // An assignment problem: P = a_0 on a permutation.
     w.rows.resize(n2);
-    lap_jv(Cd, ldc, n2, w.rows.data(), w.f.data(), w.g.data(), w.lap, K);
+    lap_jv(Cd, ldc, n2, w.rows.data(), w.f.data(), w.g.data(), w.lap, K, &w.next);
     for (int i = 0; i < n2; ++i) cost += w.a[0] * Cd[i * ldc + w.rows[i]];
   } else {
     st = w.ns.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), cmax, o.max_iter, o.block_size, o.start, K,
-                    &pivots);
+                    &pivots, &w.next);
     if (w.ns.artificial_flow() > 1e-9 * sa && st == SC_OT_STATUS_CONVERGED) st = SC_OT_STATUS_INFEASIBLE;
     w.ns.duals(w.f.data(), w.g.data());
     cost = w.ns.cost();
@@ -193,9 +194,16 @@ void ot_emd(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out, 
   const OtKernels<double>& K = ot_kernels<double>(impl);
   const OtKernels<S>& KS = ot_kernels<S>(impl);
   const int64_t grain = bt.B >= 64 ? 8 : 1;
+  // Small problems of a batch: the next problem's costs are prefetched
+  // while this one is solved.
+  const int64_t cbytes = bt.nmax * bt.mmax * static_cast<int64_t>(sizeof(S));
+  const bool prefetch = bt.c_stride != 0 && cbytes <= (int64_t(1) << 20);
   parallel_for(bt.B, grain, [&](int64_t p0, int64_t p1) {
     EmdWork w;
-    for (int64_t pb = p0; pb < p1; ++pb) emd_one(bt, o, out, pb, K, KS, w);
+    for (int64_t pb = p0; pb < p1; ++pb) {
+      w.next.reset(prefetch && pb + 1 < p1 ? bt.C + (pb + 1) * bt.c_stride : nullptr, cbytes);
+      emd_one(bt, o, out, pb, K, KS, w);
+    }
   }, o.n_threads);
 }
 template void ot_emd<double>(const EmdBatch<double>&, const EmdOptions&, const EmdBatchOut&, int);

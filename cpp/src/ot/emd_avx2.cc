@@ -78,78 +78,63 @@ inline __m256 row_min_lanes_f(const float* c, const float* pj, int64_t m) {
 
 }  // namespace
 
-// Minimum and second minimum of h = c - v with first-index tie-breaking,
-// per lane, then merged (see kernel_api.h for the exact rule).
+// Minimum and second minimum of h = c - v (kernel_api.h): the two smallest
+// values of the multiset by a per-lane min/max network (two independent
+// pairs, then the lanes), then one pass for the first index of each (j2 the
+// first index other than j1 attaining u2, so equal minima give both).
 void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t* j1o, double* u2o, int64_t* j2o) {
-  F64x4 m1(HUGE_VAL), m2(HUGE_VAL), i1(-1.0), i2(-1.0);
-  F64x4 idx(_mm256_set_pd(3.0, 2.0, 1.0, 0.0));
-  const F64x4 four(4.0);
+  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
+  __m256d a1 = inf, a2 = inf, b1 = inf, b2 = inf;
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const F64x4 h = v ? F64x4::load(c + j) - F64x4::load(v + j) : F64x4::load(c + j);
-    const M64x4 lt1 = h < m1;
-    const M64x4 lt2 = h < m2;
-    // New second: old first where h beats it, else h where h beats the second.
-    m2 = select(lt1, m1, select(lt2, h, m2));
-    i2 = select(lt1, i1, select(lt2, idx, i2));
-    m1 = select(lt1, h, m1);
-    i1 = select(lt1, idx, i1);
-    idx += four;
-  }
-  // Scalar tail: its own (first, second) pair.
-  double t1 = HUGE_VAL, t2 = HUGE_VAL;
-  int64_t k1 = -1, k2 = -1;
-  for (; j < n; ++j) {
-    const double h = v ? c[j] - v[j] : c[j];
-    if (k1 < 0 || h < t1) {
-      t2 = t1;
-      k2 = k1;
-      t1 = h;
-      k1 = j;
-    } else if (k2 < 0 || h < t2) {
-      t2 = h;
-      k2 = j;
+  if (v) {
+    for (; j + 8 <= n; j += 8) {
+      const __m256d x = _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(v + j));
+      const __m256d y = _mm256_sub_pd(_mm256_loadu_pd(c + j + 4), _mm256_loadu_pd(v + j + 4));
+      a2 = _mm256_min_pd(a2, _mm256_max_pd(a1, x));
+      a1 = _mm256_min_pd(a1, x);
+      b2 = _mm256_min_pd(b2, _mm256_max_pd(b1, y));
+      b1 = _mm256_min_pd(b1, y);
+    }
+  } else {
+    for (; j + 8 <= n; j += 8) {
+      const __m256d x = _mm256_loadu_pd(c + j), y = _mm256_loadu_pd(c + j + 4);
+      a2 = _mm256_min_pd(a2, _mm256_max_pd(a1, x));
+      a1 = _mm256_min_pd(a1, x);
+      b2 = _mm256_min_pd(b2, _mm256_max_pd(b1, y));
+      b1 = _mm256_min_pd(b1, y);
     }
   }
-  // Lane merge by horizontal minima: the minimum, then the lowest index
-  // attaining it (index -1 = empty lane, mapped to +inf).
-  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
-  auto hmin = [](__m256d x) {
-    x = _mm256_min_pd(x, _mm256_permute_pd(x, 0x5));
-    return _mm256_min_pd(x, _mm256_permute2f128_pd(x, x, 0x01));
+  auto merge = [](__m256d& x1, __m256d& x2, __m256d y1, __m256d y2) {
+    x2 = _mm256_min_pd(_mm256_max_pd(x1, y1), _mm256_min_pd(x2, y2));
+    x1 = _mm256_min_pd(x1, y1);
   };
-  auto first_index = [&](__m256d val, __m256d idx, __m256d target) {
-    const __m256d hit = _mm256_and_pd(_mm256_cmp_pd(val, target, _CMP_EQ_OQ),
-                                      _mm256_cmp_pd(idx, _mm256_setzero_pd(), _CMP_GE_OQ));
-    return hmin(_mm256_blendv_pd(inf, idx, hit));
-  };
-  const __m256d valid1 = _mm256_cmp_pd(i1.v, _mm256_setzero_pd(), _CMP_GE_OQ);
-  const __m256d m1v = _mm256_blendv_pd(inf, m1.v, valid1);
-  double u1 = _mm256_cvtsd_f64(hmin(m1v));
-  double j1d = _mm256_cvtsd_f64(first_index(m1v, i1.v, _mm256_set1_pd(u1)));
-  int64_t j1 = j1d < HUGE_VAL ? static_cast<int64_t>(j1d) : -1;
-  bool tail_owner = false;
-  if (k1 >= 0 && (j1 < 0 || t1 < u1 || (t1 == u1 && k1 < j1))) {
-    u1 = t1;
-    j1 = k1;
-    tail_owner = true;
+  merge(a1, a2, b1, b2);
+  merge(a1, a2, _mm256_permute2f128_pd(a1, a1, 0x01), _mm256_permute2f128_pd(a2, a2, 0x01));
+  merge(a1, a2, _mm256_permute_pd(a1, 0x5), _mm256_permute_pd(a2, 0x5));
+  double u1 = _mm256_cvtsd_f64(a1), u2 = _mm256_cvtsd_f64(a2);
+  for (; j < n; ++j) {
+    const double h = v ? c[j] - v[j] : c[j];
+    u2 = h < u2 ? (h < u1 ? u1 : h) : u2;
+    u1 = h < u1 ? h : u1;
   }
-  // Second: the owner lane contributes its second, every other lane its first.
-  __m256d c2 = m1v, x2 = i1.v;
-  if (!tail_owner && j1 >= 0) {
-    const __m256d own = _mm256_cmp_pd(i1.v, _mm256_set1_pd(double(j1)), _CMP_EQ_OQ);
-    const __m256d valid2 = _mm256_cmp_pd(i2.v, _mm256_setzero_pd(), _CMP_GE_OQ);
-    c2 = _mm256_blendv_pd(c2, _mm256_blendv_pd(inf, m2.v, valid2), own);
-    x2 = _mm256_blendv_pd(x2, i2.v, own);
+  int64_t j1 = -1, j2 = -1;
+  const __m256d t1 = _mm256_set1_pd(u1), t2 = _mm256_set1_pd(u2);
+  const bool want2 = n > 1;
+  for (j = 0; j + 4 <= n && (j1 < 0 || (want2 && j2 < 0)); j += 4) {
+    const __m256d h = v ? _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(v + j)) : _mm256_loadu_pd(c + j);
+    unsigned e1 = static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(h, t1, _CMP_EQ_OQ)));
+    unsigned e2 = static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(h, t2, _CMP_EQ_OQ)));
+    if (j1 < 0 && e1) {
+      const int l = __builtin_ctz(e1);
+      j1 = j + l;
+      e2 &= ~(1u << l);
+    }
+    if (want2 && j2 < 0 && e2) j2 = j + __builtin_ctz(e2);
   }
-  double u2 = _mm256_cvtsd_f64(hmin(c2));
-  double j2d = _mm256_cvtsd_f64(first_index(c2, x2, _mm256_set1_pd(u2)));
-  int64_t j2 = (u2 < HUGE_VAL || j2d < HUGE_VAL) && j2d < HUGE_VAL ? static_cast<int64_t>(j2d) : -1;
-  const double tc = tail_owner ? t2 : t1;
-  const int64_t tk = tail_owner ? k2 : k1;
-  if (tk >= 0 && (j2 < 0 || tc < u2 || (tc == u2 && tk < j2))) {
-    u2 = tc;
-    j2 = tk;
+  for (; j < n && (j1 < 0 || (want2 && j2 < 0)); ++j) {
+    const double h = v ? c[j] - v[j] : c[j];
+    if (j1 < 0 && h == u1) j1 = j;
+    else if (want2 && j2 < 0 && h == u2) j2 = j;
   }
   if (j2 < 0) u2 = HUGE_VAL;
   *u1o = u1;
@@ -172,6 +157,61 @@ void col_min(const double* c, int64_t n, double row, double* colmin, double* col
       colmin[j] = c[j];
       colarg[j] = row;
     }
+}
+
+// lap_relax: the masked update, then the minimum of d + mask (lanes,
+// reduced) and one pass for its first index.
+double lap_relax(const double* c, const double* v, double u1, int64_t n, const double* mask, double* d,
+                 int32_t* pred, int32_t row, int64_t* arg) {
+  const __m256d uv = _mm256_set1_pd(u1), zero = _mm256_setzero_pd();
+  const __m128i rv = _mm_set1_epi32(row);
+  __m256d best = _mm256_set1_pd(HUGE_VAL);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const __m256d mk = _mm256_loadu_pd(mask + j);
+    const __m256d h = _mm256_sub_pd(_mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(v + j)), uv);
+    const __m256d dv = _mm256_loadu_pd(d + j);
+    const __m256d upd = _mm256_and_pd(_mm256_cmp_pd(mk, zero, _CMP_EQ_OQ), _mm256_cmp_pd(h, dv, _CMP_LT_OQ));
+    const __m256d dn = _mm256_blendv_pd(dv, h, upd);
+    if (_mm256_movemask_pd(upd)) {
+      _mm256_storeu_pd(d + j, dn);
+      // The 4 lane masks (64-bit) -> 4 x 32-bit for pred.
+      const __m128i m32 = _mm_castps_si128(_mm256_castps256_ps128(
+          _mm256_permutevar8x32_ps(_mm256_castpd_ps(upd), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))));
+      const __m128i pv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pred + j));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(pred + j), _mm_blendv_epi8(pv, rv, m32));
+    }
+    best = _mm256_min_pd(best, _mm256_add_pd(dn, mk));
+  }
+  double b = hmin4d(best);
+  for (int64_t q = j; q < n; ++q) {
+    if (mask[q] == 0) {
+      const double h = (c[q] - v[q]) - u1;
+      if (h < d[q]) {
+        d[q] = h;
+        pred[q] = row;
+      }
+    }
+    const double x = d[q] + mask[q];
+    b = x < b ? x : b;
+  }
+  *arg = -1;
+  if (!(b < HUGE_VAL)) return b;
+  const __m256d bb = _mm256_set1_pd(b);
+  for (j = 0; j + 4 <= n; j += 4) {
+    const int mk = _mm256_movemask_pd(
+        _mm256_cmp_pd(_mm256_add_pd(_mm256_loadu_pd(d + j), _mm256_loadu_pd(mask + j)), bb, _CMP_EQ_OQ));
+    if (mk) {
+      *arg = j + __builtin_ctz(mk);
+      return b;
+    }
+  }
+  for (; j < n; ++j)
+    if (d[j] + mask[j] == b) {
+      *arg = j;
+      break;
+    }
+  return b;
 }
 
 // Rows: lane-wise minima plus pi_i (rounding is monotone, so the minimum of

@@ -13,6 +13,8 @@ namespace ot {
 #define SC_OT_EMD_KERNEL_DECLS                                                                                   \
   void row_min2(const double* c, const double* v, int64_t n, double* u1, int64_t* j1, double* u2, int64_t* j2);  \
   void col_min(const double* c, int64_t n, double row, double* colmin, double* colarg);                         \
+  double lap_relax(const double* c, const double* v, double u1, int64_t n, const double* mask, double* d,       \
+                   int32_t* pred, int32_t row, int64_t* arg);                                                     \
   double price_rows(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t i0,    \
                     int64_t nrows, int64_t* arg);                                                                \
   float price_rows_f32(const float* C, int64_t ldc, int64_t m, const float* pi, const float* pj, int64_t i0,    \
@@ -43,6 +45,7 @@ template <class Table>
 void set_emd_ref_kernels(Table& t) {
   t.row_min2 = emd_ref::row_min2;
   t.col_min = emd_ref::col_min;
+  t.lap_relax = emd_ref::lap_relax;
   t.emd_price_rows = emd_ref::price_rows;
   t.emd_price_rows_f32 = emd_ref::price_rows_f32;
   t.emd_to_f32 = emd_ref::to_f32;

@@ -40,6 +40,28 @@ void col_min(const double* c, int64_t n, double row, double* colmin, double* col
     }
 }
 
+double lap_relax(const double* c, const double* v, double u1, int64_t n, const double* mask, double* d,
+                 int32_t* pred, int32_t row, int64_t* arg) {
+  double best = std::numeric_limits<double>::infinity();
+  int64_t b = -1;
+  for (int64_t j = 0; j < n; ++j) {
+    if (mask[j] == 0) {
+      const double h = (c[j] - v[j]) - u1;
+      if (h < d[j]) {
+        d[j] = h;
+        pred[j] = row;
+      }
+    }
+    const double x = d[j] + mask[j];
+    if (x < best) {
+      best = x;
+      b = j;
+    }
+  }
+  *arg = b;
+  return best;
+}
+
 namespace {
 template <class T>
 T price(const T* C, int64_t ldc, int64_t m, const T* pi, const T* pj, int64_t i0, int64_t nrows, int64_t* arg) {

@@ -7,7 +7,9 @@ namespace sc {
 namespace ot {
 
 double lap_jv(const double* C, int64_t ldc, int n, int32_t* xout, double* uout, double* vout, LapWork& w,
-              const OtKernels<double>& K) {
+              const OtKernels<double>& K, Prefetch* prefetch) {
+  Prefetch none;
+  Prefetch& pf = prefetch ? *prefetch : none;
   const double inf = std::numeric_limits<double>::infinity();
   w.x.assign(n, -1);
   w.y.assign(n, -1);
@@ -71,6 +73,7 @@ double lap_jv(const double* C, int64_t ldc, int n, int32_t* xout, double* uout, 
         w.freerows[numfree++] = i;
         continue;
       }
+      pf.step(2);
       // Lowest and second lowest reduced cost of row i.
       double u1, u2;
       int64_t a1, a2;
@@ -94,68 +97,36 @@ double lap_jv(const double* C, int64_t ldc, int n, int32_t* xout, double* uout, 
       }
     }
   }
-  // 4. Shortest augmenting paths for the rows still free.
-  int32_t* collist = w.collist.data();
+  // 4. Shortest augmenting paths for the rows still free: Dijkstra on the
+  //    reduced costs with dense arrays -- each step scans the nearest
+  //    unscanned column (the first index at the minimum distance); the path
+  //    ends at the first free column reached.  The columns scanned before it
+  //    move their prices by d_j - d_end, keeping u_i + v_j <= C_ij.
   int32_t* pred = w.pred.data();
+  int32_t* scanned = w.collist.data();
   double* d = w.d.data();
+  w.mask.resize(n);
+  double* mask = w.mask.data();
   for (int f = 0; f < numfree; ++f) {
     const int freerow = w.freerows[f];
     for (int j = 0; j < n; ++j) {
-      d[j] = c(freerow, j) - v[j];
-      pred[j] = freerow;
-      collist[j] = j;
+      d[j] = inf;
+      mask[j] = 0;
     }
-    // collist[0, low): scanned; [low, up): at the current minimum distance.
-    int low = 0, up = 0, endofpath = -1, last = 0;
-    double mn = 0;
-    while (endofpath < 0) {
-      if (up == low) {
-        last = low - 1;
-        mn = d[collist[up++]];
-        for (int k = up; k < n; ++k) {
-          const int j = collist[k];
-          const double h = d[j];
-          if (h <= mn) {
-            if (h < mn) {
-              up = low;
-              mn = h;
-            }
-            collist[k] = collist[up];
-            collist[up++] = j;
-          }
-        }
-        for (int k = low; k < up; ++k)
-          if (y[collist[k]] < 0) {
-            endofpath = collist[k];
-            break;
-          }
-      }
-      if (endofpath >= 0) break;
-      const int j1 = collist[low++];
+    int64_t jmin = -1;
+    double mn = K.lap_relax(C + freerow * ldc, v, 0.0, n, mask, d, pred, freerow, &jmin);
+    int ns = 0;
+    while (y[jmin] >= 0) {
+      const int j1 = static_cast<int>(jmin);
+      mask[j1] = inf;
+      scanned[ns++] = j1;
       const int i = y[j1];
       const double u1 = c(i, j1) - v[j1] - mn;
-      for (int k = up; k < n; ++k) {
-        const int j = collist[k];
-        const double h = c(i, j) - v[j] - u1;
-        if (h < d[j]) {
-          d[j] = h;
-          pred[j] = i;
-          if (h == mn) {
-            if (y[j] < 0) {
-              endofpath = j;
-              break;
-            }
-            collist[k] = collist[up];
-            collist[up++] = j;
-          }
-        }
-      }
+      mn = K.lap_relax(C + i * ldc, v, u1, n, mask, d, pred, i, &jmin);
+      pf.step(2);
     }
-    // Columns scanned before the last minimum move their prices.
-    for (int k = 0; k <= last; ++k) {
-      const int j1 = collist[k];
-      v[j1] += d[j1] - mn;
-    }
+    const int endofpath = static_cast<int>(jmin);
+    for (int k = 0; k < ns; ++k) v[scanned[k]] += d[scanned[k]] - mn;
     // Augment along the path back to the free row.
     int j = endofpath;
     for (;;) {

@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "ot_internal.h"
 #include "scalecore/ot/kernel_api.h"
 
 namespace sc {
@@ -20,14 +21,15 @@ namespace ot {
 
 struct LapWork {
   std::vector<int32_t> x, y, freerows, collist, pred, matches;
-  std::vector<double> v, d, colarg;
+  std::vector<double> v, d, colarg, mask;
 };
 
 // C: n x n (row stride ldc).  x[i] receives row i's column, u (n) and v (n)
 // the duals.  Returns the assignment cost sum_i C[i][x_i].
 // The row scans use the SIMD kernels of K (row_min2, col_min).
+// prefetch (optional): the next problem's data, advanced as work proceeds.
 double lap_jv(const double* C, int64_t ldc, int n, int32_t* x, double* u, double* v, LapWork& w,
-              const OtKernels<double>& K);
+              const OtKernels<double>& K, Prefetch* prefetch = nullptr);
 
 }  // namespace ot
 }  // namespace sc

@@ -69,6 +69,7 @@ void NetworkSimplex::start_vogel() {
   int rl = n, cl = m;
   while (rl > 0 && cl > 0) {
     const int q = static_cast<int>(K_->emd_argmax(pen_.data(), nl));
+    pf_next_->step(1);
     const int i = q < n ? q : l1_[q], j = q < n ? l1_[q] : q - n;
     const double x = std::min(sup_[i], dem_[j]);
     sup_[i] -= x;
@@ -501,7 +502,9 @@ void NetworkSimplex::recompute_potentials() {
 
 int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const double* a, const double* b,
                              double cmax, int64_t max_iter, int64_t block, int start, const OtKernels<double>& K,
-                             int64_t* pivots) {
+                             int64_t* pivots, Prefetch* prefetch) {
+  Prefetch none;
+  pf_next_ = prefetch ? prefetch : &none;
   C_ = C;
   ldc_ = ldc;
   n_ = n;
@@ -537,6 +540,7 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
       }
       pivot(static_cast<int>(arc / m), n + static_cast<int>(arc % m), rc);
       ++count;
+      pf_next_->step(4);
     }
   };
   // Float candidates first, while they last (when the costs fit a float
@@ -559,6 +563,7 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
     if (!price(r0, n, false, arc, rc)) break;
   }
   *pivots = count;
+  pf_next_ = nullptr;
   return status;
 }
 

@@ -32,6 +32,7 @@
 
 #include <vector>
 
+#include "ot_internal.h"
 #include "scalecore/ot/kernel_api.h"
 
 namespace sc {
@@ -46,8 +47,10 @@ class NetworkSimplex {
   // cost).  max_iter <= 0: no pivot limit; block <= 0: automatic (arcs per
   // pricing block, rounded up to whole rows).  Returns a Status; pivots
   // receives the pivot count.
+  // prefetch (optional): the next problem's data, advanced as work proceeds.
   int8_t solve(const double* C, int64_t ldc, int n, int m, const double* a, const double* b, double cmax,
-               int64_t max_iter, int64_t block, int start, const OtKernels<double>& K, int64_t* pivots);
+               int64_t max_iter, int64_t block, int start, const OtKernels<double>& K, int64_t* pivots,
+               Prefetch* prefetch = nullptr);
 
   // After solve: f (n), g (m) with f_i + g_j <= C_ij (equality on tree arcs).
   void duals(double* f, double* g) const;
@@ -89,6 +92,7 @@ class NetworkSimplex {
   const double* a_ = nullptr;
   const double* b_ = nullptr;
   const OtKernels<double>* K_ = nullptr;
+  Prefetch* pf_next_ = nullptr;
   double art_ = 1.0;
 
   // Tree: parent, flow on the arc to the parent, potentials (reduced cost of

@@ -615,12 +615,12 @@ const OtKernels<double> kTableD = {
     "avx2",         &cost_rows<double>,     &row_max_d,        &row_expsum_d,     &row_expsum_f32exp_d, &col_axpy_d,
     &col_store_f32<double>, &col_store_f64<double>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
     &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<double>,     &col_max<double>,  &col_sumexp<double>, &col_sumexp_f32exp_d, &row_bary<double>, &scale_update,
-    &emd_avx2::row_min2, &emd_avx2::col_min, &finite_absmax<double>, SC_OT_EMD_AVX2_ENTRIES};
+    &emd_avx2::row_min2, &emd_avx2::col_min, &emd_avx2::lap_relax, &finite_absmax<double>, SC_OT_EMD_AVX2_ENTRIES};
 const OtKernels<float> kTableF = {
     "avx2",        &cost_rows<float>,     &row_max_f,       &row_expsum_f,     &row_expsum_f,   &col_axpy_f,
     &col_store_f32<float>, &col_store_f64<float>, &krow_dot_f32, &krow_dot_f64, &krow_axpy_f32,
     &krow_axpy_f64, &krow_dot4_f32, &krow_dot4_f64, &krow_axpy4_f32, &krow_axpy4_f64, &final_row<float>,     &col_max<float>,  &col_sumexp<float>, &col_sumexp<float>, &row_bary<float>, &scale_update,
-    &emd_avx2::row_min2, &emd_avx2::col_min, &finite_absmax<float>, SC_OT_EMD_AVX2_ENTRIES};
+    &emd_avx2::row_min2, &emd_avx2::col_min, &emd_avx2::lap_relax, &finite_absmax<float>, SC_OT_EMD_AVX2_ENTRIES};
 
 }  // namespace
 

@@ -31,6 +31,22 @@ inline int64_t n_chunks(int64_t n) {
   return n > 0 ? (n + r - 1) / r : 0;
 }
 
+// Software prefetch of the next problem's data (towards L2), spread over
+// the current problem's work: step(k) requests the next k cache lines.  In
+// one burst the requests would stall the core on the line-fill buffers.
+struct Prefetch {
+  const char* p = nullptr;
+  int64_t bytes = 0, done = 0;
+  void reset(const void* ptr, int64_t nbytes) {
+    p = static_cast<const char*>(ptr);
+    bytes = ptr ? nbytes : 0;
+    done = 0;
+  }
+  void step(int lines) {
+    for (int k = 0; k < lines && done < bytes; ++k, done += 64) __builtin_prefetch(p + done, 0, 2);
+  }
+};
+
 struct FreeDel {
   void operator()(void* p) const { free(p); }
 };

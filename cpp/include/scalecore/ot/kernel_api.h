@@ -105,6 +105,13 @@ struct OtKernels {
   // c_j < colmin_j (strictly: the first row keeps ties).
   void (*row_min2)(const double* c, const double* v, int64_t n, double* u1, int64_t* j1, double* u2, int64_t* j2);
   void (*col_min)(const double* c, int64_t n, double row, double* colmin, double* colarg);
+  // One step of the shortest augmenting path (dense Dijkstra): for the
+  // columns j with mask_j == 0 (not yet scanned; +inf: scanned), h = (c_j -
+  // v_j) - u1 and, where h < d_j, d_j = h and pred_j = row.  Returns the
+  // minimum of d_j + mask_j after the update and *arg the first index
+  // attaining it (-1 when every column is scanned).
+  double (*lap_relax)(const double* c, const double* v, double u1, int64_t n, const double* mask, double* d,
+                      int32_t* pred, int32_t row, int64_t* arg);
   // True when all n x m entries (rows of ldc) are finite; *absmax = max |C|.
   bool (*finite_absmax)(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax);
   // ---- Network simplex (network_simplex.cc); the reduced cost of arc
