@@ -21,6 +21,15 @@ constexpr int64_t kVogelMaxArcs = int64_t(1) << 24;
 constexpr int64_t kFloatMaxArcs = int64_t(1) << 26;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// Bits set in x (portable: the generic level has no popcnt instruction, and
+// __builtin_popcountll would be a library call).
+inline int popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
+}
+
 float key_value(uint32_t key, uint32_t low) {
   const uint32_t u = key & ~low;
   float f;
@@ -478,7 +487,7 @@ void NetworkSimplex::recompute_potentials() {
     sz.resize(N + 1);
     for (int v = 0; v <= N; ++v) {
       int s = 0;
-      for (int w = 0; w < W_; ++w) s += __builtin_popcountll(desc_[static_cast<size_t>(v) * W_ + w]);
+      for (int w = 0; w < W_; ++w) s += popcount64(desc_[static_cast<size_t>(v) * W_ + w]);
       sz[v] = s;
       ++cnt[N + 1 - s];
     }
