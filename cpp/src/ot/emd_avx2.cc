@@ -39,43 +39,6 @@ inline float hmax8f(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
-// Lane-wise minima of c_j - pj_j over one row (lanes past m hold +inf).
-inline __m256d row_min_lanes(const double* c, const double* pj, int64_t m) {
-  const __m256d inf = _mm256_set1_pd(HUGE_VAL);
-  __m256d a0 = inf, a1 = inf, a2 = inf, a3 = inf;
-  int64_t j = 0;
-  for (; j + 16 <= m; j += 16) {
-    a0 = _mm256_min_pd(a0, _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(pj + j)));
-    a1 = _mm256_min_pd(a1, _mm256_sub_pd(_mm256_loadu_pd(c + j + 4), _mm256_loadu_pd(pj + j + 4)));
-    a2 = _mm256_min_pd(a2, _mm256_sub_pd(_mm256_loadu_pd(c + j + 8), _mm256_loadu_pd(pj + j + 8)));
-    a3 = _mm256_min_pd(a3, _mm256_sub_pd(_mm256_loadu_pd(c + j + 12), _mm256_loadu_pd(pj + j + 12)));
-  }
-  for (; j + 4 <= m; j += 4) a0 = _mm256_min_pd(a0, _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(pj + j)));
-  if (j < m) {
-    alignas(32) double t[4] = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL};
-    for (int64_t q = j; q < m; ++q) t[q - j] = c[q] - pj[q];
-    a1 = _mm256_min_pd(a1, _mm256_load_pd(t));
-  }
-  return _mm256_min_pd(_mm256_min_pd(a0, a1), _mm256_min_pd(a2, a3));
-}
-
-inline __m256 row_min_lanes_f(const float* c, const float* pj, int64_t m) {
-  const __m256 inf = _mm256_set1_ps(HUGE_VALF);
-  __m256 a0 = inf, a1 = inf;
-  int64_t j = 0;
-  for (; j + 16 <= m; j += 16) {
-    a0 = _mm256_min_ps(a0, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(pj + j)));
-    a1 = _mm256_min_ps(a1, _mm256_sub_ps(_mm256_loadu_ps(c + j + 8), _mm256_loadu_ps(pj + j + 8)));
-  }
-  for (; j + 8 <= m; j += 8) a0 = _mm256_min_ps(a0, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(pj + j)));
-  if (j < m) {
-    alignas(32) float t[8];
-    for (int q = 0; q < 8; ++q) t[q] = j + q < m ? c[j + q] - pj[j + q] : HUGE_VALF;
-    a1 = _mm256_min_ps(a1, _mm256_load_ps(t));
-  }
-  return _mm256_min_ps(a0, a1);
-}
-
 }  // namespace
 
 // Minimum and second minimum of h = c - v (kernel_api.h): the two smallest
@@ -214,139 +177,125 @@ double lap_relax(const double* c, const double* v, double u1, int64_t n, const d
   return b;
 }
 
-// Rows: lane-wise minima plus pi_i (rounding is monotone, so the minimum of
-// fl(fl(c - pj) + pi) over a row is fl(its minimum of fl(c - pj) + pi)); the
-// best row per lane with strict <, so the lowest row attaining the minimum
-// survives; then one pass over that row for the first column attaining it.
-double price_rows(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t i0,
-                  int64_t nrows, int64_t* arg) {
-  __m256d best = _mm256_set1_pd(HUGE_VAL), brow = _mm256_set1_pd(-1.0);
-  for (int64_t i = i0; i < i0 + nrows; ++i) {
-    const __m256d v = _mm256_add_pd(row_min_lanes(C + i * ldc, pj, m), _mm256_set1_pd(pi[i]));
-    const __m256d lt = _mm256_cmp_pd(v, best, _CMP_LT_OQ);
-    best = _mm256_blendv_pd(best, v, lt);
-    brow = _mm256_blendv_pd(brow, _mm256_set1_pd(double(i)), lt);
-  }
-  const double b = hmin4d(best);
-  alignas(32) double bv[4], br[4];
-  _mm256_store_pd(bv, best);
-  _mm256_store_pd(br, brow);
+// Packs of the pricing kernels (double x 4, float x 8).
+struct PackD {
+  using T = double;
+  using V = __m256d;
+  static constexpr int L = 4;
+  static V load(const T* p) { return _mm256_loadu_pd(p); }
+  static V set1(T x) { return _mm256_set1_pd(x); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V min(V a, V b) { return _mm256_min_pd(a, b); }
+  static int eq(V a, V b) { return _mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_EQ_OQ)); }
+  static T hmin(V v) { return hmin4d(v); }
+  static void store(T* p, V v) { _mm256_store_pd(p, v); }
+  static V loada(const T* p) { return _mm256_load_pd(p); }
+};
+struct PackF {
+  using T = float;
+  using V = __m256;
+  static constexpr int L = 8;
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static int eq(V a, V b) { return _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
+  static T hmin(V v) { return hmin8f(v); }
+  static void store(T* p, V v) { _mm256_store_ps(p, v); }
+  static V loada(const T* p) { return _mm256_load_ps(p); }
+};
+
+// Pricing over rows: each row's lane minima of fl(c - pj), plus pi_i, go to
+// a buffer (rounding is monotone: the row minimum of fl(fl(c - pj) + pi) is
+// fl(its minimum of fl(c - pj)) + pi); then the minimum over the rows, the
+// first row holding it, and one pass over that row for the first column.
+// Rows in groups of 32; no loop-carried selection chain.
+template <class P>
+typename P::T price_rows_impl(const typename P::T* C, int64_t ldc, int64_t m, const typename P::T* pi,
+                              const typename P::T* pj, int64_t i0, int64_t nrows, int64_t* arg) {
+  using T = typename P::T;
+  using V = typename P::V;
+  constexpr int L = P::L, kRows = 32;
+  alignas(32) T buf[kRows * L];
+  const T inf_s = static_cast<T>(HUGE_VAL);
+  const V inf = P::set1(inf_s);
+  T best = inf_s;
   int64_t row = -1;
-  for (int l = 0; l < 4; ++l)
-    if (bv[l] == b && br[l] >= 0 && (row < 0 || int64_t(br[l]) < row)) row = int64_t(br[l]);
+  for (int64_t r0 = i0; r0 < i0 + nrows; r0 += kRows) {
+    const int cnt = static_cast<int>(i0 + nrows - r0 < kRows ? i0 + nrows - r0 : kRows);
+    if (m == 8 * L) {
+      // Rows of 8 packs (64 floats, 32 doubles): pj stays in registers.
+      V q[8];
+      for (int t = 0; t < 8; ++t) q[t] = P::load(pj + t * L);
+      for (int r = 0; r < cnt; ++r) {
+        const T* c = C + (r0 + r) * ldc;
+        const V x0 = P::min(P::sub(P::load(c), q[0]), P::sub(P::load(c + L), q[1]));
+        const V x1 = P::min(P::sub(P::load(c + 2 * L), q[2]), P::sub(P::load(c + 3 * L), q[3]));
+        const V x2 = P::min(P::sub(P::load(c + 4 * L), q[4]), P::sub(P::load(c + 5 * L), q[5]));
+        const V x3 = P::min(P::sub(P::load(c + 6 * L), q[6]), P::sub(P::load(c + 7 * L), q[7]));
+        P::store(buf + L * r, P::add(P::min(P::min(x0, x1), P::min(x2, x3)), P::set1(pi[r0 + r])));
+      }
+    } else {
+      for (int r = 0; r < cnt; ++r) {
+        const T* c = C + (r0 + r) * ldc;
+        V a0 = inf, a1 = inf, a2 = inf, a3 = inf;
+        int64_t j = 0;
+        for (; j + 4 * L <= m; j += 4 * L) {
+          a0 = P::min(a0, P::sub(P::load(c + j), P::load(pj + j)));
+          a1 = P::min(a1, P::sub(P::load(c + j + L), P::load(pj + j + L)));
+          a2 = P::min(a2, P::sub(P::load(c + j + 2 * L), P::load(pj + j + 2 * L)));
+          a3 = P::min(a3, P::sub(P::load(c + j + 3 * L), P::load(pj + j + 3 * L)));
+        }
+        for (; j + L <= m; j += L) a0 = P::min(a0, P::sub(P::load(c + j), P::load(pj + j)));
+        if (j < m) {
+          alignas(32) T t[L];
+          for (int q = 0; q < L; ++q) t[q] = j + q < m ? c[j + q] - pj[j + q] : inf_s;
+          a1 = P::min(a1, P::loada(t));
+        }
+        P::store(buf + L * r, P::add(P::min(P::min(a0, a1), P::min(a2, a3)), P::set1(pi[r0 + r])));
+      }
+    }
+    V mn = inf;
+    for (int r = 0; r < cnt; ++r) mn = P::min(mn, P::loada(buf + L * r));
+    const T b = P::hmin(mn);
+    if (b < best) {
+      best = b;
+      const V bb = P::set1(b);
+      int r = 0;
+      while (!P::eq(P::loada(buf + L * r), bb)) ++r;
+      row = r0 + r;
+    }
+  }
   *arg = -1;
-  if (row < 0) return b;
-  const double* c = C + row * ldc;
-  const __m256d p = _mm256_set1_pd(pi[row]), bb = _mm256_set1_pd(b);
+  if (row < 0) return best;
+  const T* c = C + row * ldc;
+  const V p = P::set1(pi[row]), bb = P::set1(best);
   int64_t j = 0;
-  for (; j + 4 <= m; j += 4) {
-    const __m256d t = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(pj + j)), p);
-    const int mask = _mm256_movemask_pd(_mm256_cmp_pd(t, bb, _CMP_EQ_OQ));
+  for (; j + L <= m; j += L) {
+    const int mask = P::eq(P::add(P::sub(P::load(c + j), P::load(pj + j)), p), bb);
     if (mask) {
       *arg = row * m + j + __builtin_ctz(mask);
-      return b;
+      return best;
     }
   }
   for (; j < m; ++j)
-    if ((c[j] - pj[j]) + pi[row] == b) {
+    if ((c[j] - pj[j]) + pi[row] == best) {
       *arg = row * m + j;
       break;
     }
-  return b;
+  return best;
+}
+
+double price_rows(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t i0,
+                  int64_t nrows, int64_t* arg) {
+  return price_rows_impl<PackD>(C, ldc, m, pi, pj, i0, nrows, arg);
 }
 
 float price_rows_f32(const float* C, int64_t ldc, int64_t m, const float* pi, const float* pj, int64_t i0,
                      int64_t nrows, int64_t* arg) {
-  // Row indices ride in float lanes (exact below 2^24; larger n keeps the
-  // reference's order through the int64 comparison below).  Rows go in
-  // pairs (pj loaded once) with separate best chains, merged lane by lane
-  // (the lower row wins ties).
-  const __m256 inf = _mm256_set1_ps(HUGE_VALF);
-  __m256 best = inf, brow = _mm256_set1_ps(-1.f), best1 = inf, brow1 = brow;
-  int64_t i = i0;
-  const int64_t i1 = i0 + nrows;
-  if (m == 64) {
-    for (; i + 2 <= i1; i += 2) {
-      const float* c0 = C + i * ldc;
-      const float* c1 = c0 + ldc;
-      __m256 x0 = inf, x1 = inf, y0 = inf, y1 = inf;
-      for (int64_t j = 0; j < 64; j += 16) {
-        const __m256 p0 = _mm256_loadu_ps(pj + j), p1 = _mm256_loadu_ps(pj + j + 8);
-        x0 = _mm256_min_ps(x0, _mm256_sub_ps(_mm256_loadu_ps(c0 + j), p0));
-        x1 = _mm256_min_ps(x1, _mm256_sub_ps(_mm256_loadu_ps(c0 + j + 8), p1));
-        y0 = _mm256_min_ps(y0, _mm256_sub_ps(_mm256_loadu_ps(c1 + j), p0));
-        y1 = _mm256_min_ps(y1, _mm256_sub_ps(_mm256_loadu_ps(c1 + j + 8), p1));
-      }
-      const __m256 v0 = _mm256_add_ps(_mm256_min_ps(x0, x1), _mm256_set1_ps(pi[i]));
-      const __m256 v1 = _mm256_add_ps(_mm256_min_ps(y0, y1), _mm256_set1_ps(pi[i + 1]));
-      const __m256 lt0 = _mm256_cmp_ps(v0, best, _CMP_LT_OQ);
-      best = _mm256_blendv_ps(best, v0, lt0);
-      brow = _mm256_blendv_ps(brow, _mm256_set1_ps(float(i)), lt0);
-      const __m256 lt1 = _mm256_cmp_ps(v1, best1, _CMP_LT_OQ);
-      best1 = _mm256_blendv_ps(best1, v1, lt1);
-      brow1 = _mm256_blendv_ps(brow1, _mm256_set1_ps(float(i + 1)), lt1);
-    }
-  } else {
-    for (; i + 2 <= i1; i += 2) {
-      const __m256 v0 = _mm256_add_ps(row_min_lanes_f(C + i * ldc, pj, m), _mm256_set1_ps(pi[i]));
-      const __m256 v1 = _mm256_add_ps(row_min_lanes_f(C + (i + 1) * ldc, pj, m), _mm256_set1_ps(pi[i + 1]));
-      const __m256 lt0 = _mm256_cmp_ps(v0, best, _CMP_LT_OQ);
-      best = _mm256_blendv_ps(best, v0, lt0);
-      brow = _mm256_blendv_ps(brow, _mm256_set1_ps(float(i)), lt0);
-      const __m256 lt1 = _mm256_cmp_ps(v1, best1, _CMP_LT_OQ);
-      best1 = _mm256_blendv_ps(best1, v1, lt1);
-      brow1 = _mm256_blendv_ps(brow1, _mm256_set1_ps(float(i + 1)), lt1);
-    }
-  }
-  if (i < i1) {
-    const __m256 v1 = _mm256_add_ps(row_min_lanes_f(C + i * ldc, pj, m), _mm256_set1_ps(pi[i]));
-    const __m256 lt1 = _mm256_cmp_ps(v1, best1, _CMP_LT_OQ);
-    best1 = _mm256_blendv_ps(best1, v1, lt1);
-    brow1 = _mm256_blendv_ps(brow1, _mm256_set1_ps(float(i)), lt1);
-  }
-  {
-    // Odd chain wins a lane if smaller, or equal with a lower valid row.
-    const __m256 lt = _mm256_cmp_ps(best1, best, _CMP_LT_OQ);
-    const __m256 eq = _mm256_and_ps(_mm256_cmp_ps(best1, best, _CMP_EQ_OQ),
-                                    _mm256_and_ps(_mm256_cmp_ps(brow1, brow, _CMP_LT_OQ),
-                                                  _mm256_cmp_ps(brow1, _mm256_setzero_ps(), _CMP_GE_OQ)));
-    const __m256 take = _mm256_or_ps(lt, eq);
-    best = _mm256_blendv_ps(best, best1, take);
-    brow = _mm256_blendv_ps(brow, brow1, take);
-  }
-  const float b = hmin8f(best);
-  *arg = -1;
-  if (!(b < HUGE_VALF)) return b;
-  alignas(32) float bv[8], br[8];
-  _mm256_store_ps(bv, best);
-  _mm256_store_ps(br, brow);
-  int64_t row = -1;
-  for (int l = 0; l < 8; ++l)
-    if (bv[l] == b && br[l] >= 0 && (row < 0 || int64_t(br[l]) < row)) row = int64_t(br[l]);
-  if (row >= (int64_t(1) << 24)) {
-    // float(i) may have rounded: find the first row attaining b exactly.
-    for (row = i0; row < i0 + nrows; ++row) {
-      const __m256 v = _mm256_add_ps(row_min_lanes_f(C + row * ldc, pj, m), _mm256_set1_ps(pi[row]));
-      if (hmin8f(v) == b) break;
-    }
-  }
-  const float* c = C + row * ldc;
-  const __m256 p = _mm256_set1_ps(pi[row]), bb = _mm256_set1_ps(b);
-  int64_t j = 0;
-  for (; j + 8 <= m; j += 8) {
-    const __m256 t = _mm256_add_ps(_mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(pj + j)), p);
-    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(t, bb, _CMP_EQ_OQ));
-    if (mask) {
-      *arg = row * m + j + __builtin_ctz(mask);
-      return b;
-    }
-  }
-  for (; j < m; ++j)
-    if ((c[j] - pj[j]) + pi[row] == b) {
-      *arg = row * m + j;
-      break;
-    }
-  return b;
+  return price_rows_impl<PackF>(C, ldc, m, pi, pj, i0, nrows, arg);
 }
 
 void to_f32(const double* C, int64_t ldc, int64_t n, int64_t m, float* Cf, int64_t ldf) {

@@ -39,6 +39,11 @@ SC_OT_EMD_KERNEL_DECLS
 
 #undef SC_OT_EMD_KERNEL_DECLS
 
+// The reference OtKernels::scale_update (Sinkhorn, ot_ref.cc): the generic
+// level uses it, and the AVX2 level for its tail.
+double scale_update_ref(const double* a, const double* k, double* u, int64_t n, double w, double lo, double hi,
+                        int* flags);
+
 // Fills a kernel table's exact-solver entries with the reference functions
 // (the reference and the generic tables both use them).
 template <class Table>

@@ -260,7 +260,8 @@ NetworkSimplex::Cycle NetworkSimplex::find_cycle(int k, int l, IsAncestor is_anc
   const double* flow = flow_.data();
   int32_t* pk = pk_.data();
   int32_t* pl = pl_.data();
-  Cycle c{0, 0, 0, false, kInf};
+  Cycle c{};
+  c.delta = kInf;
   int out = -1;  // an index into pk (>= 0) or ~index into pl
   int u = k;
   while (!is_ancestor(u, l)) {
@@ -279,6 +280,11 @@ NetworkSimplex::Cycle NetworkSimplex::find_cycle(int k, int l, IsAncestor is_anc
   }
   c.on_l = out < 0;
   c.t_out = c.on_l ? ~out : out;
+  c.path = c.on_l ? pl : pk;
+  c.other = c.on_l ? pk : pl;
+  c.np = c.on_l ? c.nl : c.nk;
+  c.no = c.on_l ? c.nk : c.nl;
+  c.v_in = c.on_l ? k : l;
   return c;
 }
 
@@ -301,11 +307,9 @@ void NetworkSimplex::pivot_bits(int k, int l, double rc) {
   });
   int32_t* parent = parent_.data();
   double* flow = flow_.data();
-  int32_t* path = c.on_l ? pl_.data() : pk_.data();
-  const int np = c.on_l ? c.nl : c.nk;
-  const int32_t* other = c.on_l ? pk_.data() : pl_.data();
-  const int no = c.on_l ? c.nk : c.nl;
-  const int u_in = path[0], u_out = path[c.t_out], v_in = c.on_l ? k : l;
+  int32_t* path = c.path;
+  const int np = c.np, no = c.no, u_in = path[0], u_out = path[c.t_out], v_in = c.v_in;
+  const int32_t* other = c.other;
   const double dd[2] = {-c.delta, c.delta};
   uint64_t S[kMaxBitWords];
   for (int w = 0; w < W; ++w) S[w] = desc[static_cast<size_t>(u_out) * W + w];
@@ -349,11 +353,9 @@ void NetworkSimplex::pivot_preorder(int k, int l, double rc) {
   int32_t* pre = pre_.data();
   double* flow = flow_.data();
   double* pi = pi_.data();
-  int32_t* path = c.on_l ? pl_.data() : pk_.data();
-  const int np = c.on_l ? c.nl : c.nk;
-  const int32_t* other = c.on_l ? pk_.data() : pl_.data();
-  const int no = c.on_l ? c.nk : c.nl;
-  const int u_in = path[0], u_out = path[c.t_out], v_in = c.on_l ? k : l;
+  int32_t* path = c.path;
+  const int np = c.np, no = c.no, u_in = path[0], u_out = path[c.t_out], v_in = c.v_in;
+  const int32_t* other = c.other;
   const double dd[2] = {-c.delta, c.delta};
   const int s = size[u_out], a0 = pos[u_out];
   const double sigma = c.on_l ? rc : -rc;

@@ -67,10 +67,15 @@ class NetworkSimplex {
     int32_t removed, other;
     double x;
   };
+  // The pivot cycle: its two sides pk_ (from k) and pl_ (from l) below the
+  // apex; `path` is the side holding the leaving arc (from u_in to u_out =
+  // path[t_out]), `other` the other one (from v_in); delta the flow change.
   struct Cycle {
-    int nk, nl, t_out;
+    int nk, nl, t_out, np, no, v_in;
     bool on_l;
     double delta;
+    int32_t* path;
+    int32_t* other;
   };
 
   void start_vogel();

@@ -9,6 +9,7 @@
 #include "scalecore/common/simd_avx2.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
+#include "scalecore/ot/sinkhorn_math.h"
 
 namespace sc {
 namespace ot {
@@ -564,46 +565,9 @@ double scale_update(const double* a, const double* k, double* u, int64_t n, doub
   alignas(32) double t4[4];
   errv.store(t4);
   double err = (t4[0] + t4[1]) + (t4[2] + t4[3]);
-  bool out = _mm256_movemask_pd(outv) != 0;
-  for (; i < n; ++i) {
-    if (!(a[i] > 0)) {
-      u[i] = 0;
-      continue;
-    }
-    double un;
-    if (w == 1.0) {
-      un = a[i] / k[i];
-    } else {
-      const double t = a[i] / (k[i] * u[i]);
-      const double d = t - 1.0;
-      double p;
-      if (fabs(d) <= 0.25) {
-        double L = -1.0 / 6;
-        L = L * d + 1.0 / 5;
-        L = L * d - 1.0 / 4;
-        L = L * d + 1.0 / 3;
-        L = L * d - 1.0 / 2;
-        L = L * d + 1.0;
-        L = L * d;
-        const double y = w * L;
-        double E = 1.0 / 720;
-        E = E * y + 1.0 / 120;
-        E = E * y + 1.0 / 24;
-        E = E * y + 1.0 / 6;
-        E = E * y + 1.0 / 2;
-        E = E * y + 1.0;
-        p = E * y + 1.0;
-      } else {
-        p = exp(w * log(t));
-      }
-      un = u[i] * p;
-    }
-    u[i] = un;
-    const double e = un * k[i] - a[i];
-    err += e * e;
-    out = out || !(un >= lo && un <= hi);
-  }
-  if (out) *flags |= 1;
+  if (_mm256_movemask_pd(outv)) *flags |= 1;
+  // The tail (n % 4 entries, already validated) in the reference loop.
+  if (i < n) err += scale_update_ref(a + i, k + i, u + i, n - i, w, lo, hi, flags);
   return err;
 }
 

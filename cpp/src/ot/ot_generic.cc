@@ -10,6 +10,7 @@
 
 #include "emd_kernels.h"
 #include "ot_internal.h"
+#include "ot_plain.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
 
@@ -80,27 +81,6 @@ double row_expsum(const S* c, const S* g, double inv_eps, double shift, int64_t 
   return s;
 }
 
-template <class S>
-double row_expsum_f32exp(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e) {
-  double s = 0;
-  for (int64_t j = 0; j < m; ++j) {
-    const float x = static_cast<float>((double(g[j]) - double(c[j])) * inv_eps - shift);
-    e[j] = static_cast<S>(expf(x));
-    s += double(e[j]);
-  }
-  return s;
-}
-
-template <class S>
-void col_sumexp_f32exp(const S* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += double(expf(static_cast<float>((fi - double(c[j]) - colmax[j]) * inv_eps)));
-}
-
-template <class S>
-void col_axpy(const S* e, double w, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += w * double(e[j]);
-}
-
 template <class S, class K>
 void col_store(const S* e, double w, int64_t m, double* acc, K* k) {
   const K tiny = std::numeric_limits<K>::min();
@@ -129,20 +109,8 @@ double krow_dot(const K* k, const double* v, int64_t m) {
 }
 
 template <class K>
-void krow_axpy(const K* k, double u, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += u * double(k[j]);
-}
-
-template <class K>
 void krow_dot4(const K* k, int64_t ldk, const double* v, int64_t m, double* out) {
   for (int r = 0; r < 4; ++r) out[r] = krow_dot<K>(k + r * ldk, v, m);
-}
-
-template <class K>
-void krow_axpy4(const K* k, int64_t ldk, const double* u, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j)
-    acc[j] += ((u[0] * double(k[j]) + u[1] * double(k[ldk + j])) + u[2] * double(k[2 * ldk + j])) +
-              u[3] * double(k[3 * ldk + j]);
 }
 
 template <class S>
@@ -169,11 +137,6 @@ void col_max(const S* c, double fi, int64_t m, double* colmax) {
     const double v = fi - double(c[j]);
     colmax[j] = v > colmax[j] ? v : colmax[j];
   }
-}
-
-template <class S>
-void col_sumexp(const S* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += exp((fi - double(c[j]) - colmax[j]) * inv_eps);
 }
 
 template <class S>
@@ -218,22 +181,22 @@ OtKernels<S> make() {
   t.cost_rows = cost_rows<S>;
   t.row_max = row_max<S>;
   t.row_expsum = row_expsum<S>;
-  t.row_expsum_f32exp = row_expsum_f32exp<S>;
-  t.col_axpy = col_axpy<S>;
+  t.row_expsum_f32exp = plain::row_expsum_f32exp<S>;
+  t.col_axpy = plain::col_axpy<S>;
   t.col_store_f32 = col_store<S, float>;
   t.col_store_f64 = col_store<S, double>;
   t.krow_dot_f32 = krow_dot<float>;
   t.krow_dot_f64 = krow_dot<double>;
-  t.krow_axpy_f32 = krow_axpy<float>;
-  t.krow_axpy_f64 = krow_axpy<double>;
+  t.krow_axpy_f32 = plain::krow_axpy<float>;
+  t.krow_axpy_f64 = plain::krow_axpy<double>;
   t.krow_dot4_f32 = krow_dot4<float>;
   t.krow_dot4_f64 = krow_dot4<double>;
-  t.krow_axpy4_f32 = krow_axpy4<float>;
-  t.krow_axpy4_f64 = krow_axpy4<double>;
+  t.krow_axpy4_f32 = plain::krow_axpy4<float>;
+  t.krow_axpy4_f64 = plain::krow_axpy4<double>;
   t.final_row = final_row<S>;
   t.col_max = col_max<S>;
-  t.col_sumexp = col_sumexp<S>;
-  t.col_sumexp_f32exp = col_sumexp_f32exp<S>;
+  t.col_sumexp = plain::col_sumexp<S>;
+  t.col_sumexp_f32exp = plain::col_sumexp_f32exp<S>;
   t.row_bary = row_bary<S>;
   t.scale_update = scale_update_ref;  // the reference loop is the generic code
   t.finite_absmax = finite_absmax<S>;

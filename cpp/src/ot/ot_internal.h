@@ -88,11 +88,6 @@ struct CostPrep {
              int64_t ldt = 0);
 };
 
-// The reference OtKernels::scale_update (ot_ref.cc); the generic level uses
-// it as well.
-double scale_update_ref(const double* a, const double* k, double* u, int64_t n, double w, double lo, double hi,
-                        int* flags);
-
 // True when every one of the count values is finite (parallel scan).
 template <class S>
 bool all_finite(const S* p, int64_t count, int n_threads);

@@ -9,8 +9,10 @@
 
 #include "emd_kernels.h"
 #include "ot_internal.h"
+#include "ot_plain.h"
 #include "scalecore/ot/cost_math.h"
 #include "scalecore/ot/kernel_api.h"
+#include "scalecore/ot/sinkhorn_math.h"
 
 namespace sc {
 namespace ot {
@@ -57,27 +59,6 @@ double row_expsum(const S* c, const S* g, double inv_eps, double shift, int64_t 
   return s;
 }
 
-template <class S>
-double row_expsum_f32exp(const S* c, const S* g, double inv_eps, double shift, int64_t m, S* e) {
-  double s = 0;
-  for (int64_t j = 0; j < m; ++j) {
-    const float x = static_cast<float>((double(g[j]) - double(c[j])) * inv_eps - shift);
-    e[j] = static_cast<S>(expf(x));
-    s += double(e[j]);
-  }
-  return s;
-}
-
-template <class S>
-void col_sumexp_f32exp(const S* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += double(expf(static_cast<float>((fi - double(c[j]) - colmax[j]) * inv_eps)));
-}
-
-template <class S>
-void col_axpy(const S* e, double w, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += w * double(e[j]);
-}
-
 template <class S, class K>
 void col_store(const S* e, double w, int64_t m, double* acc, K* k) {
   const double tiny = std::numeric_limits<K>::min();
@@ -98,20 +79,8 @@ double krow_dot(const K* k, const double* v, int64_t m) {
 }
 
 template <class K>
-void krow_axpy(const K* k, double u, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += u * double(k[j]);
-}
-
-template <class K>
 void krow_dot4(const K* k, int64_t ldk, const double* v, int64_t m, double* out) {
   for (int r = 0; r < 4; ++r) out[r] = krow_dot<K>(k + r * ldk, v, m);
-}
-
-template <class K>
-void krow_axpy4(const K* k, int64_t ldk, const double* u, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j)
-    acc[j] += ((u[0] * double(k[j]) + u[1] * double(k[ldk + j])) + u[2] * double(k[2 * ldk + j])) +
-              u[3] * double(k[3 * ldk + j]);
 }
 
 template <class S>
@@ -131,11 +100,6 @@ void final_row(const S* c, double fi, const double* g, double inv_eps, int64_t m
 template <class S>
 void col_max(const S* c, double fi, int64_t m, double* colmax) {
   for (int64_t j = 0; j < m; ++j) colmax[j] = std::max(colmax[j], fi - double(c[j]));
-}
-
-template <class S>
-void col_sumexp(const S* c, double fi, const double* colmax, double inv_eps, int64_t m, double* acc) {
-  for (int64_t j = 0; j < m; ++j) acc[j] += exp((fi - double(c[j]) - colmax[j]) * inv_eps);
 }
 
 template <class S>
@@ -171,7 +135,6 @@ bool finite_absmax(const S* C, int64_t ldc, int64_t n, int64_t m, double* absmax
 
 }  // namespace
 
-// P_w(t) of scale_update: Horner in d = t - 1, then in y = w L.
 double scale_update_ref(const double* a, const double* k, double* u, int64_t n, double w, double lo, double hi,
                         int* flags) {
   for (int64_t i = 0; i < n; ++i) {
@@ -188,34 +151,7 @@ double scale_update_ref(const double* a, const double* k, double* u, int64_t n, 
       u[i] = 0;
       continue;
     }
-    double un;
-    if (w == 1.0) {
-      un = a[i] / k[i];
-    } else {
-      const double t = a[i] / (k[i] * u[i]);
-      const double d = t - 1.0;
-      double p;
-      if (std::fabs(d) <= 0.25) {
-        double L = -1.0 / 6;
-        L = L * d + 1.0 / 5;
-        L = L * d - 1.0 / 4;
-        L = L * d + 1.0 / 3;
-        L = L * d - 1.0 / 2;
-        L = L * d + 1.0;
-        L = L * d;
-        const double y = w * L;
-        double E = 1.0 / 720;
-        E = E * y + 1.0 / 120;
-        E = E * y + 1.0 / 24;
-        E = E * y + 1.0 / 6;
-        E = E * y + 1.0 / 2;
-        E = E * y + 1.0;
-        p = E * y + 1.0;
-      } else {
-        p = std::exp(w * std::log(t));
-      }
-      un = u[i] * p;
-    }
+    const double un = w == 1.0 ? a[i] / k[i] : u[i] * sor_power(a[i] / (k[i] * u[i]), w);
     u[i] = un;
     const double e = un * k[i] - a[i];
     err += e * e;
@@ -234,22 +170,22 @@ OtKernels<S> make() {
   t.cost_rows = cost_rows<S>;
   t.row_max = row_max<S>;
   t.row_expsum = row_expsum<S>;
-  t.row_expsum_f32exp = row_expsum_f32exp<S>;
-  t.col_axpy = col_axpy<S>;
+  t.row_expsum_f32exp = plain::row_expsum_f32exp<S>;
+  t.col_axpy = plain::col_axpy<S>;
   t.col_store_f32 = col_store<S, float>;
   t.col_store_f64 = col_store<S, double>;
   t.krow_dot_f32 = krow_dot<float>;
   t.krow_dot_f64 = krow_dot<double>;
-  t.krow_axpy_f32 = krow_axpy<float>;
-  t.krow_axpy_f64 = krow_axpy<double>;
+  t.krow_axpy_f32 = plain::krow_axpy<float>;
+  t.krow_axpy_f64 = plain::krow_axpy<double>;
   t.krow_dot4_f32 = krow_dot4<float>;
   t.krow_dot4_f64 = krow_dot4<double>;
-  t.krow_axpy4_f32 = krow_axpy4<float>;
-  t.krow_axpy4_f64 = krow_axpy4<double>;
+  t.krow_axpy4_f32 = plain::krow_axpy4<float>;
+  t.krow_axpy4_f64 = plain::krow_axpy4<double>;
   t.final_row = final_row<S>;
   t.col_max = col_max<S>;
-  t.col_sumexp = col_sumexp<S>;
-  t.col_sumexp_f32exp = col_sumexp_f32exp<S>;
+  t.col_sumexp = plain::col_sumexp<S>;
+  t.col_sumexp_f32exp = plain::col_sumexp_f32exp<S>;
   t.row_bary = row_bary<S>;
   t.scale_update = scale_update_ref;
   t.finite_absmax = finite_absmax<S>;
