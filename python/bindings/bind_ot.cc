@@ -47,6 +47,11 @@ const T* batched(const py::object& o, int core_ndim, int64_t B, int64_t* stride,
   return p;
 }
 
+// The last dimension of a weight array must match its side of the costs.
+void check_weight_count(const py::array& w, int64_t n, const char* name) {
+  if (w.shape(w.ndim() - 1) != n) throw ValueError(std::string(name) + ": expected " + std::to_string(n) + " weights");
+}
+
 const int64_t* sizes(const py::object& o, int64_t B, const char* name) {
   if (o.is_none()) return nullptr;
   py::array a = py::reinterpret_borrow<py::array>(o);
@@ -98,8 +103,8 @@ py::dict sinkhorn_impl(const py::object& C, const py::object& x, const py::objec
   }
   bt.a = batched<double>(a, 1, B, &bt.a_stride, "a");
   bt.b = batched<double>(b, 1, B, &bt.b_stride, "b");
-  if (a.shape(a.ndim() - 1) != nmax) throw ValueError("a: expected " + std::to_string(nmax) + " weights");
-  if (b.shape(b.ndim() - 1) != mmax) throw ValueError("b: expected " + std::to_string(mmax) + " weights");
+  check_weight_count(a, nmax, "a");
+  check_weight_count(b, mmax, "b");
   if (!eps_b.is_none()) {
     py::array e = py::reinterpret_borrow<py::array>(eps_b);
     bt.eps_b = checked_ptr<double>(e, "eps");
@@ -114,58 +119,34 @@ py::dict sinkhorn_impl(const py::object& C, const py::object& x, const py::objec
     bt.g0 = batched<double>(g0, 1, B, &s0, "g0");
     check_shape(py::reinterpret_borrow<py::array>(g0), {B, mmax}, "g0");
   }
-  py::array_t<double> f({B, nmax}), g({B, mmax}), cost(B), objective(B), err(B), mass(B);
-  py::array_t<int32_t> n_iter(B);
-  py::array_t<int8_t> status(B);
-  SinkhornBatchOut<S> out;
-  out.f = f.mutable_data();
-  out.g = g.mutable_data();
-  out.cost = cost.mutable_data();
-  out.objective = objective.mutable_data();
-  out.err = err.mutable_data();
-  out.mass = mass.mutable_data();
-  out.n_iter = n_iter.mutable_data();
-  out.status = status.mutable_data();
   py::dict d;
-  if (want_plan) {
-    py::array_t<S> plan({B, nmax, mmax});
-    out.plan = plan.mutable_data();
-    d["plan"] = plan;
-  }
+  SinkhornBatchOut<S> out;
+  out.f = out_array<double>(d, "f", {B, nmax});
+  out.g = out_array<double>(d, "g", {B, mmax});
+  out.cost = out_array<double>(d, "cost", {B});
+  out.objective = out_array<double>(d, "objective", {B});
+  out.err = out_array<double>(d, "err", {B});
+  out.mass = out_array<double>(d, "mass", {B});
+  out.n_iter = out_array<int32_t>(d, "n_iter", {B});
+  out.status = out_array<int8_t>(d, "status", {B});
+  if (want_plan) out.plan = out_array<S>(d, "plan", {B, nmax, mmax});
   if (want_kl) {
-    py::array_t<double> fk({B, nmax}), gk({B, mmax});
-    out.f_kl = fk.mutable_data();
-    out.g_kl = gk.mutable_data();
-    d["f_kl"] = fk;
-    d["g_kl"] = gk;
+    out.f_kl = out_array<double>(d, "f_kl", {B, nmax});
+    out.g_kl = out_array<double>(d, "g_kl", {B, mmax});
   }
   if (want_mass) {
-    py::array_t<double> rm({B, nmax}), cm({B, mmax});
-    out.row_mass = rm.mutable_data();
-    out.col_mass = cm.mutable_data();
-    d["row_mass"] = rm;
-    d["col_mass"] = cm;
+    out.row_mass = out_array<double>(d, "row_mass", {B, nmax});
+    out.col_mass = out_array<double>(d, "col_mass", {B, mmax});
   }
   if (want_bary) {
     if (bt.C) throw ValueError("bary: the barycentric maps need x and y (the tiled mode)");
-    py::array_t<double> bx({B, nmax, bt.d}), by({B, mmax, bt.d});
-    out.bary_x = bx.mutable_data();
-    out.bary_y = by.mutable_data();
-    d["bary_x"] = bx;
-    d["bary_y"] = by;
+    out.bary_x = out_array<double>(d, "bary_x", {B, nmax, bt.d});
+    out.bary_y = out_array<double>(d, "bary_y", {B, mmax, bt.d});
   }
   {
     py::gil_scoped_release nogil;
     ot_sinkhorn<S>(bt, o, out, impl);
   }
-  d["f"] = f;
-  d["g"] = g;
-  d["cost"] = cost;
-  d["objective"] = objective;
-  d["err"] = err;
-  d["mass"] = mass;
-  d["n_iter"] = n_iter;
-  d["status"] = status;
   return d;
 }
 
@@ -179,39 +160,26 @@ py::dict emd_impl(const py::array& C, const py::array& a, const py::array& b, in
   bt.C = batched<S>(C, 2, B, &bt.c_stride, "M");
   bt.a = batched<double>(a, 1, B, &bt.a_stride, "a");
   bt.b = batched<double>(b, 1, B, &bt.b_stride, "b");
-  if (a.shape(a.ndim() - 1) != bt.nmax) throw ValueError("a: expected " + std::to_string(bt.nmax) + " weights");
-  if (b.shape(b.ndim() - 1) != bt.mmax) throw ValueError("b: expected " + std::to_string(bt.mmax) + " weights");
+  check_weight_count(a, bt.nmax, "a");
+  check_weight_count(b, bt.mmax, "b");
   bt.n_b = sizes(n_b, B, "n_b");
   bt.m_b = sizes(m_b, B, "m_b");
   const int64_t cap = std::max<int64_t>(bt.nmax + bt.mmax - 1, 0);
-  py::array_t<double> f({B, bt.nmax}), g({B, bt.mmax}), vals({B, cap}), cost(B);
-  py::array_t<int32_t> rows({B, cap}), cols({B, cap});
-  py::array_t<int64_t> nnz(B), n_iter(B);
-  py::array_t<int8_t> status(B);
+  py::dict d;
   EmdBatchOut out;
-  out.f = f.mutable_data();
-  out.g = g.mutable_data();
-  out.plan_rows = rows.mutable_data();
-  out.plan_cols = cols.mutable_data();
-  out.plan_vals = vals.mutable_data();
-  out.plan_nnz = nnz.mutable_data();
-  out.cost = cost.mutable_data();
-  out.n_iter = n_iter.mutable_data();
-  out.status = status.mutable_data();
+  out.f = out_array<double>(d, "f", {B, bt.nmax});
+  out.g = out_array<double>(d, "g", {B, bt.mmax});
+  out.plan_rows = out_array<int32_t>(d, "rows", {B, cap});
+  out.plan_cols = out_array<int32_t>(d, "cols", {B, cap});
+  out.plan_vals = out_array<double>(d, "vals", {B, cap});
+  out.plan_nnz = out_array<int64_t>(d, "nnz", {B});
+  out.cost = out_array<double>(d, "cost", {B});
+  out.n_iter = out_array<int64_t>(d, "n_iter", {B});
+  out.status = out_array<int8_t>(d, "status", {B});
   {
     py::gil_scoped_release nogil;
     ot_emd<S>(bt, o, out, impl);
   }
-  py::dict d;
-  d["f"] = f;
-  d["g"] = g;
-  d["rows"] = rows;
-  d["cols"] = cols;
-  d["vals"] = vals;
-  d["nnz"] = nnz;
-  d["cost"] = cost;
-  d["n_iter"] = n_iter;
-  d["status"] = status;
   return d;
 }
 
@@ -228,35 +196,22 @@ py::dict emd1d_impl(const py::array& x, const py::array& y, const py::object& a,
   A.b = batched<double>(b, 1, B, &A.b_stride, "b");
   A.p = p;
   const int64_t cap = std::max<int64_t>(A.n + A.m - 1, 0);
-  py::array_t<double> cost(B), f({B, A.n}), g({B, A.m});
-  py::array_t<int8_t> status(B);
-  Emd1dOut out;
-  out.cost = cost.mutable_data();
-  out.status = status.mutable_data();
-  out.f = f.mutable_data();
-  out.g = g.mutable_data();
   py::dict d;
+  Emd1dOut out;
+  out.cost = out_array<double>(d, "cost", {B});
+  out.status = out_array<int8_t>(d, "status", {B});
+  out.f = out_array<double>(d, "f", {B, A.n});
+  out.g = out_array<double>(d, "g", {B, A.m});
   if (want_plan) {
-    py::array_t<int32_t> rows({B, cap}), cols({B, cap});
-    py::array_t<double> vals({B, cap});
-    py::array_t<int64_t> nnz(B);
-    out.plan_rows = rows.mutable_data();
-    out.plan_cols = cols.mutable_data();
-    out.plan_vals = vals.mutable_data();
-    out.plan_nnz = nnz.mutable_data();
-    d["rows"] = rows;
-    d["cols"] = cols;
-    d["vals"] = vals;
-    d["nnz"] = nnz;
+    out.plan_rows = out_array<int32_t>(d, "rows", {B, cap});
+    out.plan_cols = out_array<int32_t>(d, "cols", {B, cap});
+    out.plan_vals = out_array<double>(d, "vals", {B, cap});
+    out.plan_nnz = out_array<int64_t>(d, "nnz", {B});
   }
   {
     py::gil_scoped_release nogil;
     ot_emd_1d<S>(A, out, n_threads);
   }
-  d["cost"] = cost;
-  d["f"] = f;
-  d["g"] = g;
-  d["status"] = status;
   return d;
 }
 

@@ -9,6 +9,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "scalecore/common/errors.h"
 
@@ -61,6 +62,15 @@ inline void check_shape(const py::array& a, std::initializer_list<py::ssize_t> s
     throw ValueError(std::string(name) + ": expected shape " + want + (shape.size() == 1 ? ",)" : ")") +
                      ", got " + shape_str(a));
   }
+}
+
+// A new output array of the given shape, stored as d[key]; returns its data
+// (filled by the C++ call that follows).
+template <class T>
+T* out_array(py::dict& d, const char* key, std::initializer_list<py::ssize_t> shape) {
+  py::array_t<T> a{std::vector<py::ssize_t>(shape)};
+  d[key] = a;
+  return a.mutable_data();
 }
 
 }  // namespace sc

@@ -13,16 +13,16 @@ namespace py = pybind11;
 
 namespace {
 
-py::dict outputs_dict(py::array_t<double>& f, py::array_t<double>& g, py::array_t<double>& cost,
-                      py::array_t<double>& err, py::array_t<int32_t>& it, py::array_t<int8_t>& st) {
-  py::dict d;
-  d["f"] = f;
-  d["g"] = g;
-  d["cost"] = cost;
-  d["err"] = err;
-  d["n_iter"] = it;
-  d["status"] = st;
-  return d;
+// The outputs every CUDA Sinkhorn returns, for B problems of n x m.
+sc::ot::cuda::SinkhornCudaOut outputs(py::dict& d, int64_t B, int64_t n, int64_t m, bool batched) {
+  sc::ot::cuda::SinkhornCudaOut out;
+  out.f = batched ? sc::out_array<double>(d, "f", {B, n}) : sc::out_array<double>(d, "f", {n});
+  out.g = batched ? sc::out_array<double>(d, "g", {B, m}) : sc::out_array<double>(d, "g", {m});
+  out.cost = sc::out_array<double>(d, "cost", {B});
+  out.err = sc::out_array<double>(d, "err", {B});
+  out.n_iter = sc::out_array<int32_t>(d, "n_iter", {B});
+  out.status = sc::out_array<int8_t>(d, "status", {B});
+  return out;
 }
 
 template <class S>
@@ -37,21 +37,13 @@ py::dict batch(const py::array& C, const py::array& a, const py::array& b, const
   sc::check_shape(a, {B, n}, "a");
   sc::check_shape(b, {B, m}, "b");
   sc::check_shape(eps, {B}, "eps");
-  py::array_t<double> f({B, n}), g({B, m}), cost(B), err(B);
-  py::array_t<int32_t> it(B);
-  py::array_t<int8_t> st(B);
-  sc::ot::cuda::SinkhornCudaOut out;
-  out.f = f.mutable_data();
-  out.g = g.mutable_data();
-  out.cost = cost.mutable_data();
-  out.err = err.mutable_data();
-  out.n_iter = it.mutable_data();
-  out.status = st.mutable_data();
+  py::dict d;
+  const sc::ot::cuda::SinkhornCudaOut out = outputs(d, B, n, m, true);
   {
     py::gil_scoped_release nogil;
     sc::ot::cuda::sinkhorn_batch_cuda(Cp, ap, bp, ep, B, n, m, tol, max_iter, check_every, out);
   }
-  return outputs_dict(f, g, cost, err, it, st);
+  return d;
 }
 
 }  // namespace
@@ -79,22 +71,14 @@ void bind_cuda_ot(py::module_& m) {
         const double* bp = sc::checked_ptr<double>(b, "b");
         sc::check_shape(a, {n}, "a");
         sc::check_shape(b, {mm}, "b");
-        py::array_t<double> f(n), g(mm), cost(1), err(1);
-        py::array_t<int32_t> it(1);
-        py::array_t<int8_t> st(1);
-        sc::ot::cuda::SinkhornCudaOut out;
-        out.f = f.mutable_data();
-        out.g = g.mutable_data();
-        out.cost = cost.mutable_data();
-        out.err = err.mutable_data();
-        out.n_iter = it.mutable_data();
-        out.status = st.mutable_data();
+        py::dict res;
+        const sc::ot::cuda::SinkhornCudaOut out = outputs(res, 1, n, mm, false);
         {
           py::gil_scoped_release nogil;
           sc::ot::cuda::sinkhorn_tiled_cuda(xp, yp, n, mm, d, ap, bp, eps, metric, p, tol, max_iter, check_every,
                                             out);
         }
-        return outputs_dict(f, g, cost, err, it, st);
+        return res;
       },
       py::arg("x"), py::arg("y"), py::arg("a"), py::arg("b"), py::arg("eps"), py::arg("metric"), py::arg("p"),
       py::arg("tol"), py::arg("max_iter"), py::arg("check_every"));

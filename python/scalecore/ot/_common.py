@@ -186,6 +186,28 @@ def weights(w: Any, n: int, name: str) -> np.ndarray:
     return arr
 
 
+def batch_weights(w: Any, n: int, name: str) -> np.ndarray:
+    """Weights with optional leading batch dimensions (uniform when None),
+    float64; the last dimension must be n (the matching side of the costs)."""
+    if w is None:
+        return np.full(n, 1.0 / n) if n > 0 else np.zeros(0)
+    arr = as_float_array(w, name, np.float64, ndims=tuple(range(1, 8)))
+    if arr.shape[-1] != n:
+        raise ValueError(f"{name}: expected {n} weights (the matching dimension of the costs or points), "
+                         f"got shape {arr.shape}")
+    return arr
+
+
+def centred(f: Any) -> Any:
+    """f - mean(f) over the last axis (each item of a list; None stays None):
+    the gradient of an OT value along the simplex from its potential."""
+    if f is None:
+        return None
+    if isinstance(f, list):
+        return [v - v.mean() for v in f]
+    return f - np.mean(f, axis=-1, keepdims=True)
+
+
 def check_weights(w: np.ndarray, name: str) -> float:
     """Raises ValueError for NaN/Inf/negative weights or an empty set; returns the mass."""
     if w.shape[-1] == 0:

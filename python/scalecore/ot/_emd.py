@@ -9,6 +9,8 @@ import numpy as np
 from .. import _core
 from .._array import as_float_array, to_numpy
 from ._common import (
+    batch_weights,
+    centred,
     impl,
     STATUS_NAMES,
     PlanBatch,
@@ -73,20 +75,15 @@ class EmdResult:
     @property
     def grad_a(self) -> Any:
         """d cost / d a along the simplex: the centred potential f - mean(f)."""
-        return _centred(self.f)
+        return centred(self.f)
 
     @property
     def grad_b(self) -> Any:
-        return _centred(self.g)
+        return centred(self.g)
 
     def __repr__(self) -> str:
         return f"EmdResult(cost={self.cost!r}, status={self.status!r})"
 
-
-def _centred(f: Any) -> Any:
-    if isinstance(f, list):
-        return [v - v.mean() for v in f]
-    return f - np.mean(f, axis=-1, keepdims=True)
 
 
 def emd(
@@ -110,10 +107,15 @@ def emd(
         P^\top \mathbf 1 = b .
 
     Solved by a primal network simplex specialised to the dense bipartite
-    graph (block-search SIMD pricing, strongly feasible bases), or, when the
-    weights are uniform and ``n = m``, as the equivalent assignment problem
-    (Jonker-Volgenant).  ``b`` is rescaled to ``a``'s mass (as POT does) after
-    checking that the masses agree to 1e-6 relative.
+    graph, or, when the weights are uniform and ``n = m``, as the equivalent
+    assignment problem (Jonker-Volgenant).  The simplex starts from Vogel's
+    approximation on the total opportunity costs (Kirca & Satir 1990; the
+    row-minimum rule beyond 4096 points a side or 2^24 arcs), keeps its bases
+    strongly feasible (no cycling on degenerate problems) and prices blocks of
+    rows with SIMD scans of a float copy of the costs, each candidate re-priced
+    in double; optimality is confirmed by a final exact pricing pass.  ``b``
+    is rescaled to ``a``'s mass (as POT does) after checking that the masses
+    agree to 1e-6 relative.
 
     Parameters
     ----------
@@ -166,8 +168,8 @@ def emd(
     dt = data_dtype(dtype, M)
     Ma = as_float_array(M, "M", dt, ndims=tuple(range(2, 8)))
     n, m = Ma.shape[-2:]
-    aa = _wts(a, n, "a")
-    bb = _wts(b, m, "b")
+    aa = batch_weights(a, n, "a")
+    bb = batch_weights(b, m, "b")
     bshape = batch_shape_of([aa.shape[:-1], bb.shape[:-1], Ma.shape[:-2]], ["a", "b", "M"])
     if bshape == ():
         ma = check_weights(aa, "a")
@@ -204,14 +206,6 @@ def _obj_array(items: List[Any], bshape: Tuple[int, ...]) -> np.ndarray:
         out[i] = v
     return out.reshape(bshape)
 
-
-def _wts(w: Any, n: int, name: str) -> np.ndarray:
-    if w is None:
-        return np.full(n, 1.0 / n) if n > 0 else np.zeros(0)
-    arr = as_float_array(w, name, np.float64, ndims=tuple(range(1, 8)))
-    if arr.shape[-1] != n:
-        raise ValueError(f"{name}: expected {n} weights (the matching dimension of M), got shape {arr.shape}")
-    return arr
 
 
 def _emd_ragged(a, b, M, mi, assign, dtype, nt) -> EmdResult:
@@ -305,8 +299,8 @@ def emd_1d(
     xa = as_float_array(x, "x", dt, ndims=tuple(range(1, 8)))
     ya = as_float_array(y, "y", dt, ndims=tuple(range(1, 8)))
     n, m = xa.shape[-1], ya.shape[-1]
-    aa = None if a is None else _wts(a, n, "a")
-    bb = None if b is None else _wts(b, m, "b")
+    aa = None if a is None else batch_weights(a, n, "a")
+    bb = None if b is None else batch_weights(b, m, "b")
     shapes = [xa.shape[:-1], ya.shape[:-1]] + ([aa.shape[:-1]] if aa is not None else []) + (
         [bb.shape[:-1]] if bb is not None else [])
     bshape = batch_shape_of(shapes, ["x", "y", "a", "b"][: len(shapes)])

@@ -10,6 +10,8 @@ import numpy as np
 from .. import _core
 from .._array import as_float_array
 from ._common import (
+    batch_weights,
+    centred,
     impl,
     batch_shape_of,
     check_balanced,
@@ -95,31 +97,16 @@ class SinkhornResult:
         r"""Gradient of the KL-regularised OT value with respect to the
         weights ``a`` along the simplex: the centred :math:`\tilde f -
         \operatorname{mean}(\tilde f)` (Feydy et al. 2019, Prop. 2)."""
-        return _centred(self.f_kl)
+        return centred(self.f_kl)
 
     @property
     def grad_b(self) -> Any:
-        return _centred(self.g_kl)
+        return centred(self.g_kl)
 
     def __repr__(self) -> str:
         return f"SinkhornResult(cost={self.cost!r}, objective={self.objective!r}, status={self.status!r})"
 
 
-def _centred(f: Any) -> Any:
-    if f is None:
-        return None
-    if isinstance(f, list):
-        return [v - v.mean() for v in f]
-    return f - np.mean(f, axis=-1, keepdims=True)
-
-
-def _wts(w: Any, n: int, name: str) -> np.ndarray:
-    if w is None:
-        return np.full(n, 1.0 / n) if n > 0 else np.zeros(0)
-    arr = as_float_array(w, name, np.float64, ndims=tuple(range(1, 8)))
-    if arr.shape[-1] != n:
-        raise ValueError(f"{name}: expected {n} weights (matching the costs/points), got shape {arr.shape}")
-    return arr
 
 
 def _run(a, b, M, x, y, eps, *, metric="sqeuclidean", p=1.0, tol=1e-6, max_iter=1000, rho_a=np.inf,
@@ -174,8 +161,8 @@ def _run(a, b, M, x, y, eps, *, metric="sqeuclidean", p=1.0, tol=1e-6, max_iter=
         n, m = Ma.shape[-2:]
         mcode = 0
         core_shapes = [Ma.shape[:-2]]
-    aa = _wts(a, n, "a")
-    bb = _wts(b, m, "b")
+    aa = batch_weights(a, n, "a")
+    bb = batch_weights(b, m, "b")
     eps_arr = np.asarray(eps, dtype=np.float64) if not np.isscalar(eps) else None
     shapes = [aa.shape[:-1], bb.shape[:-1]] + core_shapes + ([eps_arr.shape] if eps_arr is not None else [])
     names = ["a", "b"] + (["x", "y"] if tiled else ["M"]) + (["eps"] if eps_arr is not None else [])
@@ -429,7 +416,7 @@ def _sinkhorn_cuda(a, b, M, x, y, eps, metric, p, tol, max_iter, check_every) ->
     if M is None:
         xa = as_float_array(x, "x", np.float32, ndims=(2,))
         ya = as_float_array(y, "y", np.float32, ndims=(2,))
-        aa, bb = _wts(a, xa.shape[0], "a"), _wts(b, ya.shape[0], "b")
+        aa, bb = batch_weights(a, xa.shape[0], "a"), batch_weights(b, ya.shape[0], "b")
         check_balanced(check_weights(aa, "a"), check_weights(bb, "b"))
         r = cb.sinkhorn_tiled_cuda(xa, ya, aa, bb, check_positive_scalar(eps, "eps"), metric_code(metric, float(p)),
                                    float(p), tol, int(max_iter), int(check_every))
@@ -438,7 +425,7 @@ def _sinkhorn_cuda(a, b, M, x, y, eps, metric, p, tol, max_iter, check_every) ->
     else:
         Ma = as_float_array(M, "M", data_dtype(None, M), ndims=tuple(range(2, 8)))
         n, m = Ma.shape[-2:]
-        aa, bb = _wts(a, n, "a"), _wts(b, m, "b")
+        aa, bb = batch_weights(a, n, "a"), batch_weights(b, m, "b")
         bshape = batch_shape_of([aa.shape[:-1], bb.shape[:-1], Ma.shape[:-2], np.shape(eps)], ["a", "b", "M", "eps"])
         B = int(np.prod(bshape)) if bshape else 1
         e = np.ascontiguousarray(np.broadcast_to(np.asarray(eps, dtype=np.float64), bshape).reshape(B))
@@ -617,5 +604,5 @@ def sinkhorn_divergence(
     lin = np.maximum(0.0, ab.cost - 0.5 * (aa.cost + bb.cost))
     ga = ab.f_kl - 0.5 * (aa.f_kl + aa.g_kl)
     gb = ab.g_kl - 0.5 * (bb.f_kl + bb.g_kl)
-    return DivergenceResult(value=value, value_linear=lin, ab=ab, aa=aa, bb=bb, grad_a=_centred(ga),
-                            grad_b=_centred(gb))
+    return DivergenceResult(value=value, value_linear=lin, ab=ab, aa=aa, bb=bb, grad_a=centred(ga),
+                            grad_b=centred(gb))
