@@ -87,6 +87,21 @@ def test_emd_kernels_match_reference(simd, n, m):
         assert _core._ot_emd_kernel_check(n, m, seed) == []
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e-30, 1e35, 1e300])
+@pytest.mark.parametrize("uniform", [False, True])
+def test_extreme_cost_scales(simd, rng, scale, uniform):
+    # Costs far outside float's range (the float candidate pricing is skipped
+    # beyond 1e30, the Vogel keys clamp) or tiny: the optimum scales with M
+    # (independent reference: POT on the unscaled costs).
+    a, b, M = problem(rng, 37, 37 if uniform else 41, uniform=uniform)
+    ref = ot.emd2(a, b, M)
+    for solver in ("auto", "simplex"):
+        r = sot.emd(a, b, M * scale, solver=solver)
+        assert r.status == "converged"
+        assert abs(r.cost / scale - ref) <= 1e-12 * ref
+        assert (M * scale - r.f[:, None] - r.g[None, :]).min() >= -1e-10 * np.abs(M * scale).max()
+
+
 def degenerate_problem(rng, n, m):
     # Integer costs on a 3 x 3 grid and uniform weights: many ties in costs
     # and many zero-flow (degenerate) pivots.

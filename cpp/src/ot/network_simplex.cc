@@ -524,7 +524,11 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
   a_ = a;
   b_ = b;
   K_ = &K;
-  art_ = 1.0 + cmax;
+  // The artificial arcs' cost sets the potentials' offset, so it scales with
+  // the costs: a fixed 1 + cmax swamped costs far below 1 in rounding (1e-30
+  // costs then looked optimal from the start).  Any positive value works:
+  // artificial arcs never enter and carry only rounding-level flow.
+  art_ = cmax > 0 ? 2.0 * cmax : 1.0;
   pk_.resize(N_ + 1);
   pl_.resize(N_ + 1);
   sup_.assign(a, a + n);
