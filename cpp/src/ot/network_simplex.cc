@@ -78,7 +78,7 @@ void NetworkSimplex::start_vogel() {
   int rl = n, cl = m;
   while (rl > 0 && cl > 0) {
     const int q = static_cast<int>(K_->emd_argmax(pen_.data(), nl));
-    pf_next_->step(1);
+    prefetch_->step(1);
     const int i = q < n ? q : l1_[q], j = q < n ? l1_[q] : q - n;
     const double x = std::min(sup_[i], dem_[j]);
     sup_[i] -= x;
@@ -515,14 +515,12 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
                              double cmax, int64_t max_iter, int64_t block, int start, const OtKernels<double>& K,
                              int64_t* pivots, Prefetch* prefetch) {
   Prefetch none;
-  pf_next_ = prefetch ? prefetch : &none;
+  prefetch_ = prefetch ? prefetch : &none;
   C_ = C;
   ldc_ = ldc;
   n_ = n;
   m_ = m;
   N_ = n + m;
-  a_ = a;
-  b_ = b;
   K_ = &K;
   // The artificial arcs' cost sets the potentials' offset, so it scales with
   // the costs: a fixed 1 + cmax swamped costs far below 1 in rounding (1e-30
@@ -555,7 +553,7 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
       }
       pivot(static_cast<int>(arc / m), n + static_cast<int>(arc % m), rc);
       ++count;
-      pf_next_->step(4);
+      prefetch_->step(4);
     }
   };
   // Float candidates first, while they last (when the costs fit a float
@@ -578,7 +576,7 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
     if (!price(r0, n, false, arc, rc)) break;
   }
   *pivots = count;
-  pf_next_ = nullptr;
+  prefetch_ = nullptr;
   return status;
 }
 

@@ -94,10 +94,8 @@ class NetworkSimplex {
   const double* C_ = nullptr;
   int64_t ldc_ = 0;
   int n_ = 0, m_ = 0, N_ = 0;  // N_ = n + m: the root's index
-  const double* a_ = nullptr;
-  const double* b_ = nullptr;
   const OtKernels<double>* K_ = nullptr;
-  Prefetch* pf_next_ = nullptr;
+  Prefetch* prefetch_ = nullptr;
   double art_ = 1.0;
 
   // Tree: parent, flow on the arc to the parent, potentials (reduced cost of
