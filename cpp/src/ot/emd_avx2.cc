@@ -177,6 +177,8 @@ double lap_relax(const double* c, const double* v, double u1, int64_t n, const d
   return b;
 }
 
+namespace {
+
 // Packs of the pricing kernels (double x 4, float x 8).
 struct PackD {
   using T = double;
@@ -287,6 +289,8 @@ typename P::T price_rows_impl(const typename P::T* C, int64_t ldc, int64_t m, co
     }
   return best;
 }
+
+}  // namespace
 
 double price_rows(const double* C, int64_t ldc, int64_t m, const double* pi, const double* pj, int64_t i0,
                   int64_t nrows, int64_t* arg) {
