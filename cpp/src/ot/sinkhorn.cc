@@ -255,7 +255,10 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
         }
       } else {
         bool bad = false;
-        errp = accel_ ? kernel_pass_sor(omega, &err_row, &rows_out, &bad) : kernel_pass(&bad);
+        // (The potential change errp only serves unbalanced problems; accel_
+        // runs are balanced.)
+        if (accel_) kernel_pass_sor(omega, &err_row, &rows_out, &bad);
+        else errp = kernel_pass(&bad);
         if (bad) {
           // A row sum underflowed: absorb the column scalings and rebuild in
           // the log domain (this pass is discarded).

@@ -349,7 +349,7 @@ void Solver<S>::absorb_columns() {
 // problems: it stays in cache).  *err_row = || u .* kv - a ||_2 (the rows
 // are not exact when w != 1); *rows_out: a new u left [e^-absorb, e^absorb].
 template <class S>
-double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* rows_out, bool* bad) {
+void Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* rows_out, bool* bad) {
   const int64_t n = n_, m = m_;
   kv_.resize(n);
   chunks([&](int64_t r0, int64_t r1) {
@@ -365,7 +365,7 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* rows_out,
   int flags = 0;
   const double e2 = K_.scale_update(P_->a, kv_.data(), u_.data(), n, omega, lo_, hi_, &flags);
   *bad = (flags & 2) != 0;
-  if (*bad) return 0;
+  if (*bad) return;
   *err_row = std::sqrt(e2);
   *rows_out = (flags & 1) != 0;
   chunks([&](int64_t r0, int64_t r1) {
@@ -384,7 +384,6 @@ double Solver<S>::kernel_pass_sor(double omega, double* err_row, bool* rows_out,
     }
   });
   reduce_cols(colP_.data());
-  return 0;
 }
 
 template class Solver<double>;

@@ -82,7 +82,7 @@ class Solver {
   double column_from_colP(bool absorb_now, bool* underflow);
   double exact_columns();
   double kernel_pass(bool* bad);
-  double kernel_pass_sor(double omega, double* err_row, bool* rows_out, bool* bad);
+  void kernel_pass_sor(double omega, double* err_row, bool* rows_out, bool* bad);
   double kernel_pass_sym(bool* bad);
   void build_symmetric();
   void absorb_rows();
