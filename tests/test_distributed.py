@@ -478,10 +478,27 @@ def test_fit_table_with_client_equals_local(client):
     df = pd.read_csv(data_path("chinchilla"))
     cols = dict(x={"N": "params", "D": "tokens"}, y="loss", by="dataset")
     local = scs.fit_table(df, "chinchilla", **cols)
-    remote = run(scs.fit_table, df, "chinchilla", client=client, **cols)
+    remote = run(scs.fit_table, df, "chinchilla", backend=sd.DaskBackend(client), **cols)
     remote = remote.sort_values("dataset").reset_index(drop=True)
     local = local.sort_values("dataset").reset_index(drop=True)
     pd.testing.assert_frame_equal(remote[local.columns], local, check_exact=True)
+
+
+def test_fit_table_refuses_client_and_bare_dask_frames():
+    import dask.dataframe as dd
+    import pandas as pd
+
+    import scalecore.scaling as scs
+    from scalecore.scaling.datasets import data_path
+
+    df = pd.read_csv(data_path("chinchilla"))
+    cols = dict(x={"N": "params", "D": "tokens"}, y="loss", by="dataset")
+    with pytest.raises(TypeError, match="backend=scalecore.distributed.DaskBackend"):
+        scs.fit_table(df, "chinchilla", client=object(), **cols)
+    with pytest.raises(TypeError, match="df: a dask DataFrame needs backend="):
+        scs.fit_table(dd.from_pandas(df, npartitions=2), "chinchilla", **cols)
+    with pytest.raises(TypeError, match="backend: expected an object with a fit_table"):
+        scs.fit_table(df, "chinchilla", backend=object(), **cols)
 
 
 def test_cli_workers_flag(tmp_path):

@@ -134,27 +134,17 @@ def test_ungrouped_bad_input_raises(rng):
         fit_table(df, "saturating_power", x="txt", y="loss")
 
 
-def test_client_delegates_to_distributed(rng, monkeypatch):
-    import sys
-    import types
-
+def test_backend_receives_every_argument(rng):
+    """The scaling layer hands the whole call to backend.fit_table and imports nothing for it."""
     df, _ = _groups(rng)
-    import importlib.util
-
-    has = importlib.util.find_spec("scalecore.distributed") is not None
-    if not has:
-        with pytest.raises(ImportError, match="scalecore.distributed"):
-            fit_table(df, "saturating_power", x="size", by="family", client=object())
     seen = {}
-    fake = types.ModuleType("scalecore.distributed")
 
-    def fit_table_dist(df_, law, **kw):
-        seen.update(kw, law=law)
-        return "delegated"
+    class Recorder:
+        def fit_table(self, df_, law, **kw):
+            seen.update(kw, law=law, df=df_)
+            return "delegated"
 
-    fake.fit_table = fit_table_dist
-    monkeypatch.setitem(sys.modules, "scalecore.distributed", fake)
-    monkeypatch.setattr(scalecore, "distributed", fake, raising=False)
-    client = object()
-    assert fit_table(df, "saturating_power", x="size", by="family", client=client) == "delegated"
-    assert seen["client"] is client and seen["by"] == "family" and seen["law"].name == "saturating_power"
+    out = fit_table(df, "saturating_power", x="size", by="family", backend=Recorder(), level=0.9, loss="soft_l1")
+    assert out == "delegated"
+    assert seen["df"] is df and seen["by"] == "family" and seen["x"] == "size" and seen["y"] == "loss"
+    assert seen["law"].name == "saturating_power" and seen["level"] == 0.9 and seen["loss"] == "soft_l1"

@@ -10,8 +10,12 @@ The C++/CUDA core is reached through a few thin entry points:
 * :mod:`scalecore.datasel` - data-mixture selection by OT (projektor).
 * :func:`build_info`, :func:`set_num_threads`, :func:`set_simd_level` - the
   build, the thread pool and CPU dispatch.
-* ``scalecore.distributed`` - the same fits on Dask (optional:
-  ``pip install "scalecore[dask]"``); imported on first use.
+* :mod:`scalecore.scaling` - scaling-law studies over tables of runs.
+* :mod:`scalecore.distributed` - the same fits on Dask (optional:
+  ``pip install "scalecore[dask]"``).
+
+Every subpackage is an attribute of ``scalecore`` and is imported on first
+use, so ``import scalecore`` stays light.
 """
 from . import _core
 from ._config import (
@@ -28,18 +32,25 @@ from .fitting import ExpressionError, FitResult, Law, fit, laws
 
 __version__ = _core.__version__
 
-_SUBPACKAGES = ("ot", "datasel")
+# Public subpackages, imported on first attribute access (PEP 562) so that
+# ``import scalecore`` loads neither them nor their dependencies (pandas,
+# matplotlib, dask, torch).  One table, one ``__getattr__``: a name listed
+# here is reachable as ``scalecore.<name>`` and shown by ``dir(scalecore)``.
+_SUBPACKAGES = ("fitting", "scaling", "ot", "datasel", "distributed")
 
 
-def __getattr__(name):
-    # Subpackages load on first use: `import scalecore` stays light.
+def __getattr__(name: str):
     if name in _SUBPACKAGES:
         import importlib
 
-        mod = importlib.import_module(f".{name}", __name__)
+        mod = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = mod
         return mod
-    raise AttributeError(f"module 'scalecore' has no attribute {name!r}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))
 
 
 __all__ = [
@@ -57,22 +68,5 @@ __all__ = [
     "simd_level",
     "simd_levels",
     "__version__",
-    "ot",
-    "datasel",
+    *_SUBPACKAGES,
 ]
-
-# Optional submodules, imported on first attribute access so that
-# ``import scalecore`` never imports their dependencies.
-_LAZY_SUBMODULES = ("distributed",)
-
-
-def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -239,8 +239,10 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
     t0 = time.perf_counter()
     try:
         if client is not None:
-            table = fit_table(df, law, x=x, y=settings["y"], by=by, starts=starts, level=args.level, client=client,
-                              **kw)
+            from .distributed import DaskBackend
+
+            table = fit_table(df, law, x=x, y=settings["y"], by=by, starts=starts, level=args.level,
+                              backend=DaskBackend(client), **kw)
         else:
             table = fit_table(df, law, x=x, y=settings["y"], by=by, starts=starts, level=args.level,
                               progress=progress and n_groups * n_starts >= 2, **kw)

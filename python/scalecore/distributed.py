@@ -52,7 +52,7 @@ from .fitting import _fit as _fitmod
 from .fitting._fit import FitResult, STATUS_NAMES
 from .fitting._law import Law, resolve_law
 
-__all__ = ["fit", "fit_table", "plan_chunks"]
+__all__ = ["fit", "fit_table", "plan_chunks", "DaskBackend"]
 
 _CHUNK_PREFIX = "scalecore-fit-chunk"
 _TABLE_PREFIX = "scalecore-fit-table"
@@ -635,3 +635,43 @@ def fit_table(
     if not outs:
         return pd.DataFrame()
     return _sort_groups(pd.concat(outs, axis=0), by)
+
+
+@dataclass(frozen=True)
+class DaskBackend:
+    """Runs ``scalecore.scaling.fit_table`` on a Dask cluster.
+
+    Pass it as ``backend=`` to :func:`scalecore.scaling.fit_table`: the table
+    (pandas or dask) is shuffled by group and each partition is fitted on a
+    worker, as :func:`fit_table` here does.  The dependency runs one way:
+    ``distributed`` uses ``scaling``, and ``scaling`` only calls this
+    object's method.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        ``None`` uses Dask's default scheduler.
+    npartitions, shuffle_method, simd_level, n_threads
+        As for :func:`fit_table`.
+
+    Examples
+    --------
+    >>> from dask.distributed import Client                      # doctest: +SKIP
+    >>> import scalecore.scaling as scs, scalecore.distributed as sd  # doctest: +SKIP
+    >>> scs.fit_table(df, "chinchilla", by="family",
+    ...               backend=sd.DaskBackend(Client()))           # doctest: +SKIP
+    """
+
+    client: Any = None
+    npartitions: Optional[int] = None
+    shuffle_method: Optional[str] = None
+    simd_level: Optional[str] = None
+    n_threads: Optional[int] = None
+
+    def fit_table(self, df: Any, law: Any, *, x: Any, y: Any, by: Any, **kwargs: Any) -> Any:
+        """Fit ``df`` group by group on the cluster (see :func:`fit_table`)."""
+        if by is None:
+            raise ValueError("by: a Dask fit of a table needs group columns (by=...) to partition on")
+        return fit_table(df, law, x, y, by, client=self.client, npartitions=self.npartitions,
+                         shuffle_method=self.shuffle_method, simd_level=self.simd_level,
+                         n_threads=self.n_threads, **kwargs)

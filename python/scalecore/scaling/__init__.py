@@ -20,11 +20,11 @@ from ._downstream import fit_accuracy_vs_loss, fit_score_vs_data, overtraining_e
 from ._extrapolation import (ExtrapolationResult, borrowed_exponents, checkpoints_vs_final, extrapolate_by_size,
                              final_rows)
 from ._lr import LRAnnealingFit, fit_lr_annealing, lr_areas, lr_schedule, predict_loss_curve
-from ._table import chinchilla_grid, fit_table
+from ._table import TableBackend, chinchilla_grid, fit_table
 from .datasets import load_example
 
 __all__ = [
-    "fit_table", "chinchilla_grid", "approach3", "Approach3Result", "approach2", "Approach2Result",
+    "fit_table", "TableBackend", "chinchilla_grid", "approach3", "Approach3Result", "approach2", "Approach2Result",
     "isoflop_groups", "bootstrap", "BootstrapResult", "derived_quantities", "distinct_basins",
     "compute_optimal", "loss_frontier", "optimal_exponents", "chinchilla_params",
     "extrapolate_by_size", "checkpoints_vs_final", "borrowed_exponents", "ExtrapolationResult", "final_rows",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -125,18 +125,24 @@ def prepare_table(df, law: Law, x, y: str, by, *, sigma: Optional[str] = None, r
                      xs=xs, ys=padded["y"], mask=mask, sigma=padded.get("sigma"))
 
 
-def _delegate(df, law, x, y, by, client, kwargs):
-    try:
-        from .. import distributed  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise ImportError(
-            "fit_table: a dask DataFrame or a client= was given, which needs scalecore.distributed "
-            "(with dask: pip install 'scalecore[dask]'); this installation has no scalecore.distributed "
-            f"({e})") from e
-    fn = getattr(distributed, "fit_table", None)
-    if fn is None:
-        raise NotImplementedError("fit_table: scalecore.distributed has no fit_table in this version")
-    return fn(df, law, x=x, y=y, by=by, client=client, **kwargs)
+class TableBackend(Protocol):
+    """Where :func:`fit_table` runs when it is not run in this process.
+
+    Any object with this method will do; ``scalecore.distributed.DaskBackend``
+    is one (it shuffles a Dask DataFrame by group and fits each partition on
+    a worker with :func:`fit_table` itself).  The scaling layer only calls
+    the method, so it never imports the backend's module.
+    """
+
+    def fit_table(self, df: Any, law: Any, *, x: Any, y: Any, by: Any, **kwargs: Any) -> Any:
+        """Fit ``df`` group by group and return one pandas DataFrame, as :func:`fit_table` does."""
+
+def _delegate(df, law, x, y, by, backend, kwargs):
+    fn = getattr(backend, "fit_table", None)
+    if not callable(fn):
+        raise TypeError("backend: expected an object with a fit_table(df, law, x=, y=, by=, **kwargs) method "
+                        f"(e.g. scalecore.distributed.DaskBackend(client)), got {type(backend).__name__}")
+    return fn(df, law, x=x, y=y, by=by, **kwargs)
 
 
 def fit_table(
@@ -156,7 +162,7 @@ def fit_table(
     level: float = 0.95,
     errors: str = "warn",
     progress: bool = False,
-    client: Any = None,
+    backend: Optional[TableBackend] = None,
     **fit_kwargs: Any,
 ):
     r"""Fit one law per group of a long-form table, all groups in one batched call.
@@ -165,7 +171,7 @@ def fit_table(
     ----------
     df : pandas.DataFrame
         One row per measurement (a run, or a checkpoint of a run).  A dask
-        DataFrame is handed to ``scalecore.distributed.fit_table``.
+        DataFrame needs ``backend=scalecore.distributed.DaskBackend(...)``.
     law : Law or str
         A :class:`~scalecore.Law`, a catalogue name or an expression.
     x : str or mapping
@@ -194,8 +200,11 @@ def fit_table(
         With no usable group at all it always raises.
     progress : bool
         A tqdm bar over the batch.
-    client : dask.distributed.Client, optional
-        Delegate to ``scalecore.distributed.fit_table``.
+    backend : TableBackend, optional
+        Run the fit elsewhere: ``backend.fit_table(df, law, x=, y=, by=, **kw)``
+        is called with every other argument.  For Dask,
+        ``backend=scalecore.distributed.DaskBackend(client)`` shuffles the
+        table by group and fits the partitions on the workers.
 
     Returns
     -------
@@ -221,10 +230,16 @@ def fit_table(
     law = as_law(law, x if isinstance(x, Mapping) else None)
     if x is None and set(law.input_names) == set(DEFAULT_X):
         x = dict(DEFAULT_X)
-    if client is not None or is_dask_frame(df):
+    if "client" in fit_kwargs:
+        raise TypeError("fit_table: client= is not an argument here; pass "
+                        "backend=scalecore.distributed.DaskBackend(client) to fit on a Dask cluster")
+    if backend is None and is_dask_frame(df):
+        raise TypeError("df: a dask DataFrame needs backend=scalecore.distributed.DaskBackend(client) "
+                        "(or call scalecore.distributed.fit_table); fit_table alone fits pandas frames")
+    if backend is not None:
         kw = dict(sigma=sigma, p0=p0, starts=starts, bounds=bounds, loss=loss, f_scale=f_scale, residual=residual,
                   level=level, errors=errors, progress=progress, **fit_kwargs)
-        return _delegate(df, law, x, y, by, client, kw)
+        return _delegate(df, law, x, y, by, backend, kw)
     if not (0.0 < level < 1.0):
         raise ValueError(f"level: expected a probability in (0, 1), got {level!r}")
     td = prepare_table(df, law, x, y, by, sigma=sigma, residual=residual, errors=errors)
