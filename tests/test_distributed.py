@@ -406,7 +406,7 @@ def test_bad_input_names_the_argument():
     with pytest.raises(TypeError, match="unexpected keyword"):
         sd.fit("chinchilla", x, y, p00=1)
     with pytest.raises(ValueError, match="simd_level"):
-        sd.fit("chinchilla", x, y, simd_level="avx512")
+        sd.fit("chinchilla", x, y, simd_level="avx1024")
     with pytest.raises(ValueError, match="y: expected"):
         sd.fit("chinchilla", x, np.ones((2, 3, 4)))
     yd = da.from_array(y, chunks=(7, 10))

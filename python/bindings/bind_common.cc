@@ -1,10 +1,12 @@
 // Build information, CPU dispatch and the thread pool.
 #include <pybind11/pybind11.h>
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
+#include "scalecore/common/vecmath.h"
 
 namespace py = pybind11;
 
@@ -35,6 +37,9 @@ void bind_common(py::module_& m) {
 #if defined(SC_HAVE_AVX2_KERNELS)
     v.emplace_back("avx2");
 #endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+    v.emplace_back("avx512");
+#endif
     return v;
   });
   m.def("num_threads", &sc::num_threads);
@@ -58,4 +63,26 @@ void bind_common(py::module_& m) {
       if (b == bad) throw sc::ValueError("task " + std::to_string(bad) + " failed on purpose");
     });
   });
+  // The vectorised exp/log at the level in use (tests compare each level
+  // with libm): op is "exp", "log" or "exp_ref"/"log_ref".
+  auto vec_math = [](const std::string& op, auto arr) {
+    using S = typename decltype(arr)::value_type;
+    auto x = arr;
+    py::array_t<S> y(x.size());
+    const S* xp = x.data();
+    S* yp = y.mutable_data();
+    const int64_t n = static_cast<int64_t>(x.size());
+    if (op == "exp") sc::vec_exp(xp, yp, n);
+    else if (op == "log") sc::vec_log(xp, yp, n);
+    else if (op == "exp_ref") sc::vec_exp_ref(xp, yp, n);
+    else if (op == "log_ref") sc::vec_log_ref(xp, yp, n);
+    else throw sc::ValueError("op: expected 'exp', 'log', 'exp_ref' or 'log_ref', got '" + op + "'");
+    return y;
+  };
+  m.def("_vec_math", [vec_math](const std::string& op, py::array_t<double, py::array::c_style | py::array::forcecast> x) {
+    return vec_math(op, x);
+  }, py::arg("op"), py::arg("x"));
+  m.def("_vec_math_f32", [vec_math](const std::string& op, py::array_t<float, py::array::c_style | py::array::forcecast> x) {
+    return vec_math(op, x);
+  }, py::arg("op"), py::arg("x"));
 }

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 
-_VALID_SIMD = ("scalar", "avx2", "auto")
+_VALID_SIMD = ("scalar", "avx2", "avx512", "auto")
 
 _env_simd = os.environ.get("SCALECORE_SIMD")
 if _env_simd is not None and _env_simd not in _VALID_SIMD:
@@ -57,7 +57,7 @@ def num_threads(n: int) -> Iterator[None]:
 
 
 def get_simd_level() -> str:
-    """The SIMD level the CPU kernels use now: ``"scalar"`` or ``"avx2"``."""
+    """The SIMD level the CPU kernels use now: ``"scalar"``, ``"avx2"`` or ``"avx512"``."""
     return str(_core.simd_level())
 
 
@@ -66,9 +66,10 @@ def set_simd_level(level: str) -> None:
 
     Parameters
     ----------
-    level : {"scalar", "avx2", "auto"}
+    level : {"scalar", "avx2", "avx512", "auto"}
         ``"auto"`` picks the best level this CPU supports.  Asking for a level
-        the CPU or build lacks raises ``ValueError``.  The environment
+        the CPU or build lacks raises ``ValueError`` naming the levels this
+        machine has.  The environment
         variable ``SCALECORE_SIMD`` sets the starting level the same way.
     """
     if not isinstance(level, str):
@@ -89,7 +90,7 @@ def simd_level(level: str) -> Iterator[None]:
 
 def simd_levels() -> List[str]:
     """Levels this build has kernels for and this CPU can run, lowest first."""
-    order = ["scalar", "avx2"]
+    order = ["scalar", "avx2", "avx512"]
     best = order.index(str(_core.simd_max_supported()))
     compiled = set(_core.simd_levels_compiled())
     return [lv for lv in order[: best + 1] if lv in compiled]

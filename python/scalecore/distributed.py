@@ -288,9 +288,9 @@ def _simd_arg(simd_level: Optional[str]) -> Optional[str]:
         return _config.get_simd_level()
     if simd_level == "auto":
         return None
-    if simd_level in ("scalar", "avx2"):
+    if simd_level in ("scalar", "avx2", "avx512"):
         return simd_level
-    raise ValueError(f"simd_level: expected None, 'scalar', 'avx2' or 'auto', got {simd_level!r}")
+    raise ValueError(f"simd_level: expected None, 'scalar', 'avx2', 'avx512' or 'auto', got {simd_level!r}")
 
 
 def _check_threads(n_threads: Optional[int]) -> Optional[int]:
@@ -443,7 +443,7 @@ def fit(
         ``dask.delayed.Delayed`` whose ``compute()`` (or
         ``client.compute(...)``) gives that same :class:`FitResult`, to
         combine with other lazy work or to submit later.
-    simd_level : {None, "scalar", "avx2", "auto"}
+    simd_level : {None, "scalar", "avx2", "avx512", "auto"}
         SIMD level of the workers' kernels.  ``None``: the calling process's
         current level, which the bit-identity guarantee needs (a worker that
         cannot run it raises ``ValueError``).  ``"auto"``: each worker's own

@@ -67,19 +67,32 @@ CpuFeatures detect() {
     f.avx2 = b & (1u << 5);
     f.bmi2 = b & (1u << 8);
     f.avx512f = b & (1u << 16);
+    f.avx512dq = b & (1u << 17);
+    f.avx512ifma = b & (1u << 21);
+    f.avx512cd = b & (1u << 28);
     f.avx512bw = b & (1u << 30);
     f.avx512vl = b & (1u << 31);
+    f.avx512vbmi = c & (1u << 1);
+    f.avx512vnni = c & (1u << 11);
+    if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = a & (1u << 5);
   }
   // A feature the OS does not save state for is unusable.
   if (!f.os_ymm) f.avx = f.avx2 = f.fma = f.f16c = false;
-  if (!f.os_zmm) f.avx512f = f.avx512bw = f.avx512vl = false;
+  if (!f.os_zmm)
+    f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512cd = f.avx512vnni = f.avx512bf16 =
+        f.avx512ifma = f.avx512vbmi = false;
 #endif
   return f;
 }
 
 SimdLevel compute_max() {
-#if defined(SC_HAVE_AVX2_KERNELS)
   const CpuFeatures& f = cpu_features();
+  (void)f;
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma && f.os_zmm)
+    return SimdLevel::avx512;
+#endif
+#if defined(SC_HAVE_AVX2_KERNELS)
   if (f.avx2 && f.fma && f.os_ymm) return SimdLevel::avx2;
 #endif
   return SimdLevel::scalar;
@@ -122,6 +135,12 @@ std::vector<std::string> cpu_feature_names() {
   add(f.avx512f, "avx512f");
   add(f.avx512bw, "avx512bw");
   add(f.avx512vl, "avx512vl");
+  add(f.avx512dq, "avx512dq");
+  add(f.avx512cd, "avx512cd");
+  add(f.avx512ifma, "avx512ifma");
+  add(f.avx512vbmi, "avx512vbmi");
+  add(f.avx512vnni, "avx512_vnni");
+  add(f.avx512bf16, "avx512_bf16");
   return out;
 }
 
@@ -132,25 +151,36 @@ SimdLevel simd_max_supported() {
 
 SimdLevel simd_level() { return static_cast<SimdLevel>(level_storage().load()); }
 
+std::vector<std::string> simd_level_names_supported() {
+  std::vector<std::string> v;
+  for (int i = 0; i <= static_cast<int>(simd_max_supported()); ++i)
+    v.emplace_back(simd_level_name(static_cast<SimdLevel>(i)));
+  return v;
+}
+
 void set_simd_level(SimdLevel l) {
-  if (static_cast<int>(l) > static_cast<int>(simd_max_supported()))
+  if (static_cast<int>(l) > static_cast<int>(simd_max_supported())) {
+    std::string have;
+    for (const std::string& n : simd_level_names_supported()) have += (have.empty() ? "'" : ", '") + n + "'";
     throw ValueError(std::string("level: '") + simd_level_name(l) +
-                     "' is not supported by this CPU or build; the best available is '" +
-                     simd_level_name(simd_max_supported()) + "'");
+                     "' is not supported by this CPU or build; this machine has " + have);
+  }
   level_storage().store(static_cast<int>(l));
 }
 
 SimdLevel simd_level_from_name(const std::string& name) {
   if (name == "scalar") return SimdLevel::scalar;
   if (name == "avx2") return SimdLevel::avx2;
+  if (name == "avx512") return SimdLevel::avx512;
   if (name == "auto" || name.empty()) return simd_max_supported();
-  throw ValueError("level: expected one of 'scalar', 'avx2', 'auto', got '" + name + "'");
+  throw ValueError("level: expected one of 'scalar', 'avx2', 'avx512', 'auto', got '" + name + "'");
 }
 
 const char* simd_level_name(SimdLevel l) {
   switch (l) {
     case SimdLevel::scalar: return "scalar";
     case SimdLevel::avx2: return "avx2";
+    case SimdLevel::avx512: return "avx512";
   }
   return "unknown";
 }

@@ -133,7 +133,7 @@ struct Prep {
 
   void init(int nfeat, int nin, int64_t M) {
     nf = nfeat;
-    cap = ((std::max<int64_t>(M, 1) + 7) / 8) * 8;
+    cap = ((std::max<int64_t>(M, 1) + 15) / 16) * 16;
     const size_t bytes = sizeof(T) * size_t(cap) * size_t(nf + 2);
     mem.reset(static_cast<T*>(aligned_alloc(64, ((bytes + 63) / 64) * 64)));
     T* p = mem.get();
@@ -148,7 +148,8 @@ struct Prep {
     ytd = dx.data() + size_t(nin + 3) * cap;
     for (int k = 0; k < nf; ++k) fd[k] = dx.data() + size_t(nin + 4 + k) * cap;
   }
-  int mpad8() const { return ((m + 7) / 8) * 8; }
+  // Points padded to a whole number of the widest pack (16 floats).
+  int mpad16() const { return ((m + 15) / 16) * 16; }
 };
 
 template <class S>
@@ -368,8 +369,8 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
     const T c = T(pr.c[k]);
     for (int i = 0; i < m; ++i) pr.feat[k][i] = pr.fd[k][i] - c;
   }
-  // Pad to a multiple of 8 with weight-0 copies of the first point.
-  for (int i = m; i < pr.mpad8(); ++i) {
+  // Pad to a multiple of 16 with weight-0 copies of the first point.
+  for (int i = m; i < pr.mpad16(); ++i) {
     for (int k = 0; k < nf; ++k) pr.feat[k][i] = pr.feat[k][0];
     pr.yt[i] = pr.yt[0];
     pr.w[i] = T(0);
@@ -530,6 +531,46 @@ void lane_store(void* vctx, int lane, const S* p, S cost, int8_t status, int32_t
   c.out->nfev[q] = nfev;
 }
 
+// The SIMD kernels of a level: none at the scalar level.
+template <class S>
+struct SimdFit {
+  void (*one)(const LawHandle&, const Options&, OneFit<S>&) = nullptr;         // points mode
+  void (*lanes)(const LawHandle&, const Options&, int, LaneSink<S>&) = nullptr;  // fits mode
+};
+template <class S>
+SimdFit<S> simd_fit(SimdLevel lvl) {
+  using One = void (*)(const LawHandle&, const Options&, OneFit<S>&);
+  using Lanes = void (*)(const LawHandle&, const Options&, int, LaneSink<S>&);
+  SimdFit<S> k;
+  (void)lvl;
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (lvl == SimdLevel::avx512) {
+    k.one = static_cast<One>(&fit_one_avx512);
+    k.lanes = static_cast<Lanes>(&fit_lanes_avx512);
+    return k;
+  }
+#endif
+#if defined(SC_HAVE_AVX2_KERNELS)
+  if (lvl == SimdLevel::avx2) {
+    k.one = static_cast<One>(&fit_one_avx2);
+    k.lanes = static_cast<Lanes>(&fit_lanes_avx2);
+  }
+#endif
+  return k;
+}
+
+using EvalNormalFn = void (*)(const LawHandle&, const Options&, const OneFit<double>&, double*, double*, double*);
+EvalNormalFn eval_normal_kernel(SimdLevel lvl) {
+  (void)lvl;
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (lvl == SimdLevel::avx512) return &eval_normal_avx512;
+#endif
+#if defined(SC_HAVE_AVX2_KERNELS)
+  if (lvl == SimdLevel::avx2) return &eval_normal_avx2;
+#endif
+  return &eval_normal_generic;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -543,10 +584,9 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
   RunInfo info;
   const SimdLevel lvl = simd_level();
   info.level = simd_level_name(lvl);
+  const SimdFit<S> kern = simd_fit<S>(lvl);
   Vectorize vec = SC_VEC_AUTO;
-#if defined(SC_HAVE_AVX2_KERNELS)
-  if (lvl == SimdLevel::avx2) vec = choose_vectorize(law, B.M, sizeof(S) == 4, o.vectorize);
-#endif
+  if (kern.one) vec = choose_vectorize(law, B.M, sizeof(S) == 4, o.vectorize);
   info.vectorize = vec == SC_VEC_FITS ? "fits" : vec == SC_VEC_POINTS ? "points" : "none";
   if (Q == 0) return info;
 
@@ -556,7 +596,6 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, Q / (int64_t(threads) * 8)));
 
   parallel_for(Q, grain, [&](int64_t q0, int64_t q1) {
-#if defined(SC_HAVE_AVX2_KERNELS)
     if (vec == SC_VEC_FITS) {
       LaneCtx<S> ctx;
       ctx.law = &law;
@@ -570,10 +609,9 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       sink.ctx = &ctx;
       sink.load = &lane_load<S>;
       sink.store = &lane_store<S>;
-      fit_lanes_avx2(h, o, static_cast<int>(std::max<int64_t>(B.M, 1)), sink);
+      kern.lanes(h, o, static_cast<int>(std::max<int64_t>(B.M, 1)), sink);
       return;
     }
-#endif
     Prep<S> pr;
     pr.init(law.n_features, law.n_inputs, B.M);
     S p[kMaxParams], lo[kMaxParams], hi[kMaxParams];
@@ -592,16 +630,14 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
       f.yt = pr.yt;
       f.w = pr.w;
-      f.m = pr.mpad8();
+      f.m = pr.mpad16();
       f.p = p;
       f.lo = B.lo ? lo : nullptr;
       f.hi = B.hi ? hi : nullptr;
       f.sgn = sgn;
-#if defined(SC_HAVE_AVX2_KERNELS)
       if (vec == SC_VEC_POINTS)
-        fit_one_avx2(h, o, f);
+        kern.one(h, o, f);
       else
-#endif
         fit_one_generic(h, o, f);
       if (centered) center_params(law, pr.c, false, p);
       for (int k = 0; k < np; ++k) out.params[q * np + k] = p[k];
@@ -640,15 +676,13 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
         for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
         f.yt = pr.yt;
         f.w = pr.w;
-        f.m = pr.mpad8();
+        f.m = pr.mpad16();
         f.p = p;
         f.lo = B.lo ? lo : nullptr;
         f.hi = B.hi ? hi : nullptr;
-#if defined(SC_HAVE_AVX2_KERNELS)
         if (vec != SC_VEC_AUTO)
-          fit_one_avx2(h, ou, f);
+          kern.one(h, ou, f);
         else
-#endif
           fit_one_generic(h, ou, f);
         for (int k = 0; k < np; ++k) out.params[q * np + k] = p[k];
         out.cost[q] = f.cost;
@@ -757,8 +791,7 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
   const LawHandle h = law.handle();
   const int threads = o.n_threads > 0 ? std::min(o.n_threads, num_threads()) : num_threads();
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(threads) * 8)));
-  const bool avx2 = simd_level() == SimdLevel::avx2;
-  (void)avx2;
+  const EvalNormalFn eval_normal_fn = eval_normal_kernel(simd_level());
   parallel_for(B.B, grain, [&](int64_t b0, int64_t b1) {
     Prep<double> pr;
     pr.init(law.n_features, law.n_inputs, B.M);
@@ -789,15 +822,10 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
       for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
       f.yt = pr.yt;
       f.w = pr.w;
-      f.m = pr.mpad8();
+      f.m = pr.mpad16();
       f.p = p;
       double cost = 0, A[kMaxParams * kMaxParams], g[kMaxParams];
-#if defined(SC_HAVE_AVX2_KERNELS)
-      if (avx2)
-        eval_normal_avx2(h, od, f, &cost, A, g);
-      else
-#endif
-        eval_normal_generic(h, od, f, &cost, A, g);
+      eval_normal_fn(h, od, f, &cost, A, g);
       // Free parameters: not on a bound.
       int idx[kMaxParams], nfree = 0;
       for (int k = 0; k < np; ++k)

@@ -19,7 +19,7 @@ template <class S>
 const OtKernels<S>& ot_kernels(int impl) {
   if (impl == 1) return ot_kernels_ref<S>();
 #if defined(SC_HAVE_AVX2_KERNELS)
-  if (simd_level() == SimdLevel::avx2) return ot_kernels_avx2<S>();
+  if (simd_at_least(SimdLevel::avx2)) return ot_kernels_avx2<S>();
 #endif
   return ot_kernels_generic<S>();
 }

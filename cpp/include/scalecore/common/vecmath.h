@@ -26,6 +26,12 @@ void vec_exp_avx2(const double* x, double* y, int64_t n);
 void vec_log_avx2(const float* x, float* y, int64_t n);
 void vec_exp_avx2(const float* x, float* y, int64_t n);
 #endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+void vec_log_avx512(const double* x, double* y, int64_t n);
+void vec_exp_avx512(const double* x, double* y, int64_t n);
+void vec_log_avx512(const float* x, float* y, int64_t n);
+void vec_exp_avx512(const float* x, float* y, int64_t n);
+#endif
 }  // namespace detail
 
 }  // namespace sc

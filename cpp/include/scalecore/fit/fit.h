@@ -57,7 +57,7 @@ Law compile_expr(const std::vector<ExprNodeSpec>& nodes, int out, int n_params, 
 
 // Which kernel ran: for build info and tests.
 struct RunInfo {
-  std::string level;      // "scalar" or "avx2"
+  std::string level;      // "scalar", "avx2" or "avx512"
   std::string vectorize;  // "none", "points" or "fits"
 };
 

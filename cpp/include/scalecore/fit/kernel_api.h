@@ -1,5 +1,5 @@
 // Plain C++ declarations of the fitting kernels each ISA translation unit
-// provides (fit_generic.cc, fit_avx2.cc; cuda/fit/*.cu has its own launcher
+// provides (fit_generic.cc, fit_avx2.cc, fit_avx512.cc; cuda/fit/*.cu has its own launcher
 // header).  Only raw pointers and plain structs cross this boundary.
 #pragma once
 #include <stdint.h>
@@ -82,6 +82,17 @@ void fit_lanes_avx2(const LawHandle& law, const Options& o, int mpad, LaneSink<f
 // eval_normal_generic with SIMD over the points (f.m padded to a multiple of 8 with w = 0).
 void eval_normal_avx2(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost,
                       double* A /* kMaxParams^2 */, double* g);
+#endif
+
+#if defined(SC_HAVE_AVX512_KERNELS)
+// AVX-512 level: the same three kernels with 8 float64 / 16 float32 lanes
+// (f.m padded to a multiple of 16 with w = 0).
+void fit_one_avx512(const LawHandle& law, const Options& o, OneFit<double>& f);
+void fit_one_avx512(const LawHandle& law, const Options& o, OneFit<float>& f);
+void fit_lanes_avx512(const LawHandle& law, const Options& o, int mpad, LaneSink<double>& sink);
+void fit_lanes_avx512(const LawHandle& law, const Options& o, int mpad, LaneSink<float>& sink);
+void eval_normal_avx512(const LawHandle& law, const Options& o, const OneFit<double>& f, double* cost,
+                        double* A /* kMaxParams^2 */, double* g);
 #endif
 
 }  // namespace fit
