@@ -23,20 +23,35 @@ using fitbind::view2;
 template <class S>
 py::dict fit_impl(const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
                   const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi,
-                  const Options& o) {
+                  const Options& o, int covariance, bool absolute_sigma) {
   Batch<S> b = make_batch<S>(law, xs, y, mask, sigma, starts, lo, hi);
   const int64_t Q = b.B * b.S_count;
   const int np = law.n_params;
   py::array_t<S> params({Q, static_cast<int64_t>(np)});
   py::array_t<S> cost(Q);
   py::array_t<int8_t> status(Q);
-  py::array_t<int32_t> n_iter(Q), nfev(Q);
+  py::array_t<int32_t> n_iter(Q), nfev(Q), n_points(b.B);
   Outputs<S> out;
   out.params = params.mutable_data();
   out.cost = cost.mutable_data();
   out.status = status.mutable_data();
   out.n_iter = n_iter.mutable_data();
   out.nfev = nfev.mutable_data();
+  out.n_points = n_points.mutable_data();
+  // covariance: 0 none, 1 standard errors, 2 covariance and standard errors;
+  // computed here only where fit_batch fuses it (float64, one start).
+  py::object covo = py::none(), seo = py::none();
+  if (covariance > 0 && std::is_same<S, double>::value && b.S_count == 1) {
+    py::array_t<S> se({b.B, static_cast<int64_t>(np)});
+    out.stderr_out = se.mutable_data();
+    seo = se;
+    if (covariance > 1) {
+      py::array_t<S> c({b.B, static_cast<int64_t>(np), static_cast<int64_t>(np)});
+      out.cov = c.mutable_data();
+      covo = c;
+    }
+    out.absolute_sigma = absolute_sigma;
+  }
   RunInfo info;
   {
     py::gil_scoped_release nogil;
@@ -48,6 +63,11 @@ py::dict fit_impl(const Law& law, const std::vector<py::object>& xs, const py::a
   d["status"] = status;
   d["n_iter"] = n_iter;
   d["nfev"] = nfev;
+  d["n_points"] = n_points;
+  if (!seo.is_none()) {
+    d["covariance"] = covo;
+    d["stderr"] = seo;
+  }
   d["level"] = info.level;
   d["vectorize"] = info.vectorize;
   d["S"] = b.S_count;
@@ -170,16 +190,19 @@ void bind_fit(py::module_& m) {
       [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
          const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi, int max_iter,
          double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic,
-         double damping_init, int vectorize, int n_threads, bool center, int scaling) {
+         double damping_init, int vectorize, int n_threads, bool center, int scaling, int covariance,
+         bool absolute_sigma) {
         const Options o = make_options(max_iter, xtol, ftol, gtol, loss, f_scale, residual, geodesic, damping_init,
                                        vectorize, n_threads, center, scaling);
-        if (is_f32(y)) return fit_impl<float>(law, xs, y, mask, sigma, starts, lo, hi, o);
-        return fit_impl<double>(law, xs, y, mask, sigma, starts, lo, hi, o);
+        check_value(covariance >= 0 && covariance <= 2, "covariance: expected 0, 1 or 2");
+        if (is_f32(y)) return fit_impl<float>(law, xs, y, mask, sigma, starts, lo, hi, o, covariance, absolute_sigma);
+        return fit_impl<double>(law, xs, y, mask, sigma, starts, lo, hi, o, covariance, absolute_sigma);
       },
       py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("starts"),
       py::arg("lo"), py::arg("hi"), py::arg("max_iter"), py::arg("xtol"), py::arg("ftol"), py::arg("gtol"),
       py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("damping_init"),
-      py::arg("vectorize"), py::arg("n_threads"), py::arg("center") = true, py::arg("scaling") = 1);
+      py::arg("vectorize"), py::arg("n_threads"), py::arg("center") = true, py::arg("scaling") = 1,
+      py::arg("covariance") = 0, py::arg("absolute_sigma") = false);
 
   m.def(
       "fit_covariance",

@@ -93,6 +93,10 @@ Vectorize choose_vectorize(const Law& law, int64_t M, bool is_float, Vectorize r
 // ---------------------------------------------------------------------------
 // Preparation
 // ---------------------------------------------------------------------------
+// Inverse of a small SPD matrix for the covariance (defined below, with the
+// covariance pass).
+bool small_spd_inverse(const double* A, int n, double* inv);
+
 namespace {
 
 struct FreeDeleter {
@@ -122,7 +126,10 @@ struct Prep {
   // Scratch of the gathering pass, in the fit's precision (a float32 fit
   // takes logs in float32: its features are float32 anyway): raw inputs, y,
   // sigma, weights, y as the residual sees it, features before centering.
-  std::vector<T> dx;
+  // 64-byte aligned like `mem`: the uncentred arrays are read as packs by
+  // the fused covariance.
+  std::unique_ptr<T, FreeDeleter> dxmem;
+  T* dx = nullptr;
   T* xr[kMaxInputs] = {};
   T* yr = nullptr;   // raw y
   T* sr = nullptr;   // sigma
@@ -140,13 +147,16 @@ struct Prep {
     for (int k = 0; k < nf; ++k) feat[k] = p + k * cap;
     yt = p + nf * cap;
     w = p + (nf + 1) * cap;
-    dx.assign(size_t(cap) * size_t(nin + 4 + nf), T(0));
-    for (int k = 0; k < nin; ++k) xr[k] = dx.data() + size_t(k) * cap;
-    yr = dx.data() + size_t(nin) * cap;
-    sr = dx.data() + size_t(nin + 1) * cap;
-    wd = dx.data() + size_t(nin + 2) * cap;
-    ytd = dx.data() + size_t(nin + 3) * cap;
-    for (int k = 0; k < nf; ++k) fd[k] = dx.data() + size_t(nin + 4 + k) * cap;
+    const size_t nd = size_t(cap) * size_t(nin + 4 + nf);
+    dxmem.reset(static_cast<T*>(aligned_alloc(64, ((sizeof(T) * nd + 63) / 64) * 64)));
+    dx = dxmem.get();
+    for (size_t i = 0; i < nd; ++i) dx[i] = T(0);
+    for (int k = 0; k < nin; ++k) xr[k] = dx + size_t(k) * cap;
+    yr = dx + size_t(nin) * cap;
+    sr = dx + size_t(nin + 1) * cap;
+    wd = dx + size_t(nin + 2) * cap;
+    ytd = dx + size_t(nin + 3) * cap;
+    for (int k = 0; k < nf; ++k) fd[k] = dx + size_t(nin + 4 + k) * cap;
   }
   // Points padded to a whole number of the widest pack (16 floats).
   int mpad16() const { return ((m + 15) / 16) * 16; }
@@ -369,11 +379,17 @@ void prepare(const Law& law, const Batch<S>& B, int64_t b, const Options& o, con
     const T c = T(pr.c[k]);
     for (int i = 0; i < m; ++i) pr.feat[k][i] = pr.fd[k][i] - c;
   }
-  // Pad to a multiple of 16 with weight-0 copies of the first point.
+  // Pad to a multiple of 16 with weight-0 copies of the first point (the
+  // uncentred copies too: the covariance is evaluated on them).
   for (int i = m; i < pr.mpad16(); ++i) {
-    for (int k = 0; k < nf; ++k) pr.feat[k][i] = pr.feat[k][0];
+    for (int k = 0; k < nf; ++k) {
+      pr.feat[k][i] = pr.feat[k][0];
+      pr.fd[k][i] = pr.fd[k][0];
+    }
     pr.yt[i] = pr.yt[0];
     pr.w[i] = T(0);
+    pr.ytd[i] = pr.ytd[0];
+    pr.wd[i] = T(0);
   }
 }
 
@@ -464,6 +480,30 @@ bool prepare_start(const Law& law, const Batch<S>& B, int64_t b, int s, const Op
   return ok;
 }
 
+// Points of row b that are neither masked nor NaN in y, an input or sigma
+// (what prepare() gathers; used for the rows it rejects).
+template <class S>
+int32_t count_valid(const Law& law, const Batch<S>& B, int64_t b) {
+  const S* ys = B.y.row(b);
+  const uint8_t* ms = B.mask.data ? B.mask.row(b) : nullptr;
+  const S* ss = B.sigma.data ? B.sigma.row(b) : nullptr;
+  int32_t n = 0;
+  for (int64_t i = 0; i < B.M; ++i) {
+    bool ok = !(ms && !ms[i]) && !std::isnan(double(ys[i])) && !(ss && std::isnan(double(ss[i])));
+    for (int k = 0; k < law.n_inputs && ok; ++k) ok = !std::isnan(double(B.x[k].row(b)[i]));
+    n += ok;
+  }
+  return n;
+}
+
+// Records row b's point count once (from its first start).
+template <class S>
+void note_points(const Law& law, const Batch<S>& B, Outputs<S>& out, int64_t q, int m_prepared) {
+  if (!out.n_points || q % B.S_count != 0) return;
+  const int64_t b = q / B.S_count;
+  out.n_points[b] = m_prepared >= 0 ? m_prepared : count_valid(law, B, b);
+}
+
 template <class S>
 void write_bad(const Law& law, Outputs<S>& out, int64_t q) {
   for (int k = 0; k < law.n_params; ++k) out.params[q * law.n_params + k] = S(NAN);
@@ -471,64 +511,6 @@ void write_bad(const Law& law, Outputs<S>& out, int64_t q) {
   out.status[q] = SC_STATUS_BAD_INPUT;
   out.n_iter[q] = 0;
   out.nfev[q] = 0;
-}
-
-// Lane feeding for the fits mode.
-template <class S>
-struct LaneCtx {
-  const Law* law;
-  const Batch<S>* B;
-  const Options* o;
-  Outputs<S>* out;
-  int64_t next, end;
-  int64_t lane_q[16];
-  bool lane_centered[16];
-  double lane_c[16][kMaxFeatures];
-  Prep<S> prep;
-};
-
-template <class S>
-bool lane_load(void* vctx, int lane, int W, S* const* feat, S* yt, S* w, int mpad, S* p0, S* lo,
-               S* hi, S* sgn) {
-  auto& c = *static_cast<LaneCtx<S>*>(vctx);
-  const int np = c.law->n_params;
-  while (c.next < c.end) {
-    const int64_t q = c.next++;
-    const int64_t b = q / c.B->S_count;
-    const int s = static_cast<int>(q % c.B->S_count);
-    bounds_of(*c.B, b, np, lo, hi);
-    if (!prepare_start(*c.law, *c.B, b, s, *c.o, lo, hi, c.prep, p0)) {
-      write_bad(*c.law, *c.out, q);
-      continue;
-    }
-    c.lane_centered[lane] = c.prep.centered;
-    sign_guards(*c.law, c.prep, p0, sgn);
-    for (int k = 0; k < c.law->n_features; ++k) c.lane_c[lane][k] = c.prep.c[k];
-    const Prep<S>& pr = c.prep;
-    for (int i = 0; i < mpad; ++i) {
-      const int src = i < pr.m ? i : 0;
-      for (int k = 0; k < c.law->n_features; ++k) feat[k][i * W + lane] = pr.feat[k][src];
-      yt[i * W + lane] = pr.yt[src];
-      w[i * W + lane] = i < pr.m ? pr.w[src] : S(0);
-    }
-    c.lane_q[lane] = q;
-    return true;
-  }
-  return false;
-}
-
-template <class S>
-void lane_store(void* vctx, int lane, const S* p, S cost, int8_t status, int32_t n_iter, int32_t nfev) {
-  auto& c = *static_cast<LaneCtx<S>*>(vctx);
-  const int64_t q = c.lane_q[lane];
-  const int np = c.law->n_params;
-  S* dst = c.out->params + q * np;
-  for (int k = 0; k < np; ++k) dst[k] = p[k];
-  if (c.lane_centered[lane]) center_params(*c.law, c.lane_c[lane], false, dst);
-  c.out->cost[q] = cost;
-  c.out->status[q] = status;
-  c.out->n_iter[q] = n_iter;
-  c.out->nfev[q] = nfev;
 }
 
 // The SIMD kernels of a level: none at the scalar level.
@@ -571,6 +553,145 @@ EvalNormalFn eval_normal_kernel(SimdLevel lvl) {
   return &eval_normal_generic;
 }
 
+// Covariance and standard errors of one problem at (external) parameters p,
+// from its uncentred prepared points.  Parameters on a bound are held: their
+// rows and columns stay NaN; a singular normal matrix gives inf.
+template <class S>
+void covariance_one(const Law& law, EvalNormalFn eval_normal_fn, const Options& o, const Prep<double>& pr,
+                    const double* p, const S* lo, const S* hi, bool absolute_sigma, S* C, S* se) {
+  const int np = law.n_params;
+  auto fill = [&](double v) {
+    if (C) for (int k = 0; k < np * np; ++k) C[k] = S(v);
+    for (int k = 0; k < np; ++k) se[k] = S(v);
+  };
+  fill(NAN);
+  OneFit<double> f;
+  for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.fd[k];
+  f.yt = pr.ytd;
+  f.w = pr.wd;
+  f.m = pr.mpad16();
+  f.p = const_cast<double*>(p);
+  double cost = 0, A[kMaxParams * kMaxParams], g[kMaxParams];
+  eval_normal_fn(law.handle(), o, f, &cost, A, g);
+  // Free parameters: not on a bound.
+  int idx[kMaxParams], nfree = 0;
+  for (int k = 0; k < np; ++k)
+    if (!(p[k] <= double(lo[k]) || p[k] >= double(hi[k]))) idx[nfree++] = k;
+  if (!std::isfinite(cost)) return;
+  double Af[kMaxParams * kMaxParams], Cf[kMaxParams * kMaxParams];
+  for (int i = 0; i < nfree; ++i)
+    for (int j = 0; j < nfree; ++j) Af[i * nfree + j] = A[idx[i] * kMaxParams + idx[j]];
+  const bool ok = nfree > 0 && pr.m > nfree && small_spd_inverse(Af, nfree, Cf);
+  if (ok) {
+    const double s2 = absolute_sigma ? 1.0 : 2.0 * cost / double(pr.m - nfree);
+    for (int k = 0; k < nfree * nfree; ++k) Cf[k] *= s2;
+  }
+  for (int i = 0; i < nfree; ++i) {
+    for (int j = 0; j < nfree; ++j)
+      if (C) C[idx[i] * np + idx[j]] = S(ok ? Cf[i * nfree + j] : HUGE_VAL);
+    se[idx[i]] = S(ok ? sqrt(std::max(Cf[i * nfree + i], 0.0)) : HUGE_VAL);
+  }
+}
+
+// The fused covariance of problem q (single start) after its fit, from the
+// points `pr` still holds; float fits and bad or retried problems have none
+// here (the first two use fit_covariance, the last gets it after its rerun).
+template <class S>
+void fused_covariance(const Law& law, const Batch<S>& B, const Options& o, EvalNormalFn fn, const Prep<S>& pr,
+                      Outputs<S>& out, int64_t q) {
+  if constexpr (std::is_same<S, double>::value) {
+    if (!out.stderr_out) return;
+    const int np = law.n_params;
+    const int st = out.status[q];
+    S* C = out.cov ? out.cov + q * np * np : nullptr;
+    S* se = out.stderr_out + q * np;
+    if (st == SC_STATUS_RETRY) return;
+    double p[kMaxParams];
+    bool finite = st != SC_STATUS_BAD_INPUT && pr.status == 0;
+    for (int k = 0; k < np; ++k) {
+      p[k] = out.params[q * np + k];
+      finite = finite && std::isfinite(p[k]);
+    }
+    if (!finite) {
+      if (C) for (int k = 0; k < np * np; ++k) C[k] = NAN;
+      for (int k = 0; k < np; ++k) se[k] = NAN;
+      return;
+    }
+    S lo[kMaxParams], hi[kMaxParams];
+    bounds_of(B, q, np, lo, hi);
+    covariance_one(law, fn, o, pr, p, lo, hi, out.absolute_sigma, C, se);
+  } else {
+    (void)law; (void)B; (void)o; (void)fn; (void)pr; (void)out; (void)q;
+  }
+}
+
+// Lane feeding for the fits mode.
+template <class S>
+struct LaneCtx {
+  const Law* law;
+  const Batch<S>* B;
+  const Options* o;
+  Outputs<S>* out;
+  int64_t next, end;
+  int64_t lane_q[16];
+  bool lane_centered[16];
+  double lane_c[16][kMaxFeatures];
+  Prep<S> prep;
+  // Fused covariance (see Outputs::cov): each lane keeps its own prepared
+  // points until its result is stored.
+  bool fused = false;
+  Prep<S> lane_prep[16];
+  EvalNormalFn eval_fn = nullptr;
+};
+
+template <class S>
+bool lane_load(void* vctx, int lane, int W, S* const* feat, S* yt, S* w, int mpad, S* p0, S* lo,
+               S* hi, S* sgn) {
+  auto& c = *static_cast<LaneCtx<S>*>(vctx);
+  const int np = c.law->n_params;
+  while (c.next < c.end) {
+    const int64_t q = c.next++;
+    const int64_t b = q / c.B->S_count;
+    const int s = static_cast<int>(q % c.B->S_count);
+    bounds_of(*c.B, b, np, lo, hi);
+    Prep<S>& pr = c.fused ? c.lane_prep[lane] : c.prep;
+    if (!prepare_start(*c.law, *c.B, b, s, *c.o, lo, hi, pr, p0)) {
+      write_bad(*c.law, *c.out, q);
+      note_points(*c.law, *c.B, *c.out, q, pr.status ? -1 : pr.m);
+      if (c.fused) fused_covariance(*c.law, *c.B, *c.o, c.eval_fn, pr, *c.out, q);
+      continue;
+    }
+    note_points(*c.law, *c.B, *c.out, q, pr.m);
+    c.lane_centered[lane] = pr.centered;
+    sign_guards(*c.law, pr, p0, sgn);
+    for (int k = 0; k < c.law->n_features; ++k) c.lane_c[lane][k] = pr.c[k];
+    for (int i = 0; i < mpad; ++i) {
+      const int src = i < pr.m ? i : 0;
+      for (int k = 0; k < c.law->n_features; ++k) feat[k][i * W + lane] = pr.feat[k][src];
+      yt[i * W + lane] = pr.yt[src];
+      w[i * W + lane] = i < pr.m ? pr.w[src] : S(0);
+    }
+    c.lane_q[lane] = q;
+    return true;
+  }
+  return false;
+}
+
+template <class S>
+void lane_store(void* vctx, int lane, const S* p, S cost, int8_t status, int32_t n_iter, int32_t nfev) {
+  auto& c = *static_cast<LaneCtx<S>*>(vctx);
+  const int64_t q = c.lane_q[lane];
+  const int np = c.law->n_params;
+  S* dst = c.out->params + q * np;
+  for (int k = 0; k < np; ++k) dst[k] = p[k];
+  if (c.lane_centered[lane]) center_params(*c.law, c.lane_c[lane], false, dst);
+  c.out->cost[q] = cost;
+  c.out->status[q] = status;
+  c.out->n_iter[q] = n_iter;
+  c.out->nfev[q] = nfev;
+  if (c.fused) fused_covariance(*c.law, *c.B, *c.o, c.eval_fn, c.lane_prep[lane], *c.out, q);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -585,6 +706,8 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
   const SimdLevel lvl = simd_level();
   info.level = simd_level_name(lvl);
   const SimdFit<S> kern = simd_fit<S>(lvl);
+  const bool fused = std::is_same<S, double>::value && out.stderr_out && B.S_count == 1;
+  const EvalNormalFn eval_fn = eval_normal_kernel(lvl);
   Vectorize vec = SC_VEC_AUTO;
   if (kern.one) vec = choose_vectorize(law, B.M, sizeof(S) == 4, o.vectorize);
   info.vectorize = vec == SC_VEC_FITS ? "fits" : vec == SC_VEC_POINTS ? "points" : "none";
@@ -605,6 +728,10 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       ctx.next = q0;
       ctx.end = q1;
       ctx.prep.init(law.n_features, law.n_inputs, B.M);
+      ctx.fused = fused;
+      ctx.eval_fn = eval_fn;
+      if (fused)
+        for (auto& lp : ctx.lane_prep) lp.init(law.n_features, law.n_inputs, B.M);
       LaneSink<S> sink;
       sink.ctx = &ctx;
       sink.load = &lane_load<S>;
@@ -621,8 +748,11 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       bounds_of(B, b, np, lo, hi);
       if (!prepare_start(law, B, b, s, o, lo, hi, pr, p)) {
         write_bad(law, out, q);
+        note_points(law, B, out, q, pr.status ? -1 : pr.m);
+        if (fused) fused_covariance(law, B, o, eval_fn, pr, out, q);
         continue;
       }
+      note_points(law, B, out, q, pr.m);
       const bool centered = pr.centered;
       S sgn[kMaxParams];
       sign_guards(law, pr, p, sgn);
@@ -645,6 +775,7 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
       out.status[q] = f.status;
       out.n_iter[q] = f.n_iter;
       out.nfev[q] = f.nfev;
+      if (fused) fused_covariance(law, B, o, eval_fn, pr, out, q);
     }
   }, o.n_threads);
 
@@ -670,6 +801,7 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
         bounds_of(B, b, np, lo, hi);
         if (!prepare_start(law, B, b, s, ou, lo, hi, pr, p)) {
           write_bad(law, out, q);
+          if (fused) fused_covariance(law, B, ou, eval_fn, pr, out, q);
           continue;
         }
         OneFit<S> f;
@@ -689,6 +821,7 @@ RunInfo fit_batch(const Law& law, const Batch<S>& B, const Options& o, Outputs<S
         out.status[q] = f.status;
         out.n_iter[q] += f.n_iter;
         out.nfev[q] += f.nfev;
+        if (fused) fused_covariance(law, B, ou, eval_fn, pr, out, q);
       }
     }, o.n_threads);
   }
@@ -788,7 +921,6 @@ template <class S>
 void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S* params,
                     bool absolute_sigma, S* cov, S* stderr_out) {
   const int np = law.n_params;
-  const LawHandle h = law.handle();
   const int threads = o.n_threads > 0 ? std::min(o.n_threads, num_threads()) : num_threads();
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(256, B.B / (int64_t(threads) * 8)));
   const EvalNormalFn eval_normal_fn = eval_normal_kernel(simd_level());
@@ -797,13 +929,10 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
     pr.init(law.n_features, law.n_inputs, B.M);
     pr.want_guess = false;  // the parameters are given
     Options od = o;
+    od.center = false;
     for (int64_t b = b0; b < b1; ++b) {
       S* C = cov ? cov + b * np * np : nullptr;
       S* se = stderr_out + b * np;
-      auto fill = [&](double v) {
-        if (C) for (int k = 0; k < np * np; ++k) C[k] = S(v);
-        for (int k = 0; k < np; ++k) se[k] = S(v);
-      };
       double p[kMaxParams];
       S lo[kMaxParams], hi[kMaxParams];
       bounds_of(B, b, np, lo, hi);
@@ -812,39 +941,13 @@ void fit_covariance(const Law& law, const Batch<S>& B, const Options& o, const S
         p[k] = double(params[b * np + k]);
         finite = finite && std::isfinite(p[k]);
       }
-      od.center = false;
       prepare(law, B, b, od, lo, hi, free_count(lo, hi, np), pr);
       if (!finite || pr.status) {
-        fill(NAN);
+        if (C) for (int k = 0; k < np * np; ++k) C[k] = S(NAN);
+        for (int k = 0; k < np; ++k) se[k] = S(NAN);
         continue;
       }
-      OneFit<double> f;
-      for (int k = 0; k < law.n_features; ++k) f.feat[k] = pr.feat[k];
-      f.yt = pr.yt;
-      f.w = pr.w;
-      f.m = pr.mpad16();
-      f.p = p;
-      double cost = 0, A[kMaxParams * kMaxParams], g[kMaxParams];
-      eval_normal_fn(h, od, f, &cost, A, g);
-      // Free parameters: not on a bound.
-      int idx[kMaxParams], nfree = 0;
-      for (int k = 0; k < np; ++k)
-        if (!(p[k] <= double(lo[k]) || p[k] >= double(hi[k]))) idx[nfree++] = k;
-      fill(NAN);
-      if (!std::isfinite(cost)) continue;
-      double Af[kMaxParams * kMaxParams], Cf[kMaxParams * kMaxParams];
-      for (int i = 0; i < nfree; ++i)
-        for (int j = 0; j < nfree; ++j) Af[i * nfree + j] = A[idx[i] * kMaxParams + idx[j]];
-      bool ok = nfree > 0 && pr.m > nfree && small_spd_inverse(Af, nfree, Cf);
-      if (ok) {
-        const double s2 = absolute_sigma ? 1.0 : 2.0 * cost / double(pr.m - nfree);
-        for (int k = 0; k < nfree * nfree; ++k) Cf[k] *= s2;
-      }
-      for (int i = 0; i < nfree; ++i) {
-        for (int j = 0; j < nfree; ++j)
-          if (C) C[idx[i] * np + idx[j]] = S(ok ? Cf[i * nfree + j] : HUGE_VAL);
-        se[idx[i]] = S(ok ? sqrt(std::max(Cf[i * nfree + i], 0.0)) : HUGE_VAL);
-      }
+      covariance_one(law, eval_normal_fn, od, pr, p, lo, hi, absolute_sigma, C, se);
     }
   }, o.n_threads);
 }

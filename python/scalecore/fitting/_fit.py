@@ -388,7 +388,10 @@ def fit(
         from ._cuda_backend import fit_batch_cuda
         raw = fit_batch_cuda(law, xs, y2, mk, sg, st, lo, hi, opts)
     else:
-        raw = _run_cpu(law, xs, y2, mk, sg, st, lo, hi, opts, progress)
+        # float64 single-start fits get their covariance from the fit pass
+        # itself (the prepared points are still in cache); others below.
+        cov_opts = dict(covariance=2 if covariance else 0, absolute_sigma=bool(absolute_sigma))
+        raw = _run_cpu(law, xs, y2, mk, sg, st, lo, hi, dict(opts, **cov_opts), progress)
     S = int(raw["S"])
     params = raw["params"].reshape(B, S, P)
     cost = raw["cost"].reshape(B, S)
@@ -400,7 +403,13 @@ def fit(
     bp = np.ascontiguousarray(params[rows, best])
     bc, bs = cost[rows, best], code[rows, best]
     cov = se = None
-    if covariance:
+    if covariance and raw.get("stderr") is not None:
+        cov, se = raw["covariance"], raw["stderr"]
+        bad = (bs == 7) | ~np.isfinite(bc)
+        if bad.any():
+            cov[bad] = np.nan
+            se[bad] = np.nan
+    elif covariance:
         cov, se = _core.fit_covariance(law._handle, xs, y2, mk, sg, lo, hi, bp, LOSSES[loss], float(f_scale),
                                        RESIDUALS[residual], bool(absolute_sigma), True, int(n_threads or 0))
         bad = (bs == 7) | ~np.isfinite(bc)
@@ -408,7 +417,8 @@ def fit(
             cov[bad] = np.nan
             se[bad] = np.nan
     names = np.array([STATUS_NAMES[int(c)] for c in range(8)], dtype=object)
-    n_points = _count_points(xs, y2, mk, sg, B, M)
+    # Counted by the C++ preparation (CUDA: here).
+    n_points = raw["n_points"] if "n_points" in raw else _count_points(xs, y2, mk, sg, B, M)
     res = FitResult(
         law=law,
         params=bp,
@@ -492,6 +502,9 @@ def _run_cpu(law, xs, y2, mk, sg, st, lo, hi, opts, progress: bool) -> Dict[str,
             )
             parts.append(part)
             bar.update(b - a)
-    out = {k: np.concatenate([p[k] for p in parts]) for k in ("params", "cost", "status", "n_iter", "nfev")}
+    keys = ["params", "cost", "status", "n_iter", "nfev", "n_points"]
+    if parts[0].get("stderr") is not None:
+        keys += ["covariance", "stderr"]
+    out = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     out.update(level=parts[0]["level"], vectorize=parts[0]["vectorize"], S=parts[0]["S"])
     return out

@@ -116,9 +116,9 @@ struct LawChinchilla {
   SC_LAW_GUESS({
     double c[3] = {0, 0, 0};
     const double al = 0.3, be = 0.3;
-    auto col = [&](int k, int i) {
-      return k == 0 ? 1.0 : k == 1 ? exp(-al * double(d.u[0][i])) : exp(-be * double(d.u[1][i]));
-    };
+    const double* ea = guess::exp_scaled(d.u[0], d.m, -al, 0);
+    const double* eb = guess::exp_scaled(d.u[1], d.m, -be, 1);
+    auto col = [&](int k, int i) { return k == 0 ? 1.0 : k == 1 ? ea[i] : eb[i]; };
     if (!guess::linear_lsq(d, 3, col, c)) { c[0] = guess::floor_offset(d, 0.5); c[1] = c[2] = 1.0; }
     p[0] = c[0]; p[1] = fabs(c[1]); p[2] = al; p[3] = fabs(c[2]); p[4] = be;
   })
@@ -282,9 +282,8 @@ struct LawLRAnnealing {
   SC_LAW_GUESS({
     double c[3] = {0, 0, 0};
     const double al = 0.5;
-    auto col = [&](int k, int i) {
-      return k == 0 ? 1.0 : k == 1 ? exp(-al * double(d.u[0][i])) : -double(d.u[1][i]);
-    };
+    const double* ea = guess::exp_scaled(d.u[0], d.m, -al, 0);
+    auto col = [&](int k, int i) { return k == 0 ? 1.0 : k == 1 ? ea[i] : -double(d.u[1][i]); };
     if (!guess::linear_lsq(d, 3, col, c)) { c[0] = guess::floor_offset(d, 0.5); c[1] = 1; c[2] = 0; }
     p[0] = c[0]; p[1] = fabs(c[1]); p[2] = al; p[3] = fmax(c[2], 0.0);
   })

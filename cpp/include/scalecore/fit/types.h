@@ -152,6 +152,14 @@ struct Outputs {
   int8_t* status = nullptr;
   int32_t* n_iter = nullptr;
   int32_t* nfev = nullptr;
+  int32_t* n_points = nullptr;  // (B,) optional: points per row that are not missing (NaN) or masked
+  // Optional, float64 single-start fits only: the covariance (B, P, P) and
+  // standard errors (B, P) at the returned parameters, computed while each
+  // problem's prepared points are still in cache; the same values as
+  // fit_covariance() on the returned parameters.  cov may be null.
+  S* cov = nullptr;
+  S* stderr_out = nullptr;
+  bool absolute_sigma = false;
 };
 
 }  // namespace fit
