@@ -191,9 +191,9 @@ void bind_fit(py::module_& m) {
          const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi, int max_iter,
          double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic,
          double damping_init, int vectorize, int n_threads, bool center, int scaling, int covariance,
-         bool absolute_sigma) {
+         bool absolute_sigma, int damping, double factor) {
         const Options o = make_options(max_iter, xtol, ftol, gtol, loss, f_scale, residual, geodesic, damping_init,
-                                       vectorize, n_threads, center, scaling);
+                                       vectorize, n_threads, center, scaling, damping, factor);
         check_value(covariance >= 0 && covariance <= 2, "covariance: expected 0, 1 or 2");
         if (is_f32(y)) return fit_impl<float>(law, xs, y, mask, sigma, starts, lo, hi, o, covariance, absolute_sigma);
         return fit_impl<double>(law, xs, y, mask, sigma, starts, lo, hi, o, covariance, absolute_sigma);
@@ -202,7 +202,8 @@ void bind_fit(py::module_& m) {
       py::arg("lo"), py::arg("hi"), py::arg("max_iter"), py::arg("xtol"), py::arg("ftol"), py::arg("gtol"),
       py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("damping_init"),
       py::arg("vectorize"), py::arg("n_threads"), py::arg("center") = true, py::arg("scaling") = 1,
-      py::arg("covariance") = 0, py::arg("absolute_sigma") = false);
+      py::arg("covariance") = 0, py::arg("absolute_sigma") = false, py::arg("damping") = 0,
+      py::arg("factor") = 100.0);
 
   m.def(
       "fit_covariance",

@@ -54,13 +54,15 @@ void bind_cuda_fit(py::module_& m) {
       "fit_batch",
       [](const Law& law, const std::vector<py::object>& xs, const py::array& y, const py::object& mask,
          const py::object& sigma, const py::object& starts, const py::object& lo, const py::object& hi, int max_iter,
-         double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic, bool center) {
+         double xtol, double ftol, double gtol, int loss, double f_scale, int residual, bool geodesic, bool center,
+         int damping, double factor) {
         const Options o = fitbind::make_options(max_iter, xtol, ftol, gtol, loss, f_scale, residual, geodesic, 1e-3,
-                                                0, 0, center);
+                                                0, 0, center, 1, damping, factor);
         if (py::isinstance<py::array_t<float>>(y)) return run<float>(law, xs, y, mask, sigma, starts, lo, hi, o);
         return run<double>(law, xs, y, mask, sigma, starts, lo, hi, o);
       },
       py::arg("law"), py::arg("xs"), py::arg("y"), py::arg("mask"), py::arg("sigma"), py::arg("starts"),
       py::arg("lo"), py::arg("hi"), py::arg("max_iter"), py::arg("xtol"), py::arg("ftol"), py::arg("gtol"),
-      py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("center"));
+      py::arg("loss"), py::arg("f_scale"), py::arg("residual"), py::arg("geodesic"), py::arg("center"),
+      py::arg("damping") = 0, py::arg("factor") = 100.0);
 }

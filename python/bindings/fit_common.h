@@ -35,7 +35,7 @@ View2<S> view2(const py::object& o, int64_t B, int64_t M, const char* what) {
 
 inline Options make_options(int max_iter, double xtol, double ftol, double gtol, int loss, double f_scale,
                      int residual, bool geodesic, double damping_init, int vectorize, int n_threads,
-                     bool center = true, int scaling = 1) {
+                     bool center = true, int scaling = 1, int damping = 0, double factor = 100.0) {
   Options o;
   check_value(max_iter >= 0, "max_iter: expected an integer >= 0, got " + std::to_string(max_iter));
   check_value(xtol >= 0 && ftol >= 0 && gtol >= 0, "xtol, ftol, gtol: expected values >= 0");
@@ -58,6 +58,11 @@ inline Options make_options(int max_iter, double xtol, double ftol, double gtol,
   o.center = center;
   check_value(scaling == 0 || scaling == 1, "scaling: invalid code");
   o.scaling = static_cast<Scaling>(scaling);
+  check_value(damping == 0 || damping == 1, "damping: invalid code");
+  check_value(factor > 0 && std::isfinite(factor), "factor: expected a finite value > 0, got " + std::to_string(factor));
+  check_value(!(damping == SC_DAMPING_MORE && geodesic), "geodesic: not available with damping='more'");
+  o.damping = static_cast<Damping>(damping);
+  o.factor = factor;
   return o;
 }
 

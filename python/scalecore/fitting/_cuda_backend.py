@@ -31,4 +31,4 @@ def fit_batch_cuda(law, xs, y2, mk, sg, st, lo, hi, opts: Dict[str, Any]) -> Dic
         st = np.ascontiguousarray(p0[:, None, :])
     return cu.fit_batch(law._handle, xs, y2, mk, sg, st, lo, hi, opts["max_iter"], opts["xtol"], opts["ftol"],
                         opts["gtol"], opts["loss"], opts["f_scale"], opts["residual"], opts["geodesic"],
-                        opts.get("center", True))
+                        opts.get("center", True), opts.get("damping", 0), opts.get("factor", 100.0))

@@ -342,6 +342,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
   st.nonfinite_run = T(0.0);
   st.nonfinite_recent = T(0.0);
   st.pred = st.snorm = st.xnorm = T(0.0);
+  st.delta = st.first = st.gs = T(0.0);
 
   int32_t iters[W], nfev[W];
   bool active[W], starting[W];
@@ -391,7 +392,7 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
       T keep[NP];
       for (int k = 0; k < np; ++k) keep[k] = st.pt[k];
       T v[NP];
-      lm_velocity(st, np, v, live);
+      lm_velocity(st, np, v, live, tol);
       if (o.geodesic) {
         T gv[NP], rhs[NP], a[NP], step[NP];
         for (int k = 0; k < np; ++k) gv[k] = T(0.0);

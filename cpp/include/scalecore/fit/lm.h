@@ -62,6 +62,10 @@ struct LMState {
   T nonfinite_run;  // consecutive non-finite trials
   T nonfinite_recent;  // > 0 when one of the last 3 trials was non-finite
   T sgn[NP];        // +-1: this parameter must keep the sign of its start (0: free)
+  // More's trust region (SC_DAMPING_MORE): mu is its Levenberg-Marquardt
+  // parameter "par", delta the radius of |D^1/2 s|, first = 1 until the
+  // first step has been tried; gs = g^T s of the trial.
+  T delta, first, gs;
 };
 
 // Tolerances effectively used: never below a few ulps of the dtype.
@@ -73,6 +77,8 @@ struct LMTols {
   // units; the robust weights switch points between regimes and would make D
   // jump by orders of magnitude (all-outlier starts give J_s ~ sqrt(eps) J).
   bool robust;
+  bool more;      // More's trust-region damping (MINPACK lmder) instead of Nielsen's
+  double factor;  // its initial radius factor
 };
 template <class S>
 SC_HD LMTols effective_tols(const Options& o) {
@@ -84,6 +90,8 @@ SC_HD LMTols effective_tols(const Options& o) {
   t.gtol = gtol > e ? gtol : (gtol > 0 ? e : 0.0);
   t.running_max = o.scaling == SC_SCALING_RUNNING_MAX;
   t.robust = o.loss != SC_LOSS_LINEAR;
+  t.more = o.damping == SC_DAMPING_MORE;
+  t.factor = o.factor;
   return t;
 }
 
@@ -124,8 +132,17 @@ SC_HD void lm_start(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M init,
     st.D[k] = select(init, T(0.0), st.D[k]);
   }
   lm_take(st, ev, np, init, tol);
-  st.mu = select(init, T(damping_init), st.mu);
+  st.mu = select(init, T(tol.more ? 0.0 : damping_init), st.mu);
   st.nu = select(init, T(2.0), st.nu);
+  if (tol.more) {
+    // MINPACK: delta = factor |diag x0|, or factor itself when that is 0.
+    T xn = T(0.0);
+    for (int k = 0; k < np; ++k) xn = xn + select(st.D[k] > T(0.0), st.D[k], T(1.0)) * st.p[k] * st.p[k];
+    xn = vsqrt(xn);
+    const T d0 = T(tol.factor) * xn;
+    st.delta = select(init, select(d0 > T(0.0), d0, T(tol.factor)), st.delta);
+    st.first = select(init, T(1.0), st.first);
+  }
   st.nonfinite_run = select(init, T(0.0), st.nonfinite_run);
   st.nonfinite_recent = select(init, T(0.0), st.nonfinite_recent);
 }
@@ -181,11 +198,145 @@ SC_HD void lm_solve_damped(const LMState<T, PC>& st, int np, const T* rhs, T* x,
 // Steps 1-2 (and the projection of step 4) for a plain step v: fills st.pt,
 // st.pred, st.snorm, st.xnorm.  `v` receives the unprojected step.
 template <class T, int PC, class M>
-SC_HD void lm_velocity(const LMState<T, PC>& st, int np, T* v, M live) {
+SC_HD void lm_velocity_more(LMState<T, PC>& st, int np, T* v, M live);
+
+template <class T, int PC, class M>
+SC_HD void lm_velocity(LMState<T, PC>& st, int np, T* v, M live, const LMTols& tol) {
+  if (tol.more) {
+    lm_velocity_more(st, np, v, live);
+    return;
+  }
   constexpr int NP = np_of<PC>::value;
   T rhs[NP];
   for (int k = 0; k < np; ++k) rhs[k] = -st.g[k];
   lm_solve_damped(st, np, rhs, v, live);
+}
+
+// Solves (A + par D) x = -g over the free parameters (active ones: x = 0),
+// equilibrated: the factor kept is that of D^-1/2 (A + par D) D^-1/2 =
+// D^-1/2 A D^-1/2 + par I, whose diagonal is ~1 (D is the running max of
+// diag A), so Cholesky's error follows the scaled condition number, not the
+// units of the parameters.  D_k = 0 (a zero Jacobian column) counts as 1, as
+// MINPACK's diag does.  Lanes where Cholesky fails (rank-deficient A at
+// par = 0) get the pivoted LDL^T solution and a false mask bit.
+template <class T, int PC, class Mk>
+SC_HD auto more_solve(const LMState<T, PC>& st, int np, const T* dk, T par, T* x, T* L, T* idg, Mk live)
+    -> decltype(T() > T()) {
+  constexpr int NP = np_of<PC>::value;
+  using S = typename scalar_of<T>::type;
+  T Mx[NP * NP];
+  T b[NP], id[NP];
+  decltype(T() > T()) act[NP];
+  for (int k = 0; k < np; ++k) {
+    act[k] = active_set(st, k);
+    id[k] = T(1.0) / dk[k];
+  }
+  for (int a = 0; a < np; ++a) {
+    b[a] = select(act[a], T(0.0), -st.g[a] * id[a]);
+    for (int c = 0; c < a; ++c) Mx[a * NP + c] = select(act[a] | act[c], T(0.0), st.A[a * NP + c] * id[a] * id[c]);
+    Mx[a * NP + a] = select(act[a], T(1.0), st.A[a * NP + a] * id[a] * id[a] + par);
+  }
+  const auto ok = chol_factor<NP>(Mx, np, L, idg);
+  T y[NP], z[NP];
+  chol_lower<NP>(L, idg, np, b, y);
+  chol_upper<NP>(L, idg, np, y, z);
+  if (!all_of(ok | !live)) {
+    const unsigned bits = mask_bits(ok | !live);
+    constexpr int W = lanes_of<T>::value;
+    for (int l = 0; l < W; ++l) {
+      if (bits & (1u << l)) continue;
+      S Ms[NP * NP], bs[NP], xs[NP];
+      for (int a = 0; a < np; ++a) {
+        bs[a] = lane(b[a], l);
+        for (int c = 0; c <= a; ++c) Ms[a * NP + c] = lane(Mx[a * NP + c], l);
+      }
+      ldlt_solve<NP>(Ms, np, bs, xs);
+      for (int a = 0; a < np; ++a) set_lane(z[a], l, xs[a]);
+    }
+  }
+  for (int k = 0; k < np; ++k) x[k] = z[k] * id[k];
+  return ok;
+}
+
+// |L^-1 (D x / |D^1/2 x|)|^2 for the unscaled factor L = D^1/2 Ls: the
+// derivative term of MINPACK's lmpar Newton correction (phi'(par) =
+// -|D^1/2 x| times this); with the equilibrated factor Ls it is
+// |Ls^-1 (D^1/2 x / |D^1/2 x|)|^2.
+template <class T, int PC>
+SC_HD T more_dphi(const T* L, const T* idg, int np, const T* dk, const T* x, T dxn) {
+  constexpr int NP = np_of<PC>::value;
+  T w[NP], y[NP];
+  const T inv = T(1.0) / select(dxn > T(0.0), dxn, T(1.0));
+  for (int k = 0; k < np; ++k) w[k] = dk[k] * x[k] * inv;
+  chol_lower<NP>(L, idg, np, w, y);
+  T t = T(0.0);
+  for (int k = 0; k < np; ++k) t = t + y[k] * y[k];
+  return t;
+}
+
+// More's step (MINPACK lmpar, on the normal equations): the Gauss-Newton step
+// when |D^1/2 x| <= 1.1 delta; otherwise par > 0 with |D^1/2 x(par)| within
+// 10% of delta, by at most 10 safeguarded Newton iterations on
+// phi(par) = |D^1/2 x(par)| - delta between the bounds parl and paru.
+template <class T, int PC, class M>
+SC_HD void lm_velocity_more(LMState<T, PC>& st, int np, T* v, M live) {
+  constexpr int NP = np_of<PC>::value;
+  using S = typename scalar_of<T>::type;
+  const S dwarf = sizeof(S) == 4 ? S(1.17549435e-38) : S(2.2250738585072014e-308);
+  T dk2[NP], dk[NP], L[NP * NP], idg[NP];
+  for (int k = 0; k < np; ++k) {
+    dk2[k] = select(st.D[k] > T(0.0), st.D[k], T(1.0));
+    dk[k] = vsqrt(dk2[k]);
+  }
+  const T delta = st.delta;
+  auto dnorm = [&](const T* x) {
+    T a = T(0.0);
+    for (int k = 0; k < np; ++k) a = a + dk2[k] * x[k] * x[k];
+    return vsqrt(a);
+  };
+  // Gauss-Newton step.
+  const auto full = more_solve(st, np, dk, T(0.0), v, L, idg, live);
+  T dxn = dnorm(v);
+  T fp = dxn - delta;
+  auto going = live & !(fp <= T(0.1) * delta);
+  T par = select(going, st.mu, T(0.0));
+  if (any_of(going)) {
+    // Lower bound from the Newton step at par = 0 (only with full rank).
+    const T t0 = more_dphi<T, PC>(L, idg, np, dk, v, dxn);
+    T parl = select(full & (t0 > T(0.0)), (fp / delta) / select(t0 > T(0.0), t0, T(1.0)), T(0.0));
+    parl = select(isfinite_v(parl), parl, T(0.0));
+    // Upper bound |D^-1/2 g| / delta over the free parameters.
+    T gn = T(0.0);
+    for (int k = 0; k < np; ++k) {
+      const T gk = select(active_set(st, k), T(0.0), st.g[k]);
+      gn = gn + gk * gk / dk2[k];
+    }
+    gn = vsqrt(gn);
+    T paru = gn / delta;
+    paru = select(paru == T(0.0), T(dwarf) / vmin(delta, T(0.1)), paru);
+    par = vmin(vmax(par, parl), paru);
+    par = select(par == T(0.0), gn / select(dxn > T(0.0), dxn, T(1.0)), par);
+    T x[NP];
+    for (int it = 1; it <= 10 && any_of(going); ++it) {
+      par = select(going & (par == T(0.0)), vmax(T(dwarf), T(0.001) * paru), par);
+      const auto ok = more_solve(st, np, dk, par, x, L, idg, going);
+      dxn = dnorm(x);
+      const T fprev = fp;
+      fp = select(going, dxn - delta, fp);
+      for (int k = 0; k < np; ++k) v[k] = select(going, x[k], v[k]);
+      const auto stop = (vabs(fp) <= T(0.1) * delta) | ((parl == T(0.0)) & (fp <= fprev) & (fprev < T(0.0))) |
+                        (T(double(it)) >= T(10.0));
+      const auto more = going & !stop;
+      const T t = more_dphi<T, PC>(L, idg, np, dk, x, dxn);
+      T parc = (fp / delta) / select(t > T(0.0), t, T(1.0));
+      parl = select(more & (fp > T(0.0)), vmax(parl, par), parl);
+      paru = select(more & (fp < T(0.0)), vmin(paru, par), paru);
+      const T next = select(ok & isfinite_v(parc), vmax(parl, par + parc), T(10.0) * par);
+      par = select(more, next, par);
+      going = more;
+    }
+  }
+  st.mu = select(live, par, st.mu);
 }
 
 template <class T, int PC>
@@ -209,6 +360,7 @@ SC_HD void lm_set_trial(LMState<T, PC>& st, int np, const T* step) {
     sAs = sAs + s[a] * row;
   }
   st.pred = -(gs + T(0.5) * sAs);
+  st.gs = gs;
   st.snorm = vsqrt(sn);
   st.xnorm = vsqrt(xn);
 }
@@ -233,8 +385,12 @@ SC_HD auto lm_geodesic_step(const LMState<T, PC>& st, int np, const T* v, const 
 // iterating; `force_reject` (geodesic acceleration refused) rejects the trial.
 // Returns a status code per lane as T (0 = keep iterating).
 template <class T, int PC, class M>
+SC_HD T lm_update_more(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMTols& tol, M live);
+
+template <class T, int PC, class M>
 SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMTols& tol, M live,
                   M force_reject) {
+  if (tol.more) return lm_update_more(st, ev, np, tol, live);
   const auto fin = eval_finite(ev, np);
   const T actred = st.cost - ev.cost;
   const auto pos = st.pred > T(0.0);
@@ -269,6 +425,62 @@ SC_HD T lm_update(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMT
   code = select(live & (st.nonfinite_run >= T(16.0)), T(double(SC_STATUS_NON_FINITE)), code);
   // A step that shrank below xtol while the last trials met non-finite
   // values means the fit is blocked by them, not converged.
+  code = select(live & xtol_hit,
+                select(st.nonfinite_recent > T(0.0), T(double(SC_STATUS_NON_FINITE)), T(double(SC_STATUS_XTOL))), code);
+  code = select(live & ftol_hit, T(double(SC_STATUS_FTOL)), code);
+  code = select(gtol_hit, T(double(SC_STATUS_GTOL)), code);
+  code = select(accept & flip, T(double(SC_STATUS_RETRY)), code);
+  return code;
+}
+
+// Step 5 and 6 under More's trust region (MINPACK lmder): the radius and par
+// follow the gain ratio (shrunk by MINPACK's quadratic-interpolation factor
+// in [0.1, 0.5] when ratio <= 1/4, doubled as 2|D^1/2 s| when ratio >= 3/4
+// or par = 0), the step is accepted when ratio >= 1e-4, and xtol compares
+// delta with |D^1/2 p|.
+template <class T, int PC, class M>
+SC_HD T lm_update_more(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, const LMTols& tol, M live) {
+  const auto fin = eval_finite(ev, np);
+  const T cost0 = st.cost;
+  const T c0 = select(cost0 > T(0.0), cost0, T(1.0));
+  const T pnorm = st.snorm;
+  // The first trial also bounds the radius by its own length.
+  st.delta = select(live & (st.first > T(0.0)), vmin(st.delta, pnorm), st.delta);
+  st.first = select(live, T(0.0), st.first);
+  // Relative reductions, as MINPACK's 1 - (fnorm1/fnorm)^2 (-1 when
+  // fnorm1 >= 10 fnorm or non-finite), prered, and dirder = g^T s / fnorm^2
+  // (fnorm^2 = 2 cost).
+  const auto big = !(fin & (ev.cost < T(100.0) * cost0));
+  const T actred = select(big, T(-1.0), (cost0 - ev.cost) / c0);
+  const T prered = st.pred / c0;
+  const T dirder = T(0.5) * st.gs / c0;
+  const T ratio = select(prered != T(0.0), actred / select(prered != T(0.0), prered, T(1.0)), T(0.0));
+  const T par = st.mu;
+  T temp = select(actred >= T(0.0), T(0.5), T(0.5) * dirder / (dirder + T(0.5) * actred));
+  temp = select(big | !(temp >= T(0.1)), T(0.1), temp);
+  const auto low = !(ratio > T(0.25));
+  const auto grow = (ratio > T(0.25)) & ((par == T(0.0)) | (ratio >= T(0.75)));
+  st.delta = select(live & low, temp * vmin(st.delta, T(10.0) * pnorm),
+                    select(live & grow, T(2.0) * pnorm, st.delta));
+  st.mu = select(live & low, par / temp, select(live & grow, T(0.5) * par, par));
+  const auto accept = live & fin & (ratio >= T(1e-4));
+  st.nonfinite_run = select(live & !fin, st.nonfinite_run + T(1.0), select(live & fin, T(0.0), st.nonfinite_run));
+  st.nonfinite_recent = select(live & !fin, T(3.0),
+                               select(live, vmax(st.nonfinite_recent - T(1.0), T(0.0)), st.nonfinite_recent));
+  for (int k = 0; k < np; ++k) st.p[k] = select(accept, st.pt[k], st.p[k]);
+  lm_take(st, ev, np, accept, tol);
+  T xn = T(0.0);
+  for (int k = 0; k < np; ++k) xn = xn + select(st.D[k] > T(0.0), st.D[k], T(1.0)) * st.p[k] * st.p[k];
+  xn = vsqrt(xn);
+  st.xnorm = select(live, xn, st.xnorm);
+
+  const auto ftol_hit = fin & (vabs(actred) <= T(tol.ftol)) & (prered <= T(tol.ftol)) & (T(0.5) * ratio <= T(1.0));
+  const auto xtol_hit = st.delta <= T(tol.xtol) * xn;
+  const auto gtol_hit = lm_gtol(st, np, tol.gtol) & accept;
+  auto flip = T(1.0) < T(0.0);
+  for (int k = 0; k < np; ++k) flip = flip | (st.sgn[k] * st.p[k] < T(0.0));
+  T code = T(0.0);
+  code = select(live & (st.nonfinite_run >= T(16.0)), T(double(SC_STATUS_NON_FINITE)), code);
   code = select(live & xtol_hit,
                 select(st.nonfinite_recent > T(0.0), T(double(SC_STATUS_NON_FINITE)), T(double(SC_STATUS_XTOL))), code);
   code = select(live & ftol_hit, T(double(SC_STATUS_FTOL)), code);
@@ -322,7 +534,7 @@ SC_HD LMOutcome lm_run_scalar(Ev& ev, int np, S* p, const S* lo, const S* hi, co
       break;
     }
     S v[NP];
-    lm_velocity(st, np, v, true);
+    lm_velocity(st, np, v, true, tol);
     bool refuse = false;
     if (o.geodesic) {
       S gv[NP], rhs[NP], a[NP], step[NP];

@@ -101,6 +101,12 @@ enum Scaling : int8_t {
   SC_SCALING_RUNNING_MAX = 1,  // D = running max of diag(J^T J) (MINPACK's column norms)
 };
 
+// How the damping mu of (A + mu D) v = -g is chosen (lm.h).
+enum Damping : int8_t {
+  SC_DAMPING_NIELSEN = 0,  // mu updated from the gain ratio (Nielsen 1999)
+  SC_DAMPING_MORE = 1,     // trust region |D^1/2 v| <= delta, mu solved for (More 1978, MINPACK lmder)
+};
+
 struct Options {
   int max_iter = 200;
   double xtol = 1e-10, ftol = 1e-10, gtol = 1e-10;
@@ -114,6 +120,8 @@ struct Options {
   Vectorize vectorize = SC_VEC_AUTO;
   bool center = true;           // centering of built-in laws (see CenterKind)
   Scaling scaling = SC_SCALING_RUNNING_MAX;
+  Damping damping = SC_DAMPING_NIELSEN;
+  double factor = 100.0;        // More: initial trust radius = factor * |D^1/2 p0| (MINPACK's factor)
   int n_threads = 0;            // <= 0: the pool size
 };
 
