@@ -154,8 +154,10 @@ def test_mx_nan_block_and_layout():
     d = q.dequantize()
     assert np.isnan(d[0, :32]).all() and (d[0, 32:] == 0).all()
     assert d[1, 40] == 3.0 and d[1, 41] == -1.5
-    # element 40 = pair 20, low nibble; 41 high nibble (E2M1 codes: 3.0 = 0x5, -1.5 = 0xB)
-    assert q.codes[1, 20] == 0x5 | (0xB << 4)
+    # scale 2^(floor(log2 3) - 2) = 1/2; element 40 = pair 20, low nibble, 41 the high nibble:
+    # E2M1 codes of 3 / (1/2) = 6 (0x7) and -1.5 / (1/2) = -3 (0xD)
+    assert q.scales[1, 1] == 127 - 1
+    assert q.codes[1, 20] == 0x7 | (0xD << 4)
     assert q.shape == (2, 64) and q.fmt == "mxfp4" and q.group_size == 32
 
 
@@ -220,9 +222,9 @@ def test_nvfp4_equals_recipe(simd, rng):
 
 def test_bad_input():
     x = np.ones((2, 48), np.float32)
-    with pytest.raises(ValueError, match="multiple of 32"):
+    with pytest.raises(ValueError, match="multiple of mxfp4's block of 32"):
         lowbit.quantize(x, "mxfp4")
-    with pytest.raises(ValueError, match="multiple of 16"):
+    with pytest.raises(ValueError, match="multiple of nvfp4's block of 16"):
         lowbit.quantize(np.ones((2, 40), np.float32), "nvfp4")
     with pytest.raises(ValueError, match="fixed block"):
         lowbit.quantize(np.ones((2, 64), np.float32), "mxfp4", group_size=64)

@@ -94,7 +94,7 @@ def _build() -> tuple[dict, dict, dict]:
         fin = np.abs(vals[np.isfinite(vals)])
         pos = fin[fin > 0]
         if base["kind"] == "int":
-            vmax, vmin_n, vmin_s = float(fin.max()), 1.0, 1.0
+            vmax, vmin_n, vmin_s = float(vals.max()), 1.0, 1.0
         else:
             vmax, vmin_s = float(pos.max()), float(pos.min())
             vmin_n = (2.0 ** (1 - base["bias"])) if base["mantissa_bits"] > 0 else vmin_s

@@ -30,31 +30,16 @@ def _seed(seed, mode: int) -> int:
     return int(seed)
 
 
-def _f64_to_f32_odd(d: np.ndarray) -> np.ndarray:
-    """float64 -> float32 rounded to odd, so one more rounding to a format of
-    at most 21 significand bits equals the direct correct rounding of d."""
-    f = d.astype(np.float32)
-    back = f.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        inexact = (back != d) & ~np.isnan(d)
-        over = inexact & (np.abs(back) > np.abs(d))
-    f = np.where(over, np.nextafter(f, np.float32(0)), f)
-    bits = f.view(np.uint32) | inexact.astype(np.uint32)
-    return bits.view(np.float32)
-
-
 def _as_f32(x, name: str = "x") -> np.ndarray:
-    """Float input as C-contiguous float32 without changing any value's
-    rounding: float16/bfloat16 widen exactly, float64 rounds to odd."""
+    """Input as C-contiguous float32: float16/bfloat16 widen exactly; float64
+    and integers round to nearest float32 first, as ml_dtypes' casts do (so a
+    float64 can round twice: 1 + 2^-4 + 2^-40 becomes the E4M3 tie 1.0625
+    and then 1.0, exactly like ``x.astype(ml_dtypes.float8_e4m3fn)``)."""
     a = np.asarray(x)
     if a.dtype == np.float32:
         return np.ascontiguousarray(a)
-    if a.dtype.kind == "f" and a.dtype.itemsize == 8:
-        return np.ascontiguousarray(_f64_to_f32_odd(a))
-    if a.dtype.kind in "fiu" or a.dtype.name in ("bfloat16",):
-        if a.dtype.kind in "iu" or a.dtype.itemsize > 4:
-            return np.ascontiguousarray(_f64_to_f32_odd(a.astype(np.float64)))
-        return np.ascontiguousarray(a.astype(np.float32))
+    if a.dtype.kind in "fiu" and a.dtype.kind != "c":
+        return np.ascontiguousarray(a, dtype=np.float32)
     if a.dtype.kind == "V" or a.dtype.type.__module__.startswith("ml_dtypes"):
         try:
             return np.ascontiguousarray(a.astype(np.float32))
@@ -70,8 +55,8 @@ def encode(x, fmt: str, *, saturate: bool = False, rounding: str = "nearest", se
     ----------
     x : array_like
         Real values (float32 as is; float16 / bfloat16 widen exactly; float64
-        and integers are rounded once, correctly, to the format: they pass
-        through float32 rounded to odd).
+        and integers are rounded to float32 first, as ml_dtypes' own casts
+        do, so the codes still equal ``x.astype(ml_dtypes.<fmt>)``).
     fmt : str
         An element format of ``scalecore.lowbit.formats``: ``float8_e4m3fn``,
         ``float8_e5m2``, ``float6_e3m2fn``, ``float6_e2m3fn``,
