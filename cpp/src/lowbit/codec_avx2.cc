@@ -77,10 +77,38 @@ inline __m256i enc8_e8m0(__m256 xf, bool sat, bool* slow) {
   return blend(code, S(0xFF), bad);
 }
 
+// E2M1 (FP4) by comparisons: the magnitude code is the number of decision
+// points below |x|, with the ties going to the even code (RNE: > at 0.25,
+// 1.25, 2.5, 5 where the lower neighbour is even, >= at 0.75, 1.75, 3.5) or
+// up (half-away: >= everywhere).  Saturates at 6 (code 7); the sign is the
+// input's.  Equal to enc8_float<E2M1> for every non-NaN input (NaN never
+// reaches it: MX blocks with NaN are skipped, NVFP4 rejects NaN).
+template <bool Away>
+inline __m256i enc8_e2m1(__m256 x) {
+  const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+  const int GT = Away ? _CMP_GE_OQ : _CMP_GT_OQ;
+  __m256i c = _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.25f), GT));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_GE_OQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.25f), GT)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.75f), _CMP_GE_OQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(2.5f), GT)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_GE_OQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(5.0f), GT)));
+  c = _mm256_sub_epi32(_mm256_setzero_si256(), c);  // masks are -1
+  return _mm256_or_si256(c, _mm256_and_si256(_mm256_srai_epi32(_mm256_castps_si256(x), 31), S(8)));
+}
+
 template <int F, bool Away>
 inline __m256i enc8(__m256 x, bool sat, bool* slow) {
   if (ElemTraits<F>::mbits == 0) return enc8_e8m0(x, sat, slow);
   return enc8_float<F, Away>(x, sat);
+}
+// The saturating element encoder of the block quantizers.
+template <int F, bool Away>
+inline __m256i enc8_sat(__m256 x) {
+  bool slow = false;
+  if (F == SC_LB_FLOAT4_E2M1FN) return enc8_e2m1<Away>(x);
+  return enc8<F, Away>(x, true, &slow);
 }
 
 // 32 codes (one per int32 lane of c0..c3, in order) as 32 bytes in order.
@@ -100,6 +128,14 @@ inline void store_nibbles(uint8_t* out, __m256i p) {
                    _mm_packus_epi16(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1)));
 }
 
+// The low byte of each of the 8 lanes, in order.
+inline __m128i low_bytes8(__m256i v) {
+  const __m256i sel = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1,
+                                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i b = _mm256_shuffle_epi8(v, sel);
+  return _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+}
+
 inline uint32_t hmax_u31(__m256i v) {
   __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
@@ -108,6 +144,16 @@ inline uint32_t hmax_u31(__m256i v) {
 }
 inline __m256i absbits(const float* p) {
   return _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), S(0x7FFFFFFF));
+}
+
+// Lane k = max over the 8 lanes of a[k] (a 8x8 transpose-reduce).
+inline __m256i transpose_max8(const __m256i* a) {
+  __m256i t[4];
+  for (int i = 0; i < 4; ++i)
+    t[i] = _mm256_max_epi32(_mm256_unpacklo_epi32(a[2 * i], a[2 * i + 1]), _mm256_unpackhi_epi32(a[2 * i], a[2 * i + 1]));
+  const __m256i u0 = _mm256_max_epi32(_mm256_unpacklo_epi64(t[0], t[1]), _mm256_unpackhi_epi64(t[0], t[1]));
+  const __m256i u1 = _mm256_max_epi32(_mm256_unpacklo_epi64(t[2], t[3]), _mm256_unpackhi_epi64(t[2], t[3]));
+  return _mm256_max_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
 template <int F, bool Away>
@@ -180,50 +226,92 @@ float absmax_avx2(const float* x, int64_t n) {
 }
 
 // ---- MX ----
+// One block's elements given its scale code sc (not 0xFF) and 2^-e.
+template <int B, bool Away>
+inline void mx_block(const float* xb, __m256 inv, uint8_t* cb) {
+  typedef BlockTraits<B> T;
+  constexpr int E = T::element;
+  __m256i c[4];
+  if (ElemTraits<E>::kind == SC_LB_INT) {  // MXINT8: fixed point 1.6
+    for (int k = 0; k < 4; ++k) {
+      const __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * k), inv), _mm256_set1_ps(64.0f));
+      __m256i q;
+      if (Away) {
+        const __m256 av = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+        const __m256 fl = _mm256_floor_ps(av);
+        const __m256 up = _mm256_cmp_ps(_mm256_sub_ps(av, fl), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+        q = _mm256_cvttps_epi32(_mm256_add_ps(fl, _mm256_and_ps(up, _mm256_set1_ps(1.0f))));
+        q = _mm256_sign_epi32(q, _mm256_castps_si256(_mm256_or_ps(v, _mm256_set1_ps(1.0f))));
+      } else {
+        q = _mm256_cvtps_epi32(v);  // RNE (MXCSR default)
+      }
+      c[k] = _mm256_max_epi32(_mm256_min_epi32(q, S(127)), S(-127));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb), pack32s(c[0], c[1], c[2], c[3]));
+    return;
+  }
+  for (int k = 0; k < 4; ++k) c[k] = enc8_sat<E, Away>(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * k), inv));
+  const __m256i p = pack32(c[0], c[1], c[2], c[3]);
+  if (T::pack == 2)
+    store_nibbles(cb, p);
+  else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb), p);
+}
+
+// Scale codes and 2^-e of 8 blocks from their |x| maxima (bits): the vector
+// form of lb_mx_scale_code / lb_pow2.  Returns false when a maximum is a
+// float32 subnormal (the caller uses the scalar rule for that group).
+inline bool mx_scales8(__m256i amax, int emax, uint32_t* sc, float* inv) {
+  const __m256i ef = _mm256_srli_epi32(amax, 23);
+  const __m256i zero = _mm256_cmpeq_epi32(amax, _mm256_setzero_si256());
+  const __m256i sub = _mm256_andnot_si256(zero, _mm256_cmpeq_epi32(ef, _mm256_setzero_si256()));
+  if (_mm256_movemask_epi8(sub)) return false;
+  const __m256i bad = _mm256_cmpgt_epi32(amax, S(0x7F7FFFFF));
+  __m256i e = _mm256_sub_epi32(blend(ef, S(1), zero), S(127 + emax));  // zero: floor(log2 2^-126)
+  e = _mm256_max_epi32(_mm256_min_epi32(e, S(127)), S(-127));
+  const __m256i code = blend(_mm256_add_epi32(e, S(127)), S(0xFF), bad);
+  const __m256i biased = _mm256_sub_epi32(S(127), e);  // 2^-e, e in [-127, 127]
+  const __m256i ib = blend(_mm256_slli_epi32(biased, 23), S(0x00400000), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(sc), code);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(inv), ib);
+  return true;
+}
+
 template <int B, bool Away>
 void quant_mx_t(const float* x, int64_t nb, uint8_t* codes, uint8_t* scales) {
   typedef BlockTraits<B> T;
-  constexpr int E = T::element;
-  const int mode = Away ? SC_LB_ROUND_HALF_AWAY : SC_LB_ROUND_NEAREST_EVEN;
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + b * 32;
-    uint8_t* cb = codes + b * (32 / T::pack);
-    const __m256i am = _mm256_max_epi32(_mm256_max_epi32(absbits(xb), absbits(xb + 8)),
-                                        _mm256_max_epi32(absbits(xb + 16), absbits(xb + 24)));
-    const uint32_t sc = lb_mx_scale_code(lb_bits_f32(hmax_u31(am)), T::emax);
-    scales[b] = static_cast<uint8_t>(sc);
-    if (sc == 0xFFu) {
-      for (int j = 0; j < 32 / T::pack; ++j) cb[j] = 0;
-      continue;
+  constexpr int per = 32 / T::pack;
+  int64_t b = 0;
+  alignas(32) uint32_t sc[8];
+  alignas(32) float inv[8];
+  for (; b < nb; b += 8) {
+    const int nk = nb - b < 8 ? static_cast<int>(nb - b) : 8;
+    const float* xg = x + b * 32;
+    __m256i am[8];
+    for (int k = 0; k < 8; ++k) {
+      const float* xb = xg + 32 * (k < nk ? k : 0);
+      am[k] = _mm256_max_epi32(_mm256_max_epi32(absbits(xb), absbits(xb + 8)),
+                               _mm256_max_epi32(absbits(xb + 16), absbits(xb + 24)));
     }
-    const __m256 inv = _mm256_set1_ps(lb_pow2(127 - static_cast<int>(sc)));
-    __m256i c[4];
-    if (ElemTraits<E>::kind == SC_LB_INT) {  // MXINT8: fixed point 1.6
-      for (int k = 0; k < 4; ++k) {
-        const __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * k), inv), _mm256_set1_ps(64.0f));
-        __m256i q;
-        if (Away) {
-          const __m256 av = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
-          const __m256 fl = _mm256_floor_ps(av);
-          const __m256 up = _mm256_cmp_ps(_mm256_sub_ps(av, fl), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-          q = _mm256_cvttps_epi32(_mm256_add_ps(fl, _mm256_and_ps(up, _mm256_set1_ps(1.0f))));
-          q = _mm256_sign_epi32(q, _mm256_castps_si256(_mm256_or_ps(v, _mm256_set1_ps(1.0f))));
-        } else {
-          q = _mm256_cvtps_epi32(v);  // RNE (MXCSR default)
-        }
-        c[k] = _mm256_max_epi32(_mm256_min_epi32(q, S(127)), S(-127));
+    if (!mx_scales8(transpose_max8(am), T::emax, sc, inv)) {
+      for (int k = 0; k < nk; ++k) {
+        alignas(32) uint32_t t[8];
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(t), am[k]);
+        uint32_t m = 0;
+        for (int l = 0; l < 8; ++l) m = t[l] > m ? t[l] : m;
+        sc[k] = lb_mx_scale_code(lb_bits_f32(m), T::emax);
+        inv[k] = sc[k] == 0xFFu ? 0.0f : lb_pow2(127 - static_cast<int>(sc[k]));
       }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb), pack32s(c[0], c[1], c[2], c[3]));
-      continue;
     }
-    bool slow = false;
-    for (int k = 0; k < 4; ++k) c[k] = enc8<E, Away>(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * k), inv), true, &slow);
-    const __m256i p = pack32(c[0], c[1], c[2], c[3]);
-    if (T::pack == 2)
-      store_nibbles(cb, p);
-    else
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb), p);
-    (void)mode;
+    for (int k = 0; k < nk; ++k) {
+      scales[b + k] = static_cast<uint8_t>(sc[k]);
+      uint8_t* cb = codes + (b + k) * per;
+      if (sc[k] == 0xFFu) {
+        for (int j = 0; j < per; ++j) cb[j] = 0;
+        continue;
+      }
+      mx_block<B, Away>(xg + 32 * k, _mm256_set1_ps(inv[k]), cb);
+    }
   }
 }
 
@@ -249,26 +337,35 @@ void quant_mx_avx2(int b, const float* x, int64_t nb, int mode, uint8_t* codes, 
   }
 }
 
-// ---- NVFP4: two blocks of 16 per step ----
+// ---- NVFP4: 8 blocks of 16 per step, scales as vectors ----
 void quant_nvfp4_avx2(const float* x, int64_t nb, float s_t, uint8_t* codes, uint8_t* scales) {
-  int64_t b = 0;
   const __m256 lo = _mm256_set1_ps(-6.0f), hi = _mm256_set1_ps(6.0f);
-  for (; b + 2 <= nb; b += 2) {
-    const float* xb = x + b * 16;
-    __m256i c[4];
-    bool slow = false;
-    for (int h = 0; h < 2; ++h) {
-      const float amax = lb_bits_f32(hmax_u31(_mm256_max_epi32(absbits(xb + 16 * h), absbits(xb + 16 * h + 8))));
-      const uint32_t sc = lb_nvfp4_scale_code(amax, s_t);
-      scales[b + h] = static_cast<uint8_t>(sc);
-      const __m256 total = _mm256_set1_ps(s_t * lb_decode<SC_LB_FLOAT8_E4M3FN>(sc));
-      for (int k = 0; k < 2; ++k) {
-        __m256 v = _mm256_div_ps(_mm256_loadu_ps(xb + 16 * h + 8 * k), total);
-        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-        c[2 * h + k] = enc8<SC_LB_FLOAT4_E2M1FN, false>(v, true, &slow);
+  const float* e4m3 = luts().t[SC_LB_FLOAT8_E4M3FN];
+  const __m256 vst = _mm256_set1_ps(s_t);
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const float* xg = x + b * 16;
+    __m256i am[8];
+    for (int k = 0; k < 8; ++k) am[k] = _mm256_max_epi32(absbits(xg + 16 * k), absbits(xg + 16 * k + 8));
+    // lb_nvfp4_scale_code on 8 lanes: E4M3(clamp(amax / 6 / s_t, 2^-6, 448))
+    __m256 v = _mm256_div_ps(_mm256_div_ps(_mm256_castsi256_ps(transpose_max8(am)), _mm256_set1_ps(6.0f)), vst);
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(0.015625f)), _mm256_set1_ps(448.0f));
+    const __m256i code = enc8_float<SC_LB_FLOAT8_E4M3FN, false>(v, true);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), low_bytes8(code));
+    const __m256 tot = _mm256_mul_ps(vst, _mm256_i32gather_ps(e4m3, code, 4));
+    for (int k = 0; k < 8; k += 2) {
+      __m256i c[4];
+      for (int h = 0; h < 2; ++h) {
+        // the block's total scale broadcast from its lane (no store / reload)
+        const __m256 t = _mm256_permutevar8x32_ps(tot, _mm256_set1_epi32(k + h));
+        for (int q = 0; q < 2; ++q) {
+          __m256 w = _mm256_div_ps(_mm256_loadu_ps(xg + 16 * (k + h) + 8 * q), t);
+          w = _mm256_min_ps(_mm256_max_ps(w, lo), hi);
+          c[2 * h + q] = enc8_sat<SC_LB_FLOAT4_E2M1FN, false>(w);
+        }
       }
+      store_nibbles(codes + (b + k) * 8, pack32(c[0], c[1], c[2], c[3]));
     }
-    store_nibbles(codes + b * 8, pack32(c[0], c[1], c[2], c[3]));
   }
   plain::quant_nvfp4(x + b * 16, nb - b, s_t, SC_LB_ROUND_NEAREST_EVEN, 0, 0, codes + b * 8, scales + b);
 }
