@@ -260,3 +260,34 @@ def test_bad_input():
         lowbit.Quantized("nvfp4", (1, 16), nq.codes, nq.scales, tensor_scale=0.0)
     with pytest.raises(ValueError, match="tensor_scale"):
         lowbit.Quantized("nvfp4", (1, 16), nq.codes, nq.scales, tensor_scale=float("nan"))
+
+
+def _all_finite_f16() -> np.ndarray:
+    v = np.arange(65536, dtype=np.uint16).view(np.float16)
+    return v[np.isfinite(v)].astype(np.float32)  # 63,488 values
+
+
+@pytest.mark.parametrize("fmt", list(MX))
+def test_mx_all_float16_values(simd, fmt):
+    # every finite float16, shuffled into blocks (varied block maxima) and sorted into blocks (every element
+    # value of the grid relative to its block maximum)
+    v = _all_finite_f16()
+    for x in (np.random.default_rng(7).permutation(v).reshape(-1, 64),
+              v[np.argsort(np.abs(v), kind="stable")].reshape(-1, 32)):
+        want_c, want_s = ref_mx(x, fmt)
+        q = lowbit.quantize(x, fmt)
+        np.testing.assert_array_equal(q.scales, want_s)
+        np.testing.assert_array_equal(q.codes, want_c)
+        want_c, want_s = ref_mx(x, fmt, rounding="half_away")
+        np.testing.assert_array_equal(lowbit.quantize(x, fmt, rounding="half_away").codes, want_c)
+
+
+def test_nvfp4_all_float16_values(simd):
+    v = _all_finite_f16()
+    x = v[np.argsort(np.abs(v), kind="stable")].reshape(-1, 16)
+    for ts in (None, 1e-3, 0.5):
+        want_c, want_s, want_t = ref_nvfp4(x, tensor_scale=ts)
+        q = lowbit.quantize(x, "nvfp4", tensor_scale=ts)
+        assert q.tensor_scale == want_t
+        np.testing.assert_array_equal(q.scales, want_s)
+        np.testing.assert_array_equal(q.codes, want_c)

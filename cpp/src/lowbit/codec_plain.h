@@ -132,8 +132,11 @@ inline void quant_nvfp4(const float* x, int64_t nb, float s_t, int mode, uint64_
   }
 }
 
-// The shared symmetric INT4/INT8 rule: scale = amax / qmax (float32), code =
-// clamp(rint(x / scale), -qmax - 1, qmax); scale 0 and codes 0 when amax == 0
+// The shared INT4/INT8 rule (PackedLinear implements the same): symmetric,
+// groups of g consecutive elements along the quantized axis; amax = max|x|
+// over the group; scale = amax / qmax in float32 (qmax 7 for int4, 127 for
+// int8); code = clamp(rint_half_even(x / scale) computed in float32,
+// -qmax-1, qmax); a group with amax == 0 stores scale 0 and codes 0
 // (and when amax / qmax underflows to 0: amax < qmax * 2^-149).
 inline int64_t quant_int_sym(int bits, const float* x, int64_t nb, int64_t g, int mode, uint64_t seed,
                              uint64_t idx0, uint8_t* codes, float* scales) {

@@ -35,6 +35,8 @@ def hadamard(x, *, block: int, seed: int | None = None, inverse: bool = False) -
     Returns
     -------
     numpy.ndarray of float32, shape of ``x``
+        NaN or Inf in a block propagate to the whole block (every output is
+        a sum over the block).
     """
     if isinstance(block, (bool, np.bool_)) or not isinstance(block, (int, np.integer)):
         raise TypeError(f"block: expected an int, got {type(block).__name__}")

@@ -254,19 +254,22 @@ def quantize(x, fmt: str, *, axis: int = -1, group_size: int | None | Literal["t
           when given), ``s_b = E4M3_rne(clip(amax_b / 6 / s_t, 2^-6, 448))``,
           element ``E2M1(clip(x / (s_t * s_b), -6, 6))``, all in float32.
           NaN/Inf input raises ValueError (one would poison s_t).
-        * ``int8``, ``int4`` (symmetric; ``symmetric=False`` or ``uint4`` for
-          the asymmetric variants): the shared INT4/INT8 rule -- symmetric,
-          groups of ``group_size`` consecutive elements along ``axis``
-          (``None``: per channel, the whole axis; ``"tensor"``: one group);
-          ``amax = max|x|`` over the group; ``scale = amax / qmax`` in float32
-          (qmax 7 for int4, 127 for int8); ``code = clamp(rint_half_even(x /
-          scale) computed in float32, -qmax-1, qmax)``; a group with amax == 0
-          stores scale 0 and codes 0 (also when amax / qmax underflows to 0);
-          dequantized value ``code * scale`` in float32.  Asymmetric:
-          ``lo = min(min x, 0)``, ``hi = max(max x, 0)``, ``scale = (hi - lo) /
-          (2^bits - 1)``, ``zero = clamp(rint(-lo / scale), 0, 2^bits - 1)``,
-          ``code = clamp(rint(x / scale) + zero, 0, 2^bits - 1)``, value
-          ``(code - zero) * scale``.  NaN/Inf input raises ValueError.
+        * ``int8``, ``int4`` (the shared INT4/INT8 rule): symmetric, groups of
+          ``group_size`` consecutive elements along the quantized axis (default
+          the last axis; group_size=None means per-channel, i.e. the whole
+          axis; a per-tensor mode is one group: ``group_size="tensor"``);
+          amax = max|x| over the group; scale = amax / qmax in float32 (qmax 7
+          for int4, 127 for int8); code = clamp(rint_half_even(x / scale)
+          computed in float32, -qmax-1, qmax); a group with amax == 0 stores
+          scale 0 and codes 0 (so does a group whose amax / qmax underflows to
+          0); dequantized value = code * scale in float32.  INT4 packing in
+          ``Quantized``: two nibbles per byte, element 2i in the low nibble,
+          2i+1 in the high nibble, two's-complement nibbles.
+          Asymmetric (``symmetric=False``, or ``uint4``): ``lo = min(min x,
+          0)``, ``hi = max(max x, 0)``, ``scale = (hi - lo) / (2^bits - 1)``,
+          ``zero = clamp(rint(-lo / scale), 0, 2^bits - 1)``, ``code =
+          clamp(rint(x / scale) + zero, 0, 2^bits - 1)`` (unsigned codes),
+          value ``(code - zero) * scale``.  NaN/Inf input raises ValueError.
         * ``int4_fp8scale``: FireQ's INT4 weights with E4M3 group scales and a
           per-tensor power-of-two multiplier, see :func:`quantize_int4_fp8scale`.
     axis : int
