@@ -291,3 +291,36 @@ def test_nvfp4_all_float16_values(simd):
         assert q.tensor_scale == want_t
         np.testing.assert_array_equal(q.scales, want_s)
         np.testing.assert_array_equal(q.codes, want_c)
+
+
+def test_fp4_ue5m3(simd, rng):
+    # reference: UE5M3 scale of amax/6 (the ue5m3 codec is checked against its own grid in
+    # test_lowbit_codec), E2M1 elements by ml_dtypes
+    v = _all_finite_f16()
+    cases = [v[np.argsort(np.abs(v), kind="stable")].reshape(-1, 16), _inputs(rng)[1],
+             (rng.standard_normal((4, 64)) * 1e-6).astype(np.float32)]
+    for x in cases:
+        b = x.reshape(x.shape[0], -1, 16)
+        amax = np.max(np.abs(b), axis=-1)
+        sc = lowbit.encode((amax / np.float32(6)).astype(np.float32), "ue5m3", saturate=True)
+        s = lowbit.decode(sc, "ue5m3")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.clip((b / s[..., None]).astype(np.float32), -6, 6)
+        c = np.where(s[..., None] == 0, 0, w.astype(ml_dtypes.float4_e2m1fn).view(np.uint8)).reshape(x.shape)
+        want = ((c[:, 0::2] & 0xF) | ((c[:, 1::2] & 0xF) << 4)).astype(np.uint8)
+        q = lowbit.quantize(x, "fp4_ue5m3")
+        np.testing.assert_array_equal(q.scales, sc)
+        np.testing.assert_array_equal(q.codes, want)
+        deq = (c.view(ml_dtypes.float4_e2m1fn).astype(np.float32).reshape(b.shape) * s[..., None]).reshape(x.shape)
+        np.testing.assert_array_equal(q.dequantize(), deq)
+    # no per-tensor scale needed: tiny and huge blocks side by side keep their relative accuracy
+    y = np.concatenate([rng.standard_normal((8, 16)) * 1e-4, rng.standard_normal((8, 16)) * 1e4]).astype(np.float32)
+    d = lowbit.quantize(y, "fp4_ue5m3").dequantize()
+    rel = np.linalg.norm(d - y, axis=1) / np.linalg.norm(y, axis=1)
+    assert rel.max() < 0.25
+    z = np.zeros((1, 32), np.float32)
+    z[0, 3] = np.nan
+    d = lowbit.quantize(z, "fp4_ue5m3").dequantize()
+    assert np.isnan(d[0, :16]).all() and (d[0, 16:] == 0).all()
+    with pytest.raises(ValueError, match="block of 16"):
+        lowbit.quantize(np.ones((1, 24), np.float32), "fp4_ue5m3")

@@ -120,6 +120,20 @@ py::tuple quantize_nvfp4(const py::array& x, float tensor_scale, int mode, uint6
   return py::make_tuple(codes, scales, st);
 }
 
+py::tuple quantize_fp4_ue5m3(const py::array& x, int mode, uint64_t seed) {
+  const float* px = checked_ptr<float>(x, "x");
+  int64_t rows, K;
+  rows_k(x, "x", &rows, &K);
+  if (K % 16 != 0) throw ValueError("x: the quantized axis must be a multiple of 16, got " + std::to_string(K));
+  py::array_t<uint8_t> codes({rows, K / 2}), scales({rows, K / 16});
+  uint8_t *pc = codes.mutable_data(), *ps = scales.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    lowbit_quantize_fp4_ue5m3(px, rows, K, mode, seed, pc, ps);
+  }
+  return py::make_tuple(codes, scales);
+}
+
 py::tuple quantize_int(const py::array& x, int bits, bool symmetric, int64_t g, int mode, uint64_t seed, int impl) {
   const float* px = checked_ptr<float>(x, "x");
   int64_t rows, K;
@@ -235,6 +249,7 @@ void bind_lowbit(py::module_& m) {
         py::arg("impl") = 0);
   m.def("lowbit_quantize_nvfp4", &quantize_nvfp4, py::arg("x"), py::arg("tensor_scale"), py::arg("mode"),
         py::arg("seed"), py::arg("impl") = 0);
+  m.def("lowbit_quantize_fp4_ue5m3", &quantize_fp4_ue5m3, py::arg("x"), py::arg("mode"), py::arg("seed"));
   m.def("lowbit_quantize_int", &quantize_int, py::arg("x"), py::arg("bits"), py::arg("symmetric"),
         py::arg("group_size"), py::arg("mode"), py::arg("seed"), py::arg("impl") = 0);
   m.def("lowbit_group_absmax", &group_absmax, py::arg("x"), py::arg("group_size"), py::arg("impl") = 0);

@@ -132,6 +132,30 @@ inline void quant_nvfp4(const float* x, int64_t nb, float s_t, int mode, uint64_
   }
 }
 
+// E2M1 blocks of 16 with a UE5M3 scale (fp4_ue5m3): scale = UE5M3(amax / 6)
+// by RNE, saturating; elements E2M1(clamp(x / scale, -6, 6)); a zero scale
+// (amax / 6 below half of 2^-17) gives zero codes; a block holding NaN or
+// +-Inf gets the NaN scale 0xFF and zero codes (it dequantizes to NaN).
+inline void quant_fp4_ue5m3(const float* x, int64_t nb, int mode, uint64_t seed, uint64_t idx0, uint8_t* codes,
+                            uint8_t* scales) {
+  RndStream rs(mode, seed);
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * 16;
+    uint8_t* cb = codes + b * 8;
+    const float amax = absmax(xb, 16);
+    const uint32_t sc = amax <= 3.4028235e38f
+                            ? lb_encode<SC_LB_UE5M3>(amax / 6.0f, true, SC_LB_ROUND_NEAREST_EVEN, 0u)
+                            : 0xFFu;
+    scales[b] = static_cast<uint8_t>(sc);
+    const float s = lb_decode<SC_LB_UE5M3>(sc);
+    if (sc == 0xFFu || s == 0.0f) {
+      for (int j = 0; j < 8; ++j) cb[j] = 0;
+      continue;
+    }
+    for (int j = 0; j < 16; ++j) put_code(cb, j, lb_nvfp4_encode_elem(xb[j], s, mode, rs(idx0 + b * 16 + j)), 2);
+  }
+}
+
 // The shared INT4/INT8 rule (PackedLinear implements the same): symmetric,
 // groups of g consecutive elements along the quantized axis; amax = max|x|
 // over the group; scale = amax / qmax in float32 (qmax 7 for int4, 127 for

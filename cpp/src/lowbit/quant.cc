@@ -119,6 +119,17 @@ float lowbit_quantize_nvfp4(const float* x, int64_t rows, int64_t K, float tenso
   return s_t;
 }
 
+void lowbit_quantize_fp4_ue5m3(const float* x, int64_t rows, int64_t K, int mode, uint64_t seed, uint8_t* codes,
+                               uint8_t* scales) {
+  check_mode(mode);
+  if (K % 16 != 0) throw ValueError("x: the quantized axis must be a multiple of 16, got " + std::to_string(K));
+  const int64_t nb = rows * (K / 16);
+  parallel_for(nb, kGrainElems / 16, [&](int64_t b0, int64_t b1) {
+    plain::quant_fp4_ue5m3(x + b0 * 16, b1 - b0, mode, seed, static_cast<uint64_t>(b0 * 16), codes + b0 * 8,
+                           scales + b0);
+  });
+}
+
 namespace {
 int64_t group_grain(int64_t g) {
   const int64_t gr = kGrainElems / g;

@@ -5,7 +5,7 @@
   (``float8_e4m3fn``, ``float8_e5m2``, ``float6_e3m2fn``, ``float6_e2m3fn``,
   ``float4_e2m1fn``, ``float8_e8m0fnu``, ``ue5m3``, ``int8``, ``int4``,
   ``uint4``) and block formats (``mxfp8_e4m3``, ``mxfp8_e5m2``,
-  ``mxfp6_e3m2``, ``mxfp6_e2m3``, ``mxfp4``, ``mxint8``, ``nvfp4``, ``int8``,
+  ``mxfp6_e3m2``, ``mxfp6_e2m3``, ``mxfp4``, ``mxint8``, ``nvfp4``, ``fp4_ue5m3``, ``int8``,
   ``int4``, ``uint4``, ``int4_fp8scale``).
 * :func:`encode` / :func:`decode` - one uint8 code per element, bit-equal to
   ml_dtypes' casts where ml_dtypes has the format; saturating and

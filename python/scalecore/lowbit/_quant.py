@@ -254,6 +254,13 @@ def quantize(x, fmt: str, *, axis: int = -1, group_size: int | None | Literal["t
           when given), ``s_b = E4M3_rne(clip(amax_b / 6 / s_t, 2^-6, 448))``,
           element ``E2M1(clip(x / (s_t * s_b), -6, 6))``, all in float32.
           NaN/Inf input raises ValueError (one would poison s_t).
+        * ``fp4_ue5m3``: E2M1 elements in blocks of 16 with one UE5M3 scale
+          each and no per-tensor scale (the UE5M3 proposal of arXiv
+          2509.17791 / 2601.19026; block size 16 is our choice):
+          ``scale = UE5M3_rne(amax_b / 6)`` (saturating at 114688), element
+          ``E2M1(clip(x / scale, -6, 6))``; a scale that rounds to 0
+          (amax_b / 6 < 2^-18) gives zero codes; a block with NaN/Inf gets
+          the NaN scale 0xFF and dequantizes to NaN.
         * ``int8``, ``int4`` (the shared INT4/INT8 rule): symmetric, groups of
           ``group_size`` consecutive elements along the quantized axis (default
           the last axis; group_size=None means per-channel, i.e. the whole
@@ -307,7 +314,7 @@ def quantize(x, fmt: str, *, axis: int = -1, group_size: int | None | Literal["t
     info = formats[name]
     if tensor_scale is not None and name != "nvfp4":
         raise ValueError(f"tensor_scale: only nvfp4 takes a per-tensor scale, not {name}")
-    if name in _MX or name == "nvfp4":
+    if name in _MX or name in ("nvfp4", "fp4_ue5m3"):
         if group_size not in (None, info.block):
             raise ValueError(f"group_size: {name} has a fixed block of {info.block} elements, got {group_size!r}")
         rows2 = _to_rows(xs, axis, False)
@@ -324,7 +331,10 @@ def quantize(x, fmt: str, *, axis: int = -1, group_size: int | None | Literal["t
                 ts = 0.0
             codes, scales, st = _core.lowbit_quantize_nvfp4(rows2, ts, mode, s)
             return Quantized(name, xs.shape, codes, scales, axis=axis, tensor_scale=st)
-        codes, scales = _core.lowbit_quantize_mx(rows2, bid, mode, s)
+        if name == "fp4_ue5m3":
+            codes, scales = _core.lowbit_quantize_fp4_ue5m3(rows2, mode, s)
+        else:
+            codes, scales = _core.lowbit_quantize_mx(rows2, bid, mode, s)
         return Quantized(name, xs.shape, codes, scales, axis=axis)
     # integer groups
     if name == "uint4":

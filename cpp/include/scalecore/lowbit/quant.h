@@ -74,6 +74,10 @@ void lowbit_quantize_mx(int b, const float* x, int64_t rows, int64_t K, int mode
 // amax / (448 * 6), 1 when amax == 0).  Throws ValueError on NaN/Inf input.
 float lowbit_quantize_nvfp4(const float* x, int64_t rows, int64_t K, float tensor_scale, int mode, uint64_t seed,
                             uint8_t* codes, uint8_t* scales, int impl);
+// E2M1 with a UE5M3 scale per 16 (fp4_ue5m3; see codec_plain.h): K % 16 == 0.
+// One plain kernel at every level.
+void lowbit_quantize_fp4_ue5m3(const float* x, int64_t rows, int64_t K, int mode, uint64_t seed, uint8_t* codes,
+                               uint8_t* scales);
 // Integer groups of g (K % g == 0).  bits 4 or 8.  Symmetric: scales only;
 // asymmetric: zeros too (codes unsigned).  Throws ValueError on NaN/Inf.
 void lowbit_quantize_int(int bits, bool symmetric, const float* x, int64_t rows, int64_t K, int64_t g, int mode,
