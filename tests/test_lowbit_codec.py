@@ -199,6 +199,8 @@ def test_format_catalogue_and_errors():
 
 
 def test_shapes_and_threads():
+    assert lowbit.encode(np.float32(3.0), "float8_e4m3fn").shape == () and lowbit.encode([], "int4").shape == (0,)
+    assert lowbit.decode(np.uint8(0x38), "float8_e4m3fn") == 1.0 and lowbit.decode(np.uint8(0x38), "float8_e4m3fn").shape == ()
     import scalecore
     x = np.random.default_rng(0).standard_normal((3, 70001)).astype(np.float32)
     ref = lowbit.encode(x, "float8_e5m2")

@@ -37,12 +37,12 @@ def _as_f32(x, name: str = "x") -> np.ndarray:
     and then 1.0, exactly like ``x.astype(ml_dtypes.float8_e4m3fn)``)."""
     a = np.asarray(x)
     if a.dtype == np.float32:
-        return np.ascontiguousarray(a)
+        return np.asarray(a, order="C")
     if a.dtype.kind in "fiu" and a.dtype.kind != "c":
-        return np.ascontiguousarray(a, dtype=np.float32)
+        return np.asarray(a, dtype=np.float32, order="C")
     if a.dtype.kind == "V" or a.dtype.type.__module__.startswith("ml_dtypes"):
         try:
-            return np.ascontiguousarray(a.astype(np.float32))
+            return np.asarray(a.astype(np.float32), order="C")
         except (TypeError, ValueError):
             pass
     raise TypeError(f"{name}: expected a real floating-point or integer array, got dtype {a.dtype}")
@@ -91,7 +91,7 @@ def encode(x, fmt: str, *, saturate: bool = False, rounding: str = "nearest", se
     f = element_id(fmt)
     mode = _mode(rounding)
     xs = _as_f32(x)
-    return _core.lowbit_encode(xs, f, bool(saturate), mode, _seed(seed, mode))
+    return _core.lowbit_encode(xs, f, bool(saturate), mode, _seed(seed, mode)).reshape(xs.shape)
 
 
 def decode(codes, fmt: str) -> np.ndarray:
@@ -117,7 +117,8 @@ def decode(codes, fmt: str) -> np.ndarray:
             c = c.view(np.uint8)
         else:
             raise TypeError(f"codes: expected a uint8 array, got dtype {c.dtype}")
-    return _core.lowbit_decode(np.ascontiguousarray(c), f)
+    c = np.asarray(c, order="C")
+    return _core.lowbit_decode(c, f).reshape(c.shape)
 
 
 class Quantized:
