@@ -1,0 +1,20 @@
+"""Equivariant tensor products (e3nn-compatible): irreps, the real
+Clebsch-Gordan basis and spherical harmonics; torch modules in
+:mod:`scalecore.tp.torch` (imported on request, never by ``scalecore.tp``).
+
+Conventions are e3nn 0.6's throughout (irreps strings and ordering, the
+``[mul, 2l+1]`` feature layout, the real basis with y as the polar axis,
+unit-Frobenius ``wigner_3j``); the tests compare against e3nn itself.
+"""
+from ._irreps import Irrep, Irreps, MulIr
+from ._wigner import WIGNER_3J_MAX_L, so3_generators, wigner_3j, wigner_D
+
+__all__ = [
+    "Irrep",
+    "Irreps",
+    "MulIr",
+    "wigner_3j",
+    "wigner_D",
+    "so3_generators",
+    "WIGNER_3J_MAX_L",
+]
