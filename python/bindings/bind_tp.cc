@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.h"
+#include "scalecore/tp/sh.h"
 #include "scalecore/tp/wigner.h"
 
 namespace py = pybind11;
@@ -27,6 +28,103 @@ py::array_t<double> wigner_3j_py(int l1, int l2, int l3) {
   return out;
 }
 
+// ShArgs from (n, lmax, normalization, normalize, col_offset[lmax+1], dim).
+tp::ShArgs sh_args(const py::array& vec, const std::vector<int>& col_offset, int normalization, bool normalize,
+                   int64_t dim) {
+  if (vec.ndim() != 2 || vec.shape(1) != 3)
+    throw ValueError("vectors: expected shape (n, 3), got " + shape_str(vec));
+  if (col_offset.empty()) throw ValueError("col_offset: expected lmax + 1 entries");
+  tp::ShArgs a;
+  a.lmax = static_cast<int>(col_offset.size()) - 1;
+  a.normalization = normalization;
+  a.normalize = normalize;
+  a.col_offset = col_offset.data();
+  a.dim = dim;
+  a.n = vec.shape(0);
+  return a;
+}
+
+template <class S>
+py::array_t<S> sh_forward_py(const py::array& vec, const std::vector<int>& col_offset, int normalization,
+                             bool normalize, int64_t dim, bool ref) {
+  const S* v = checked_ptr<S>(vec, "vectors");
+  tp::ShArgs a = sh_args(vec, col_offset, normalization, normalize, dim);
+  py::array_t<S> out({a.n, dim});
+  S* o = out.mutable_data();
+  if (a.n * dim > 0) std::memset(o, 0, sizeof(S) * a.n * dim);
+  {
+    py::gil_scoped_release nogil;
+    if (ref)
+      tp::sh_forward_ref<S>(a, v, o);
+    else
+      tp::sh_forward<S>(a, v, o);
+  }
+  return out;
+}
+
+template <class S>
+py::array_t<S> sh_backward_py(const py::array& vec, const py::array& gout, const std::vector<int>& col_offset,
+                              int normalization, bool normalize, int64_t dim, bool ref) {
+  const S* v = checked_ptr<S>(vec, "vectors");
+  tp::ShArgs a = sh_args(vec, col_offset, normalization, normalize, dim);
+  const S* g = checked_ptr<S>(gout, "grad_output");
+  check_shape(gout, {a.n, dim}, "grad_output");
+  py::array_t<S> gv({a.n, int64_t(3)});
+  {
+    py::gil_scoped_release nogil;
+    if (ref)
+      tp::sh_backward_ref<S>(a, v, g, gv.mutable_data());
+    else
+      tp::sh_backward<S>(a, v, g, gv.mutable_data());
+  }
+  return gv;
+}
+
+template <class S>
+py::tuple sh_double_backward_py(const py::array& vec, const py::array& gout, const py::array& ggvec,
+                                const std::vector<int>& col_offset, int normalization, bool normalize, int64_t dim,
+                                bool ref) {
+  const S* v = checked_ptr<S>(vec, "vectors");
+  tp::ShArgs a = sh_args(vec, col_offset, normalization, normalize, dim);
+  const S* g = checked_ptr<S>(gout, "grad_output");
+  check_shape(gout, {a.n, dim}, "grad_output");
+  const S* gg = checked_ptr<S>(ggvec, "grad_grad_vectors");
+  check_shape(ggvec, {a.n, int64_t(3)}, "grad_grad_vectors");
+  py::array_t<S> ggout({a.n, dim});
+  py::array_t<S> gv2({a.n, int64_t(3)});
+  S* go = ggout.mutable_data();
+  if (a.n * dim > 0) std::memset(go, 0, sizeof(S) * a.n * dim);
+  {
+    py::gil_scoped_release nogil;
+    if (ref)
+      tp::sh_double_backward_ref<S>(a, v, g, gg, go, gv2.mutable_data());
+    else
+      tp::sh_double_backward<S>(a, v, g, gg, go, gv2.mutable_data());
+  }
+  return py::make_tuple(ggout, gv2);
+}
+
+template <class S>
+py::tuple sh_derivatives_py(const py::array& vec, const std::vector<int>& col_offset, int normalization,
+                            bool normalize, int64_t dim, bool want_hess) {
+  const S* v = checked_ptr<S>(vec, "vectors");
+  tp::ShArgs a = sh_args(vec, col_offset, normalization, normalize, dim);
+  py::array_t<S> out({a.n, dim});
+  py::array_t<S> jac({a.n, dim, int64_t(3)});
+  py::array_t<S> hess(want_hess ? std::vector<int64_t>{a.n, dim, 3, 3} : std::vector<int64_t>{0});
+  std::memset(out.mutable_data(), 0, sizeof(S) * a.n * dim);
+  std::memset(jac.mutable_data(), 0, sizeof(S) * a.n * dim * 3);
+  if (want_hess) std::memset(hess.mutable_data(), 0, sizeof(S) * a.n * dim * 9);
+  {
+    py::gil_scoped_release nogil;
+    tp::sh_derivatives<S>(a, v, out.mutable_data(), jac.mutable_data(), want_hess ? hess.mutable_data() : nullptr);
+  }
+  if (want_hess) return py::make_tuple(out, jac, hess);
+  return py::make_tuple(out, jac);
+}
+
+bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
+
 }  // namespace
 
 void bind_tp(py::module_& m) {
@@ -36,4 +134,41 @@ void bind_tp(py::module_& m) {
   m.def("tp_su2_clebsch_gordan", &tp::su2_clebsch_gordan, py::arg("l1"), py::arg("m1"), py::arg("l2"),
         py::arg("m2"), py::arg("l3"), py::arg("m3"),
         "<l1 m1; l2 m2 | l3 m3> in the Condon-Shortley phase (Racah's formula).");
+
+  m.attr("tp_sh_max_l") = tp::kShMaxL;
+  // vectors (n, 3) float32/float64; col_offset[l] = first column of block l or -1.
+  m.def(
+      "tp_sh_forward",
+      [](const py::array& v, const std::vector<int>& off, int norm, bool normalize, int64_t dim, bool ref) -> py::object {
+        if (is_f32(v)) return sh_forward_py<float>(v, off, norm, normalize, dim, ref);
+        return sh_forward_py<double>(v, off, norm, normalize, dim, ref);
+      },
+      py::arg("vectors"), py::arg("col_offset"), py::arg("normalization"), py::arg("normalize"), py::arg("dim"),
+      py::arg("ref") = false);
+  m.def(
+      "tp_sh_backward",
+      [](const py::array& v, const py::array& g, const std::vector<int>& off, int norm, bool normalize, int64_t dim,
+         bool ref) -> py::object {
+        if (is_f32(v)) return sh_backward_py<float>(v, g, off, norm, normalize, dim, ref);
+        return sh_backward_py<double>(v, g, off, norm, normalize, dim, ref);
+      },
+      py::arg("vectors"), py::arg("grad_output"), py::arg("col_offset"), py::arg("normalization"),
+      py::arg("normalize"), py::arg("dim"), py::arg("ref") = false);
+  m.def(
+      "tp_sh_double_backward",
+      [](const py::array& v, const py::array& g, const py::array& gg, const std::vector<int>& off, int norm,
+         bool normalize, int64_t dim, bool ref) -> py::object {
+        if (is_f32(v)) return sh_double_backward_py<float>(v, g, gg, off, norm, normalize, dim, ref);
+        return sh_double_backward_py<double>(v, g, gg, off, norm, normalize, dim, ref);
+      },
+      py::arg("vectors"), py::arg("grad_output"), py::arg("grad_grad_vectors"), py::arg("col_offset"),
+      py::arg("normalization"), py::arg("normalize"), py::arg("dim"), py::arg("ref") = false);
+  m.def(
+      "tp_sh_derivatives",
+      [](const py::array& v, const std::vector<int>& off, int norm, bool normalize, int64_t dim, bool hess) -> py::object {
+        if (is_f32(v)) return sh_derivatives_py<float>(v, off, norm, normalize, dim, hess);
+        return sh_derivatives_py<double>(v, off, norm, normalize, dim, hess);
+      },
+      py::arg("vectors"), py::arg("col_offset"), py::arg("normalization"), py::arg("normalize"), py::arg("dim"),
+      py::arg("hessian"));
 }

@@ -7,6 +7,7 @@ Conventions are e3nn 0.6's throughout (irreps strings and ordering, the
 unit-Frobenius ``wigner_3j``); the tests compare against e3nn itself.
 """
 from ._irreps import Irrep, Irreps, MulIr
+from ._sh import NORMALIZATIONS, SH_MAX_L, spherical_harmonics, spherical_harmonics_derivatives
 from ._wigner import WIGNER_3J_MAX_L, so3_generators, wigner_3j, wigner_D
 
 __all__ = [
@@ -17,4 +18,8 @@ __all__ = [
     "wigner_D",
     "so3_generators",
     "WIGNER_3J_MAX_L",
+    "spherical_harmonics",
+    "spherical_harmonics_derivatives",
+    "SH_MAX_L",
+    "NORMALIZATIONS",
 ]
