@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.h"
+#include "scalecore/tp/gaunt.h"
 #include "scalecore/tp/sh.h"
 #include "scalecore/tp/wigner.h"
 
@@ -125,6 +126,60 @@ py::tuple sh_derivatives_py(const py::array& vec, const std::vector<int>& col_of
 
 bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
 
+int64_t sh_width(int l) { return static_cast<int64_t>(l + 1) * (l + 1); }
+
+// Rows x1 (n, (l1+1)^2), x2 (n, (l2+1)^2), w (lo+1,).
+template <class S>
+tp::GauntShape gaunt_check(const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo,
+                           int nb, int na, const S** p1, const S** p2, const S** pw) {
+  tp::GauntShape s;
+  s.l1 = l1;
+  s.l2 = l2;
+  s.lo = lo;
+  s.n_beta = nb;
+  s.n_alpha = na;
+  s = tp::gaunt_resolve(s);
+  *p1 = checked_ptr<S>(x1, "x1");
+  *p2 = checked_ptr<S>(x2, "x2");
+  *pw = checked_ptr<S>(w, "weight");
+  if (x1.ndim() != 2) throw ValueError("x1: expected a 2-D array, got shape " + shape_str(x1));
+  const int64_t n = x1.shape(0);
+  check_shape(x1, {n, sh_width(l1)}, "x1");
+  check_shape(x2, {n, sh_width(l2)}, "x2");
+  check_shape(w, {lo + 1}, "weight");
+  return s;
+}
+
+template <class S>
+py::array_t<S> gaunt_forward_py(const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo,
+                                int nb, int na) {
+  const S *p1, *p2, *pw;
+  const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, &p1, &p2, &pw);
+  const int64_t n = x1.shape(0);
+  py::array_t<S> out({n, sh_width(lo)});
+  {
+    py::gil_scoped_release nogil;
+    tp::gaunt_forward<S>(s, n, p1, p2, pw, out.mutable_data());
+  }
+  return out;
+}
+
+template <class S>
+py::tuple gaunt_backward_py(const py::array& x1, const py::array& x2, const py::array& w, const py::array& gout,
+                            int l1, int l2, int lo, int nb, int na) {
+  const S *p1, *p2, *pw;
+  const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, &p1, &p2, &pw);
+  const int64_t n = x1.shape(0);
+  const S* g = checked_ptr<S>(gout, "grad_output");
+  check_shape(gout, {n, sh_width(lo)}, "grad_output");
+  py::array_t<S> g1({n, sh_width(l1)}), g2({n, sh_width(l2)}), gw({int64_t(lo + 1)});
+  {
+    py::gil_scoped_release nogil;
+    tp::gaunt_backward<S>(s, n, p1, p2, pw, g, g1.mutable_data(), g2.mutable_data(), gw.mutable_data());
+  }
+  return py::make_tuple(g1, g2, gw);
+}
+
 }  // namespace
 
 void bind_tp(py::module_& m) {
@@ -171,4 +226,46 @@ void bind_tp(py::module_& m) {
       },
       py::arg("vectors"), py::arg("col_offset"), py::arg("normalization"), py::arg("normalize"), py::arg("dim"),
       py::arg("hessian"));
+
+  m.attr("tp_gaunt_max_l") = tp::kGauntMaxL;
+  m.def(
+      "tp_gaunt_grid",
+      [](int l1, int l2, int lo, int nb, int na) {
+        tp::GauntShape s;
+        s.l1 = l1;
+        s.l2 = l2;
+        s.lo = lo;
+        s.n_beta = nb;
+        s.n_alpha = na;
+        s = tp::gaunt_resolve(s);
+        return py::make_tuple(s.n_beta, s.n_alpha);
+      },
+      py::arg("l1"), py::arg("l2"), py::arg("lo"), py::arg("n_beta") = 0, py::arg("n_alpha") = 0);
+  m.def(
+      "tp_gaunt_forward",
+      [](const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo, int nb,
+         int na) -> py::object {
+        if (is_f32(x1)) return gaunt_forward_py<float>(x1, x2, w, l1, l2, lo, nb, na);
+        return gaunt_forward_py<double>(x1, x2, w, l1, l2, lo, nb, na);
+      },
+      py::arg("x1"), py::arg("x2"), py::arg("weight"), py::arg("l1"), py::arg("l2"), py::arg("lo"),
+      py::arg("n_beta") = 0, py::arg("n_alpha") = 0);
+  m.def(
+      "tp_gaunt_backward",
+      [](const py::array& x1, const py::array& x2, const py::array& w, const py::array& g, int l1, int l2, int lo,
+         int nb, int na) -> py::object {
+        if (is_f32(x1)) return gaunt_backward_py<float>(x1, x2, w, g, l1, l2, lo, nb, na);
+        return gaunt_backward_py<double>(x1, x2, w, g, l1, l2, lo, nb, na);
+      },
+      py::arg("x1"), py::arg("x2"), py::arg("weight"), py::arg("grad_output"), py::arg("l1"), py::arg("l2"),
+      py::arg("lo"), py::arg("n_beta") = 0, py::arg("n_alpha") = 0);
+  m.def(
+      "tp_gaunt_coefficients",
+      [](int l1, int l2, int l3) {
+        std::vector<double> g = tp::gaunt_coefficients(l1, l2, l3);
+        py::array_t<double> out({2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1});
+        std::memcpy(out.mutable_data(), g.data(), g.size() * sizeof(double));
+        return out;
+      },
+      py::arg("l1"), py::arg("l2"), py::arg("l3"));
 }
