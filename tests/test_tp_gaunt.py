@@ -182,3 +182,20 @@ def test_thread_count_and_errors():
         m(torch.randn(2, 4), torch.randn(2, 4))
     with pytest.raises(ValueError, match="x1"):
         m(torch.randn(2, 5), torch.randn(2, 4), torch.ones(3))
+
+
+def test_torch_opcheck_and_compile():
+    from scalecore.tp.torch import GauntTensorProduct
+    from scalecore.tp.torch._gaunt import _tp_gaunt, _tp_gaunt_backward
+
+    x1 = torch.randn(5, 9, dtype=torch.float64, requires_grad=True)
+    x2 = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    nb, na = tp.gaunt_grid(2, 1, 3)
+    torch.library.opcheck(_tp_gaunt, (x1, x2, w, 2, 1, 3, nb, na))
+    torch.library.opcheck(_tp_gaunt_backward, (x1.detach(), x2.detach(), w.detach(),
+                                               torch.randn(5, 16, dtype=torch.float64), 2, 1, 3, nb, na))
+    m = GauntTensorProduct("0e+1o+2e", "0e+1o", "0e+1o+2e+3o")
+    f = torch.compile(m, fullgraph=True, backend="eager")
+    a, b = torch.randn(3, 9), torch.randn(3, 4)
+    torch.testing.assert_close(f(a, b), m(a, b))

@@ -169,3 +169,14 @@ def _compare_D(x, a, b, g):
             torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64),
             torch.tensor(g, dtype=torch.float64), torch.tensor(float(k), dtype=torch.float64))
         np.testing.assert_allclose(ours, ref.numpy(), atol=1e-12)
+
+
+def test_import_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, scalecore; t = scalecore.tp; t.Irreps('0e'); t.wigner_3j(1, 1, 0); "
+            "t.spherical_harmonics(1, [[1.0, 0, 0]], True); assert 'torch' not in sys.modules, 'torch loaded'; "
+            "assert 'e3nn' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
