@@ -207,3 +207,26 @@ def test_bad_input():
         tp.spherical_harmonics(1, np.array([["a", "b", "c"]]), True)
     with pytest.raises(ValueError, match="col_offset|fit"):
         _core.tp_sh_forward(v, [0, 1], 0, True, 2)
+
+
+def _cuda_module():
+    try:
+        from scalecore import _cuda  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if not hasattr(_cuda, "tp_sh_forward") or not _cuda.devices()[0]:
+        return None
+    return _cuda
+
+
+@pytest.mark.skipif(_cuda_module() is None, reason="no CUDA build or no GPU here (the kernel is compile-checked)")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_forward_equals_cpu(dtype):
+    # The CPU result is the oracle for the GPU (same sh.h math).
+    cu = _cuda_module()
+    v = _vectors(1001, dtype, seed=9)
+    for ls, normalize, norm in [(list(range(11)), True, "integral"), ([1, 3, 4], False, "norm")]:
+        col, w, _ = tp._sh.layout(ls)
+        code = tp.NORMALIZATIONS[norm]
+        _close(cu.tp_sh_forward(v, col, code, normalize, w), _core.tp_sh_forward(v, col, code, normalize, w),
+               TOL[dtype])
