@@ -199,3 +199,22 @@ def test_torch_opcheck_and_compile():
     f = torch.compile(m, fullgraph=True, backend="eager")
     a, b = torch.randn(3, 9), torch.randn(3, 4)
     torch.testing.assert_close(f(a, b), m(a, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("degrees", [(2, 3, 4), (4, 4, 8), (1, 0, 1), (3, 2, 2)])
+def test_batched_kernels_equal_reference(dtype, degrees):
+    # 131 rows: two full 64-row batches and an odd tail.
+    L1, L2, Lo = degrees
+    rng = np.random.default_rng(sum(degrees))
+    x1, x2 = _rows(L1, 131, rng, dtype), _rows(L2, 131, rng, dtype)
+    w = rng.normal(size=Lo + 1).astype(dtype)
+    g = _rows(Lo, 131, rng, dtype)
+    core = scalecore._core
+    fast = core.tp_gaunt_forward(x1, x2, w, L1, L2, Lo)
+    ref = core.tp_gaunt_forward(x1, x2, w, L1, L2, Lo, ref=True)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fast, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    for a, b in zip(core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo),
+                    core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo, ref=True)):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())

@@ -105,58 +105,211 @@ const Plan& plan_for(int nb, int na, int lmax) {
 template <class S>
 using RowMat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Per-row transforms over one plan, with scratch sized once per chunk.
+// ---- the reference engine: one row at a time, plain loops over (l, m, j) ----
 template <class S>
-struct Transforms {
+struct RefEngine {
   const Plan& p;
-  RowMat<S> T;   // (2 lmax + 1) x na in S
-  std::vector<S> P;
-  std::vector<S> q;
-  RowMat<S> F, H;
+  RowMat<S> T;  // (2 lmax + 1) x na in S
+  std::vector<S> P, q;
+  RowMat<S> F, H, one;
 
-  explicit Transforms(const Plan& plan) : p(plan) {
+  explicit RefEngine(const Plan& plan) : p(plan) {
     T = Eigen::Map<const RowMat<double>>(plan.T.data(), 2 * plan.lmax + 1, plan.na).template cast<S>();
     P.assign(plan.P.begin(), plan.P.end());
     q.assign(plan.q.begin(), plan.q.end());
   }
 
-  // grid (nb x na) = sum_lm x[lm] Y_lm for degrees <= L
-  void synth(const S* x, int L, RowMat<S>& grid) {
+  // grid rows [r nb, (r+1) nb) = sum_lm X[r, lm] Y_lm, degrees <= L, for R rows
+  void synth(const S* X, int64_t R, int L, RowMat<S>& grid) {
     const int nb = p.nb, K = 2 * L + 1;
-    F.setZero(nb, K);
-    for (int l = 0; l <= L; ++l)
-      for (int m = -l; m <= l; ++m) {
-        const S xv = x[l * l + l + m];
-        if (xv == S(0)) continue;
-        const S* pr = &P[static_cast<size_t>(sh_pair(l, m < 0 ? -m : m)) * nb];
-        for (int j = 0; j < nb; ++j) F(j, m + L) += xv * pr[j];
-      }
-    grid.noalias() = F * T.middleRows(p.lmax - L, K);
+    const int64_t d = static_cast<int64_t>(L + 1) * (L + 1);
+    grid.resize(R * nb, p.na);
+    for (int64_t r = 0; r < R; ++r) {
+      const S* x = X + r * d;
+      F.setZero(nb, K);
+      for (int l = 0; l <= L; ++l)
+        for (int m = -l; m <= l; ++m) {
+          const S xv = x[l * l + l + m];
+          const S* pr = &P[static_cast<size_t>(sh_pair(l, m < 0 ? -m : m)) * nb];
+          for (int j = 0; j < nb; ++j) F(j, m + L) += xv * pr[j];
+        }
+      grid.middleRows(r * nb, nb).noalias() = F * T.middleRows(p.lmax - L, K);
+    }
   }
 
-  // out[lm] = scale[l] * sum_jk (q_j if weighted) Y_lm(j, k) grid(j, k), l <= L
-  // (scale = nullptr: 1).  weighted = the quadrature (projection); unweighted =
-  // the adjoint of synth.
-  void analyse(const RowMat<S>& grid, int L, bool weighted, const S* scale, S* out) {
+  // out[r, lm] = scale[l] * sum_jk (q_j if weighted) Y_lm(j, k) grid(r nb + j, k),
+  // l <= L (scale = nullptr: 1).  weighted: the quadrature (projection);
+  // unweighted: the adjoint of synth.
+  void analyse(const RowMat<S>& grid, int64_t R, int L, bool weighted, const S* scale, S* out) {
     const int nb = p.nb, K = 2 * L + 1;
-    H.noalias() = grid * T.middleRows(p.lmax - L, K).transpose();
-    if (weighted)
-      for (int j = 0; j < nb; ++j) H.row(j) *= q[j];
-    for (int l = 0; l <= L; ++l) {
-      const S sc = scale ? scale[l] : S(1);
-      for (int m = -l; m <= l; ++m) {
-        const S* pr = &P[static_cast<size_t>(sh_pair(l, m < 0 ? -m : m)) * nb];
-        S acc = 0;
-        for (int j = 0; j < nb; ++j) acc += pr[j] * H(j, m + L);
-        out[l * l + l + m] = sc * acc;
+    const int64_t d = static_cast<int64_t>(L + 1) * (L + 1);
+    for (int64_t r = 0; r < R; ++r) {
+      H.noalias() = grid.middleRows(r * nb, nb) * T.middleRows(p.lmax - L, K).transpose();
+      for (int l = 0; l <= L; ++l) {
+        const S sc = scale ? scale[l] : S(1);
+        for (int m = -l; m <= l; ++m) {
+          const S* pr = &P[static_cast<size_t>(sh_pair(l, m < 0 ? -m : m)) * nb];
+          S acc = 0;
+          for (int j = 0; j < nb; ++j) acc += (weighted ? q[j] : S(1)) * pr[j] * H(j, m + L);
+          out[r * d + l * l + l + m] = sc * acc;
+        }
+      }
+    }
+  }
+
+  void scale_q(RowMat<S>& grid, int64_t R) {
+    for (int64_t r = 0; r < R; ++r)
+      for (int j = 0; j < p.nb; ++j) grid.row(r * p.nb + j) *= q[j];
+  }
+};
+
+// ---- the batched engine: R rows per call, every stage a GEMM -------------
+// Synthesis: per m, X[:, (l, m) for l >= |m|] (R x nl) times P_m (nl x nb)
+// fills column m of G (R nb x K); then G times the Fourier rows T (K x na).
+// Analysis is the transpose, with the quadrature weights folded into P_m.
+template <class S>
+struct BatchMats {  // read-only, shared by the threads of one call
+  int lmax = 0, nb = 0, na = 0;
+  RowMat<S> T;
+  std::vector<S> q;
+  // per degree bound L (index L): permutation to m-major order and the
+  // per-m Legendre blocks (plain and q-weighted, transposed for analysis)
+  struct PerL {
+    std::vector<int> perm, lof, off, nl;  // perm[c] = l*l+l+m of m-major column c; lof[c] = its l
+    std::vector<RowMat<S>> Pm, PqT, PT;   // index m + L
+  };
+  std::vector<PerL> per;
+
+  BatchMats(const Plan& p, std::initializer_list<int> Ls) : lmax(p.lmax), nb(p.nb), na(p.na) {
+    T = Eigen::Map<const RowMat<double>>(p.T.data(), 2 * p.lmax + 1, p.na).template cast<S>();
+    q.assign(p.q.begin(), p.q.end());
+    per.resize(p.lmax + 1);
+    for (int L : Ls) {
+      PerL& e = per[L];
+      if (!e.perm.empty()) continue;
+      e.Pm.resize(2 * L + 1);
+      e.PqT.resize(2 * L + 1);
+      e.PT.resize(2 * L + 1);
+      e.off.resize(2 * L + 1);
+      e.nl.resize(2 * L + 1);
+      for (int m = -L; m <= L; ++m) {
+        const int am = m < 0 ? -m : m, nl = L - am + 1;
+        e.off[m + L] = static_cast<int>(e.perm.size());
+        e.nl[m + L] = nl;
+        RowMat<S> Pm(nl, nb);
+        for (int l = am; l <= L; ++l) {
+          e.perm.push_back(l * l + l + m);
+          e.lof.push_back(l);
+          for (int j = 0; j < nb; ++j) Pm(l - am, j) = static_cast<S>(p.P[static_cast<size_t>(sh_pair(l, am)) * nb + j]);
+        }
+        RowMat<S> Pq = Pm;
+        for (int j = 0; j < nb; ++j) Pq.col(j) *= static_cast<S>(p.q[j]);
+        e.PT[m + L] = Pm.transpose();
+        e.PqT[m + L] = Pq.transpose();
+        e.Pm[m + L] = std::move(Pm);
       }
     }
   }
 };
 
-constexpr int64_t kGrain = 16;
+template <class S>
+struct BatchEngine {
+  using Strided = Eigen::Map<RowMat<S>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+  using CStrided = Eigen::Map<const RowMat<S>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+  const BatchMats<S>& M;
+  RowMat<S> Xp, G, H, Op;
+  explicit BatchEngine(const BatchMats<S>& mats) : M(mats) {}
+
+  void synth(const S* X, int64_t R, int L, RowMat<S>& grid) {
+    const auto& e = M.per[L];
+    const int K = 2 * L + 1, nb = M.nb;
+    const int64_t d = static_cast<int64_t>(L + 1) * (L + 1);
+    Xp.resize(R, d);
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < d; ++c) Xp(r, c) = X[r * d + e.perm[c]];
+    G.resize(R * nb, K);
+    for (int m = -L; m <= L; ++m) {
+      Strided Gm(G.data() + (m + L), R, nb, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(nb * K, K));
+      Gm.noalias() = Xp.middleCols(e.off[m + L], e.nl[m + L]) * e.Pm[m + L];
+    }
+    grid.resize(R * nb, M.na);
+    grid.noalias() = G * M.T.middleRows(M.lmax - L, K);
+  }
+
+  void analyse(const RowMat<S>& grid, int64_t R, int L, bool weighted, const S* scale, S* out) {
+    const auto& e = M.per[L];
+    const int K = 2 * L + 1, nb = M.nb;
+    const int64_t d = static_cast<int64_t>(L + 1) * (L + 1);
+    H.resize(R * nb, K);
+    H.noalias() = grid * M.T.middleRows(M.lmax - L, K).transpose();
+    Op.resize(R, d);
+    for (int m = -L; m <= L; ++m) {
+      CStrided Hm(H.data() + (m + L), R, nb, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(nb * K, K));
+      Op.middleCols(e.off[m + L], e.nl[m + L]).noalias() = Hm * (weighted ? e.PqT[m + L] : e.PT[m + L]);
+    }
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < d; ++c) out[r * d + e.perm[c]] = (scale ? scale[e.lof[c]] : S(1)) * Op(r, c);
+  }
+
+  void scale_q(RowMat<S>& grid, int64_t R) {
+    for (int64_t r = 0; r < R; ++r)
+      for (int j = 0; j < M.nb; ++j) grid.row(r * M.nb + j) *= M.q[j];
+  }
+};
+
+constexpr int64_t kGrain = 64;  // rows per batched call and per thread-pool chunk
 
 int64_t width(int l) { return static_cast<int64_t>(l + 1) * (l + 1); }
+
+// Rows [b, e) of the forward, on either engine.
+template <class S, class Eng>
+void forward_rows(Eng& tr, const GauntShape& s, int64_t b, int64_t e, const S* x1, const S* x2, const S* w, S* out,
+                  RowMat<S>& f, RowMat<S>& g) {
+  const int64_t R = e - b;
+  tr.synth(x1 + b * width(s.l1), R, s.l1, f);
+  tr.synth(x2 + b * width(s.l2), R, s.l2, g);
+  f.array() *= g.array();
+  tr.analyse(f, R, s.lo, true, w, out + b * width(s.lo));
+}
+
+// Rows [b, e) of the backward; gw_acc[lo+1] accumulates this range's weight gradient.
+template <class S, class Eng>
+void backward_rows(Eng& tr, const GauntShape& s, int64_t b, int64_t e, const S* x1, const S* x2, const S* w,
+                   const S* gout, S* gx1, S* gx2, double* gw_acc) {
+  const int64_t R = e - b, dout = width(s.lo);
+  RowMat<S> f, g, h, t;
+  std::vector<S> gp(static_cast<size_t>(R * dout)), proj(gw_acc ? static_cast<size_t>(R * dout) : 0);
+  const S* go = gout + b * dout;
+  tr.synth(x1 + b * width(s.l1), R, s.l1, f);
+  tr.synth(x2 + b * width(s.l2), R, s.l2, g);
+  if (gw_acc) {
+    h = (f.array() * g.array()).matrix();
+    tr.analyse(h, R, s.lo, true, nullptr, proj.data());
+    for (int64_t r = 0; r < R; ++r)
+      for (int l = 0; l <= s.lo; ++l) {
+        double acc = 0;
+        for (int m = -l; m <= l; ++m) acc += double(go[r * dout + l * l + l + m]) * double(proj[r * dout + l * l + l + m]);
+        gw_acc[l] += acc;
+      }
+  }
+  if (!gx1 && !gx2) return;
+  for (int64_t r = 0; r < R; ++r)
+    for (int l = 0; l <= s.lo; ++l)
+      for (int m = -l; m <= l; ++m) gp[r * dout + l * l + l + m] = w[l] * go[r * dout + l * l + l + m];
+  // adjoint of the weighted projection: gh = q * synth(gp)
+  tr.synth(gp.data(), R, s.lo, h);
+  tr.scale_q(h, R);
+  if (gx1) {
+    t = (h.array() * g.array()).matrix();
+    tr.analyse(t, R, s.l1, false, nullptr, gx1 + b * width(s.l1));
+  }
+  if (gx2) {
+    t = (h.array() * f.array()).matrix();
+    tr.analyse(t, R, s.l2, false, nullptr, gx2 + b * width(s.l2));
+  }
+}
+
+const Plan& plan_of(const GauntShape& s) { return plan_for(s.n_beta, s.n_alpha, std::max(s.l1, std::max(s.l2, s.lo))); }
 
 }  // namespace
 
@@ -182,19 +335,32 @@ GauntShape gaunt_resolve(GauntShape s) {
 }
 
 template <class S>
+void gaunt_forward_ref(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
+  const GauntShape s = gaunt_resolve(s0);
+  RefEngine<S> tr(plan_of(s));
+  RowMat<S> f, g;
+  for (int64_t i = 0; i < n; ++i) forward_rows(tr, s, i, i + 1, x1, x2, w, out, f, g);
+}
+
+template <class S>
+void gaunt_backward_ref(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
+                        S* gx2, S* gw) {
+  const GauntShape s = gaunt_resolve(s0);
+  RefEngine<S> tr(plan_of(s));
+  std::vector<double> acc(s.lo + 1, 0.0);
+  for (int64_t i = 0; i < n; ++i) backward_rows(tr, s, i, i + 1, x1, x2, w, gout, gx1, gx2, gw ? acc.data() : nullptr);
+  if (gw)
+    for (int l = 0; l <= s.lo; ++l) gw[l] = static_cast<S>(acc[l]);
+}
+
+template <class S>
 void gaunt_forward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
   const GauntShape s = gaunt_resolve(s0);
-  const Plan& plan = plan_for(s.n_beta, s.n_alpha, std::max(s.l1, std::max(s.l2, s.lo)));
-  const int64_t d1 = width(s.l1), d2 = width(s.l2), dout = width(s.lo);
+  const BatchMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    Transforms<S> tr(plan);
-    RowMat<S> f(plan.nb, plan.na), g(plan.nb, plan.na);
-    for (int64_t i = b; i < e; ++i) {
-      tr.synth(x1 + i * d1, s.l1, f);
-      tr.synth(x2 + i * d2, s.l2, g);
-      f.array() *= g.array();
-      tr.analyse(f, s.lo, true, w, out + i * dout);
-    }
+    BatchEngine<S> tr(mats);
+    RowMat<S> f, g;
+    for (int64_t c = b; c < e; c += kGrain) forward_rows(tr, s, c, std::min(e, c + kGrain), x1, x2, w, out, f, g);
   });
 }
 
@@ -202,42 +368,16 @@ template <class S>
 void gaunt_backward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
                     S* gx2, S* gw) {
   const GauntShape s = gaunt_resolve(s0);
-  const Plan& plan = plan_for(s.n_beta, s.n_alpha, std::max(s.l1, std::max(s.l2, s.lo)));
-  const int64_t d1 = width(s.l1), d2 = width(s.l2), dout = width(s.lo);
+  const BatchMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
   const int64_t nchunks = (n + kGrain - 1) / kGrain;
+  // one partial weight gradient per fixed chunk, reduced in chunk order
   std::vector<double> gw_part(gw ? static_cast<size_t>(nchunks) * (s.lo + 1) : 0, 0.0);
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    Transforms<S> tr(plan);
-    RowMat<S> f(plan.nb, plan.na), g(plan.nb, plan.na), h(plan.nb, plan.na), t(plan.nb, plan.na);
-    std::vector<S> gp(dout), proj(dout);
-    double* gwp = gw ? &gw_part[static_cast<size_t>(b / kGrain) * (s.lo + 1)] : nullptr;
-    for (int64_t i = b; i < e; ++i) {
-      const S* go = gout + i * dout;
-      tr.synth(x1 + i * d1, s.l1, f);
-      tr.synth(x2 + i * d2, s.l2, g);
-      if (gwp) {
-        h = (f.array() * g.array()).matrix();
-        tr.analyse(h, s.lo, true, nullptr, proj.data());
-        for (int l = 0; l <= s.lo; ++l) {
-          double acc = 0;
-          for (int m = -l; m <= l; ++m) acc += double(go[l * l + l + m]) * double(proj[l * l + l + m]);
-          gwp[l] += acc;
-        }
-      }
-      if (!gx1 && !gx2) continue;
-      for (int l = 0; l <= s.lo; ++l)
-        for (int m = -l; m <= l; ++m) gp[l * l + l + m] = w[l] * go[l * l + l + m];
-      // adjoint of the weighted projection: gh = q * synth(gp)
-      tr.synth(gp.data(), s.lo, h);
-      for (int j = 0; j < plan.nb; ++j) h.row(j) *= tr.q[j];
-      if (gx1) {
-        t = (h.array() * g.array()).matrix();
-        tr.analyse(t, s.l1, false, nullptr, gx1 + i * d1);
-      }
-      if (gx2) {
-        t = (h.array() * f.array()).matrix();
-        tr.analyse(t, s.l2, false, nullptr, gx2 + i * d2);
-      }
+    BatchEngine<S> tr(mats);
+    for (int64_t c = b; c < e; c += kGrain) {
+      const int64_t ce = std::min(e, c + kGrain);
+      double* acc = gw ? &gw_part[static_cast<size_t>(c / kGrain) * (s.lo + 1)] : nullptr;
+      backward_rows(tr, s, c, ce, x1, x2, w, gout, gx1, gx2, acc);
     }
   });
   if (gw) {
@@ -277,9 +417,11 @@ std::vector<double> gaunt_coefficients(int l1, int l2, int l3) {
   return G;
 }
 
-#define SC_GAUNT_INST(S)                                                                            \
-  template void gaunt_forward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, S*); \
-  template void gaunt_backward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, const S*, S*, S*, S*);
+#define SC_GAUNT_INST(S)                                                                                    \
+  template void gaunt_forward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, S*);                 \
+  template void gaunt_backward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, const S*, S*, S*, S*); \
+  template void gaunt_forward_ref<S>(const GauntShape&, int64_t, const S*, const S*, const S*, S*);             \
+  template void gaunt_backward_ref<S>(const GauntShape&, int64_t, const S*, const S*, const S*, const S*, S*, S*, S*);
 SC_GAUNT_INST(float)
 SC_GAUNT_INST(double)
 #undef SC_GAUNT_INST

@@ -47,6 +47,13 @@ void gaunt_forward(const GauntShape& s, int64_t n, const S* x1, const S* x2, con
 template <class S>
 void gaunt_backward(const GauntShape& s, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
                     S* gx2, S* gw);
+// The references: one row at a time, serial, plain loops for the Legendre
+// stages (the kernels above batch 64 rows per GEMM and thread over batches).
+template <class S>
+void gaunt_forward_ref(const GauntShape& s, int64_t n, const S* x1, const S* x2, const S* w, S* out);
+template <class S>
+void gaunt_backward_ref(const GauntShape& s, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
+                        S* gx2, S* gw);
 
 // The Gaunt coefficients G(l1 m1, l2 m2, l3 m3) = integral of three real
 // spherical harmonics (orthonormal, e3nn basis), dense row-major
