@@ -119,6 +119,17 @@ def test_module_equals_e3nn_cg_restricted_to_parity_even_paths(float64_default):
     want = ref(x1, x2, torch.cat([t.reshape(-1) for t in wts]))
     got = m(x1, x2, w)
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    # first and second derivatives equal e3nn's autograd of the same function
+    a1, a2 = x1.clone().requires_grad_(True), x2.clone().requires_grad_(True)
+    g = torch.randn_like(got)
+    v = torch.randn_like(x1)
+    outs = []
+    for f in (lambda: m(a1, a2, w), lambda: ref(a1, a2, torch.cat([t.reshape(-1) for t in wts]))):
+        (g1, g2) = torch.autograd.grad(f(), (a1, a2), g, create_graph=True)
+        (h2,) = torch.autograd.grad((g1 * v).sum(), a2)
+        outs.append((g1.detach(), g2.detach(), h2))
+    for p_, q_ in zip(*outs):
+        torch.testing.assert_close(p_, q_, rtol=1e-10, atol=1e-10)
     # and CG has the parity-odd paths that Gaunt cannot express, e.g. 1o x 1o -> 1e
     assert tp.gaunt_cg_ratio(1, 1, 1) == 0.0 and np.abs(tp.wigner_3j(1, 1, 1)).max() > 0.1
 
@@ -131,6 +142,7 @@ def test_gradcheck_and_backward_matches_autograd_of_reference():
     x2 = torch.randn(3, m.irreps_in2.dim, dtype=torch.float64, requires_grad=True)
     w = torch.randn(m.weight_numel, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b, c: m(a, b, c), (x1, x2, w))
+    assert torch.autograd.gradgradcheck(lambda a, b, c: m(a, b, c), (x1, x2, w))
     # pseudo-parity operands: class -1 x class +1 -> class -1
     m2 = GauntTensorProduct("0o+1e", "0e+1o+2e", "0o+1e+2o+3e")
     x = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)

@@ -1,6 +1,6 @@
 r"""``GauntTensorProduct``: the Gaunt tensor product on an S^2 grid (Price of
 Freedom, Xie et al., arXiv 2506.13523) as a torch module over the C++
-kernels (``cpp/src/tp/gaunt.cc``), with autograd (first derivatives).
+kernels (``cpp/src/tp/gaunt.cc``), with autograd to any order.
 
 What it can express, compared with the Clebsch-Gordan product
 (``FullyConnectedTensorProduct`` / ``TensorProduct``) on the same irreps:
@@ -89,6 +89,40 @@ def _backward(ctx, grad):
 _tp_gaunt.register_autograd(_backward, setup_context=_setup)
 
 
+# Double backward.  With F(x1, x2, w) = w * B(x1, x2) (B bilinear) and
+# phi = <gout, F>, the backward returns (dphi/dx1, dphi/dx2, dphi/dw).  For
+# upstream (gg1, gg2, ggw), psi = <gg1, g1> + <gg2, g2> + <ggw, gw> equals
+# <gout, F(gg1, x2, w) + F(x1, gg2, w) + F(x1, x2, ggw)> by multilinearity, so
+# every derivative of psi is a forward or a backward of the same product; the
+# ops used are themselves differentiable, so any order works.
+def _setup_bwd(ctx, inputs, output):
+    x1, x2, w, grad, *args = inputs
+    ctx.save_for_backward(x1, x2, w, grad)
+    ctx.args = args
+
+
+def _backward_backward(ctx, gg1, gg2, ggw):
+    x1, x2, w, gout = ctx.saved_tensors
+    a = ctx.args
+    d1, d2, dw, dg = torch.zeros_like(x1), torch.zeros_like(x2), torch.zeros_like(w), torch.zeros_like(gout)
+    if gg1 is not None:
+        dg = dg + _tp_gaunt(gg1.contiguous(), x2, w, *a)
+        _, b2, bw = _tp_gaunt_backward(gg1.contiguous(), x2, w, gout, *a)
+        d2, dw = d2 + b2, dw + bw
+    if gg2 is not None:
+        dg = dg + _tp_gaunt(x1, gg2.contiguous(), w, *a)
+        b1, _, bw = _tp_gaunt_backward(x1, gg2.contiguous(), w, gout, *a)
+        d1, dw = d1 + b1, dw + bw
+    if ggw is not None:
+        dg = dg + _tp_gaunt(x1, x2, ggw.contiguous(), *a)
+        b1, b2, _ = _tp_gaunt_backward(x1, x2, ggw.contiguous(), gout, *a)
+        d1, d2 = d1 + b1, d2 + b2
+    return d1, d2, dw, dg, None, None, None, None, None
+
+
+_tp_gaunt_backward.register_autograd(_backward_backward, setup_context=_setup_bwd)
+
+
 def _parse_operand(irreps: Any, name: str) -> Tuple[Irreps, int, int, int]:
     """-> (irreps, lmax, mul, parity class s) for ``mul x l`` blocks l = 0..lmax."""
     ir = Irreps(irreps)
@@ -132,7 +166,9 @@ class GauntTensorProduct(torch.nn.Module):
     Notes
     -----
     Layout is e3nn's ``[mul, 2l+1]`` per block.  Gradients for both inputs and
-    the weights come from the C++ backward; double backward is not provided.
+    the weights come from the C++ backward; higher derivatives (double backward
+    for force training) are composed from the forward and backward kernels,
+    which the product's multilinearity makes exact.
     """
 
     def __init__(self, irreps_in1: Any, irreps_in2: Any, irreps_out: Any, internal_weights: bool = True,
