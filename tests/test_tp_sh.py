@@ -230,3 +230,19 @@ def test_cuda_forward_equals_cpu(dtype):
         code = tp.NORMALIZATIONS[norm]
         _close(cu.tp_sh_forward(v, col, code, normalize, w), _core.tp_sh_forward(v, col, code, normalize, w),
                TOL[dtype])
+
+
+def test_called_from_jax():
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    v = jnp.asarray(_vectors(11, np.float32, seed=4))
+    out = tp.spherical_harmonics([0, 1, 2, 3], v, True, "component")
+    assert isinstance(out, jax.Array) and out.dtype == jnp.float32 and out.shape == (11, 16)
+    ref = _e3nn_sh([0, 1, 2, 3], np.array(v), True, "component")
+    _close(np.asarray(out), ref, 1e-5)
+    x1 = jnp.asarray(np.random.default_rng(0).normal(size=(4, 9)).astype(np.float32))
+    g = tp.gaunt_tensor_product(x1, x1, jnp.ones(5), 2, 2, 4)
+    assert isinstance(g, jax.Array) and g.shape == (4, 25)
+    ref = tp.gaunt_tensor_product(np.asarray(x1), np.asarray(x1), np.ones(5, np.float32), 2, 2, 4)
+    np.testing.assert_array_equal(np.asarray(g), ref)

@@ -90,12 +90,23 @@ def gaunt_grid(l1max: int, l2max: int, lmax_out: int, n_beta: int = 0, n_alpha: 
 
 def gaunt_tensor_product(
     x1: Any, x2: Any, weight: Any, l1max: int, l2max: int, lmax_out: int, n_beta: int = 0, n_alpha: int = 0
-) -> np.ndarray:
+) -> Any:
     """Rows ``x1 (n, (l1max+1)^2)``, ``x2 (n, (l2max+1)^2)``, per-degree ``weight (lmax_out+1,)``
-    -> ``out (n, (lmax_out+1)^2)`` (see the module docstring); float32 or float64."""
-    a = np.asarray(x1)
-    dt = np.float32 if a.dtype == np.float32 else np.float64
-    x1 = np.ascontiguousarray(x1, dtype=dt)
-    x2 = np.ascontiguousarray(x2, dtype=dt)
-    w = np.ascontiguousarray(weight, dtype=dt)
-    return _core.tp_gaunt_forward(x1, x2, w, l1max, l2max, lmax_out, n_beta, n_alpha)
+    -> ``out (n, (lmax_out+1)^2)`` (see the module docstring).
+
+    Inputs are numpy or any DLPack array in host memory; float32 stays float32,
+    other dtypes compute in float64; the result has ``x1``'s array type.
+    """
+    from .._array import to_numpy
+    from ._sh import as_caller_type
+
+    a = to_numpy(x1, "x1")
+    dt = np.float32 if a.dtype in (np.float32, np.float16) else np.float64
+    arrs = []
+    for name, v in (("x1", x1), ("x2", x2), ("weight", weight)):
+        arr = to_numpy(v, name)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+        arrs.append(np.ascontiguousarray(arr, dtype=dt))
+    out = _core.tp_gaunt_forward(arrs[0], arrs[1], arrs[2], l1max, l2max, lmax_out, n_beta, n_alpha)
+    return as_caller_type(out, x1)
