@@ -246,3 +246,20 @@ def test_called_from_jax():
     assert isinstance(g, jax.Array) and g.shape == (4, 25)
     ref = tp.gaunt_tensor_product(np.asarray(x1), np.asarray(x1), np.ones(5, np.float32), 2, 2, 4)
     np.testing.assert_array_equal(np.asarray(g), ref)
+
+
+def test_equivariance_rotation_and_inversion_float32():
+    rng = np.random.default_rng(21)
+    v = rng.normal(size=(50, 3)).astype(np.float32)
+    a, b, g = rng.uniform(0, 2 * np.pi, size=3)
+    R = tp.wigner_D(1, a, b, g)  # the rotation matrix acting on (x, y, z)
+    ls = list(range(9))
+    irreps = tp.Irreps.spherical_harmonics(8)
+    D = irreps.D_from_angles(a, b, g)
+    for normalize in (True, False):
+        y = tp.spherical_harmonics(ls, v, normalize, "component").astype(np.float64)
+        y_rot = tp.spherical_harmonics(ls, (v.astype(np.float64) @ R.T).astype(np.float32), normalize, "component")
+        _close(y_rot, y @ D.T, 1e-5)
+        # inversion: Y^l(-v) = (-1)^l Y^l(v), the parity of irreps "1x0e+1x1o+1x2e+..."
+        Dinv = irreps.D_from_angles(0.0, 0.0, 0.0, 1)
+        _close(tp.spherical_harmonics(ls, -v, normalize, "component"), y @ Dinv.T, 1e-5)
