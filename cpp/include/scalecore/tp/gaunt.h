@@ -17,7 +17,10 @@
 //   n_alpha = D + 1              (the trapezoid rule is exact for |frequency| <= D).
 // Both transforms are separable: a Legendre stage (per m, over l) and a
 // Fourier stage (per beta, over m) cost O(L^3) per row instead of the
-// O(L^6) of a dense Clebsch-Gordan product.
+// O(L^6) of a dense Clebsch-Gordan product.  The Fourier stage is a dense
+// GEMM against the (2L+1) x n_alpha table of cos/sin: with n_alpha <= 73 here
+// an FFT would save flops by a small factor only and lose the GEMM's
+// efficiency, so none is used.
 #pragma once
 #include <cstdint>
 #include <vector>
