@@ -179,6 +179,8 @@ def test_thread_count_and_errors():
     assert np.array_equal(a, b) and all(np.array_equal(u, v) for u, v in zip(ga, gb))
     from scalecore.tp.torch import GauntTensorProduct
 
+    with pytest.raises(ValueError, match="engine"):
+        scalecore._core.tp_gaunt_forward(x1, x2, w, 3, 3, 4, engine=7)
     with pytest.raises(ValueError, match="not exact"):
         tp.gaunt_tensor_product(x1, x2, w, 3, 3, 4, n_beta=3)
     with pytest.raises(ValueError, match=r"\[0, 24\]"):
@@ -213,9 +215,10 @@ def test_torch_opcheck_and_compile():
     torch.testing.assert_close(f(a, b), m(a, b))
 
 
+@pytest.mark.parametrize("engine", [0, 1, 2])  # auto, separable, dense
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("degrees", [(2, 3, 4), (4, 4, 8), (1, 0, 1), (3, 2, 2)])
-def test_batched_kernels_equal_reference(dtype, degrees):
+def test_batched_kernels_equal_reference(dtype, degrees, engine):
     # 131 rows: two full 64-row batches and an odd tail.
     L1, L2, Lo = degrees
     rng = np.random.default_rng(sum(degrees))
@@ -223,10 +226,10 @@ def test_batched_kernels_equal_reference(dtype, degrees):
     w = rng.normal(size=Lo + 1).astype(dtype)
     g = _rows(Lo, 131, rng, dtype)
     core = scalecore._core
-    fast = core.tp_gaunt_forward(x1, x2, w, L1, L2, Lo)
+    fast = core.tp_gaunt_forward(x1, x2, w, L1, L2, Lo, engine=engine)
     ref = core.tp_gaunt_forward(x1, x2, w, L1, L2, Lo, ref=True)
     tol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(fast, ref, rtol=tol, atol=tol * np.abs(ref).max())
-    for a, b in zip(core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo),
+    for a, b in zip(core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo, engine=engine),
                     core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo, ref=True)):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())

@@ -152,7 +152,7 @@ tp::GauntShape gaunt_check(const py::array& x1, const py::array& x2, const py::a
 
 template <class S>
 py::array_t<S> gaunt_forward_py(const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo,
-                                int nb, int na, bool ref) {
+                                int nb, int na, bool ref, int engine) {
   const S *p1, *p2, *pw;
   const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, &p1, &p2, &pw);
   const int64_t n = x1.shape(0);
@@ -162,14 +162,14 @@ py::array_t<S> gaunt_forward_py(const py::array& x1, const py::array& x2, const 
     if (ref)
       tp::gaunt_forward_ref<S>(s, n, p1, p2, pw, out.mutable_data());
     else
-      tp::gaunt_forward<S>(s, n, p1, p2, pw, out.mutable_data());
+      tp::gaunt_forward<S>(s, n, p1, p2, pw, out.mutable_data(), engine);
   }
   return out;
 }
 
 template <class S>
 py::tuple gaunt_backward_py(const py::array& x1, const py::array& x2, const py::array& w, const py::array& gout,
-                            int l1, int l2, int lo, int nb, int na, bool ref) {
+                            int l1, int l2, int lo, int nb, int na, bool ref, int engine) {
   const S *p1, *p2, *pw;
   const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, &p1, &p2, &pw);
   const int64_t n = x1.shape(0);
@@ -181,7 +181,7 @@ py::tuple gaunt_backward_py(const py::array& x1, const py::array& x2, const py::
     if (ref)
       tp::gaunt_backward_ref<S>(s, n, p1, p2, pw, g, g1.mutable_data(), g2.mutable_data(), gw.mutable_data());
     else
-      tp::gaunt_backward<S>(s, n, p1, p2, pw, g, g1.mutable_data(), g2.mutable_data(), gw.mutable_data());
+      tp::gaunt_backward<S>(s, n, p1, p2, pw, g, g1.mutable_data(), g2.mutable_data(), gw.mutable_data(), engine);
   }
   return py::make_tuple(g1, g2, gw);
 }
@@ -250,21 +250,21 @@ void bind_tp(py::module_& m) {
   m.def(
       "tp_gaunt_forward",
       [](const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo, int nb, int na,
-         bool ref) -> py::object {
-        if (is_f32(x1)) return gaunt_forward_py<float>(x1, x2, w, l1, l2, lo, nb, na, ref);
-        return gaunt_forward_py<double>(x1, x2, w, l1, l2, lo, nb, na, ref);
+         bool ref, int engine) -> py::object {
+        if (is_f32(x1)) return gaunt_forward_py<float>(x1, x2, w, l1, l2, lo, nb, na, ref, engine);
+        return gaunt_forward_py<double>(x1, x2, w, l1, l2, lo, nb, na, ref, engine);
       },
       py::arg("x1"), py::arg("x2"), py::arg("weight"), py::arg("l1"), py::arg("l2"), py::arg("lo"),
-      py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false);
+      py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false, py::arg("engine") = 0);
   m.def(
       "tp_gaunt_backward",
       [](const py::array& x1, const py::array& x2, const py::array& w, const py::array& g, int l1, int l2, int lo,
-         int nb, int na, bool ref) -> py::object {
-        if (is_f32(x1)) return gaunt_backward_py<float>(x1, x2, w, g, l1, l2, lo, nb, na, ref);
-        return gaunt_backward_py<double>(x1, x2, w, g, l1, l2, lo, nb, na, ref);
+         int nb, int na, bool ref, int engine) -> py::object {
+        if (is_f32(x1)) return gaunt_backward_py<float>(x1, x2, w, g, l1, l2, lo, nb, na, ref, engine);
+        return gaunt_backward_py<double>(x1, x2, w, g, l1, l2, lo, nb, na, ref, engine);
       },
       py::arg("x1"), py::arg("x2"), py::arg("weight"), py::arg("grad_output"), py::arg("l1"), py::arg("l2"),
-      py::arg("lo"), py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false);
+      py::arg("lo"), py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false, py::arg("engine") = 0);
   m.def(
       "tp_gaunt_coefficients",
       [](int l1, int l2, int l3) {

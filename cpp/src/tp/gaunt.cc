@@ -257,6 +257,69 @@ struct BatchEngine {
   }
 };
 
+// ---- the dense engine: the whole synthesis/analysis as one GEMM ------------
+// grid (R x nb na) = X (R x d) Y (d x nb na) with Y[lm, (j, k)] = Y_lm(beta_j,
+// alpha_k); analysis is the transpose (q-weighted or not).  More flops than
+// the separable engine (d nb na against d nb + nb K na per row) but one
+// efficient GEMM instead of 2L+2 small ones: faster at small L.
+template <class S>
+struct DenseMats {
+  int nb = 0, na = 0;
+  std::vector<RowMat<S>> Y, YqT, YT;  // index L: d x G, G x d (weighted), G x d
+  std::vector<S> q;
+
+  DenseMats(const Plan& p, std::initializer_list<int> Ls) : nb(p.nb), na(p.na) {
+    q.assign(p.q.begin(), p.q.end());
+    Y.resize(p.lmax + 1);
+    YqT.resize(p.lmax + 1);
+    YT.resize(p.lmax + 1);
+    const int G = p.nb * p.na;
+    for (int L : Ls) {
+      if (Y[L].size()) continue;
+      const int d = (L + 1) * (L + 1);
+      RowMat<S> y(d, G), yq(d, G);
+      for (int l = 0; l <= L; ++l)
+        for (int m = -l; m <= l; ++m)
+          for (int j = 0; j < p.nb; ++j)
+            for (int k = 0; k < p.na; ++k) {
+              const double v = p.P[static_cast<size_t>(sh_pair(l, m < 0 ? -m : m)) * p.nb + j] *
+                               p.T[static_cast<size_t>(m + p.lmax) * p.na + k];
+              y(l * l + l + m, j * p.na + k) = static_cast<S>(v);
+              yq(l * l + l + m, j * p.na + k) = static_cast<S>(v * p.q[j]);
+            }
+      YT[L] = y.transpose();
+      YqT[L] = yq.transpose();
+      Y[L] = std::move(y);
+    }
+  }
+};
+
+template <class S>
+struct DenseEngine {
+  const DenseMats<S>& M;
+  explicit DenseEngine(const DenseMats<S>& mats) : M(mats) {}
+  using MapC = Eigen::Map<const RowMat<S>>;
+  using MapM = Eigen::Map<RowMat<S>>;
+
+  void synth(const S* X, int64_t R, int L, RowMat<S>& grid) {
+    const int64_t d = static_cast<int64_t>(L + 1) * (L + 1);
+    grid.resize(R * M.nb, M.na);
+    MapM g(grid.data(), R, static_cast<int64_t>(M.nb) * M.na);
+    g.noalias() = MapC(X, R, d) * M.Y[L];
+  }
+  void analyse(const RowMat<S>& grid, int64_t R, int L, bool weighted, const S* scale, S* out) {
+    const int64_t d = static_cast<int64_t>(L + 1) * (L + 1);
+    MapM o(out, R, d);
+    o.noalias() = MapC(grid.data(), R, static_cast<int64_t>(M.nb) * M.na) * (weighted ? M.YqT[L] : M.YT[L]);
+    if (scale)
+      for (int l = 0; l <= L; ++l) o.middleCols(l * l, 2 * l + 1) *= scale[l];
+  }
+  void scale_q(RowMat<S>& grid, int64_t R) {
+    for (int64_t r = 0; r < R; ++r)
+      for (int j = 0; j < M.nb; ++j) grid.row(r * M.nb + j) *= M.q[j];
+  }
+};
+
 constexpr int64_t kGrain = 64;  // rows per batched call and per thread-pool chunk
 
 int64_t width(int l) { return static_cast<int64_t>(l + 1) * (l + 1); }
@@ -353,27 +416,41 @@ void gaunt_backward_ref(const GauntShape& s0, int64_t n, const S* x1, const S* x
     for (int l = 0; l <= s.lo; ++l) gw[l] = static_cast<S>(acc[l]);
 }
 
-template <class S>
-void gaunt_forward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
-  const GauntShape s = gaunt_resolve(s0);
-  const BatchMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
+namespace {
+
+// Picks the engine from the shape only (never from the thread count): the
+// dense one while its flop count is at most 3x the separable one's (measured
+// crossover near L = 4 for l<=L x l<=L -> l<=2L, one thread, float32).
+bool dense_pays(const GauntShape& s, int engine) {
+  if (engine == SC_GAUNT_DENSE) return true;
+  if (engine == SC_GAUNT_SEPARABLE) return false;
+  if (engine != SC_GAUNT_AUTO) throw ValueError("gaunt: unknown engine code " + std::to_string(engine));
+  double dense = 0, sep = 0;
+  for (int L : {s.l1, s.l2, s.lo}) {
+    const double d = (L + 1.0) * (L + 1.0);
+    dense += d * s.n_beta * s.n_alpha;
+    sep += d * s.n_beta + s.n_beta * (2.0 * L + 1.0) * s.n_alpha;
+  }
+  return dense <= 3.0 * sep;
+}
+
+template <class S, class Mats, class Eng>
+void forward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    BatchEngine<S> tr(mats);
+    Eng tr(mats);
     RowMat<S> f, g;
     for (int64_t c = b; c < e; c += kGrain) forward_rows(tr, s, c, std::min(e, c + kGrain), x1, x2, w, out, f, g);
   });
 }
 
-template <class S>
-void gaunt_backward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
-                    S* gx2, S* gw) {
-  const GauntShape s = gaunt_resolve(s0);
-  const BatchMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
+template <class S, class Mats, class Eng>
+void backward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S* x1, const S* x2, const S* w,
+                       const S* gout, S* gx1, S* gx2, S* gw) {
   const int64_t nchunks = (n + kGrain - 1) / kGrain;
   // one partial weight gradient per fixed chunk, reduced in chunk order
   std::vector<double> gw_part(gw ? static_cast<size_t>(nchunks) * (s.lo + 1) : 0, 0.0);
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    BatchEngine<S> tr(mats);
+    Eng tr(mats);
     for (int64_t c = b; c < e; c += kGrain) {
       const int64_t ce = std::min(e, c + kGrain);
       double* acc = gw ? &gw_part[static_cast<size_t>(c / kGrain) * (s.lo + 1)] : nullptr;
@@ -386,6 +463,33 @@ void gaunt_backward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, c
       for (int64_t c = 0; c < nchunks; ++c) acc += gw_part[static_cast<size_t>(c) * (s.lo + 1) + l];
       gw[l] = static_cast<S>(acc);
     }
+  }
+}
+
+}  // namespace
+
+template <class S>
+void gaunt_forward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, S* out, int engine) {
+  const GauntShape s = gaunt_resolve(s0);
+  if (dense_pays(s, engine)) {
+    const DenseMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
+    forward_threaded<S, DenseMats<S>, DenseEngine<S>>(s, mats, n, x1, x2, w, out);
+  } else {
+    const BatchMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
+    forward_threaded<S, BatchMats<S>, BatchEngine<S>>(s, mats, n, x1, x2, w, out);
+  }
+}
+
+template <class S>
+void gaunt_backward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
+                    S* gx2, S* gw, int engine) {
+  const GauntShape s = gaunt_resolve(s0);
+  if (dense_pays(s, engine)) {
+    const DenseMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
+    backward_threaded<S, DenseMats<S>, DenseEngine<S>>(s, mats, n, x1, x2, w, gout, gx1, gx2, gw);
+  } else {
+    const BatchMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
+    backward_threaded<S, BatchMats<S>, BatchEngine<S>>(s, mats, n, x1, x2, w, gout, gx1, gx2, gw);
   }
 }
 
@@ -418,8 +522,9 @@ std::vector<double> gaunt_coefficients(int l1, int l2, int l3) {
 }
 
 #define SC_GAUNT_INST(S)                                                                                    \
-  template void gaunt_forward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, S*);                 \
-  template void gaunt_backward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, const S*, S*, S*, S*); \
+  template void gaunt_forward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, S*, int);            \
+  template void gaunt_backward<S>(const GauntShape&, int64_t, const S*, const S*, const S*, const S*, S*, S*, S*, \
+                                  int);                                                                          \
   template void gaunt_forward_ref<S>(const GauntShape&, int64_t, const S*, const S*, const S*, S*);             \
   template void gaunt_backward_ref<S>(const GauntShape&, int64_t, const S*, const S*, const S*, const S*, S*, S*, S*);
 SC_GAUNT_INST(float)

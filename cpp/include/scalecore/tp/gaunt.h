@@ -41,15 +41,22 @@ struct GauntShape {
 // but too small to be exact.
 GauntShape gaunt_resolve(GauntShape s);
 
+// Engines of the fast kernels.  AUTO picks DENSE (the whole transform as one
+// GEMM against the tabulated harmonics, d x n_beta n_alpha) while its flop
+// count is at most 3x SEPARABLE's (per-m Legendre GEMMs + one Fourier GEMM,
+// O(L^3)), i.e. at small L; the choice depends on the degrees only.
+enum GauntEngine : int { SC_GAUNT_AUTO = 0, SC_GAUNT_SEPARABLE = 1, SC_GAUNT_DENSE = 2 };
+
 // out[n, (lo+1)^2] for n rows; w[lo + 1] per output degree (shared by rows).
 // Threaded over rows; results do not depend on the thread count.
 template <class S>
-void gaunt_forward(const GauntShape& s, int64_t n, const S* x1, const S* x2, const S* w, S* out);
+void gaunt_forward(const GauntShape& s, int64_t n, const S* x1, const S* x2, const S* w, S* out,
+                   int engine = SC_GAUNT_AUTO);
 // Gradients for gout[n, (lo+1)^2]: gx1, gx2 (per row) and gw[lo + 1] (summed
 // over rows in a fixed order).  Any output pointer may be null (not wanted).
 template <class S>
 void gaunt_backward(const GauntShape& s, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
-                    S* gx2, S* gw);
+                    S* gx2, S* gw, int engine = SC_GAUNT_AUTO);
 // The references: one row at a time, serial, plain loops for the Legendre
 // stages (the kernels above batch 64 rows per GEMM and thread over batches).
 template <class S>

@@ -191,6 +191,10 @@ class GauntTensorProduct(torch.nn.Module):
         self.res_beta, self.res_alpha = _core.tp_gaunt_grid(self.l1, self.l2, self.lo, res_beta or 0,
                                                             res_alpha or 0)
         self.weight_numel = self.lo + 1
+        self._idx1 = self._row_index(self.irreps_in1, self.mul)
+        self._idx2 = self._row_index(self.irreps_in2, self.mul2)
+        idx_out = self._row_index(self.irreps_out, self.mul)
+        self._inv_out = None if idx_out is None else torch.argsort(idx_out)
         self.internal_weights = bool(internal_weights)
         if self.internal_weights:
             self.weight = torch.nn.Parameter(torch.ones(self.weight_numel))
@@ -198,10 +202,19 @@ class GauntTensorProduct(torch.nn.Module):
             self.register_buffer("weight", torch.empty(0), persistent=False)
 
     @staticmethod
-    def _to_rows(x: torch.Tensor, irreps: Irreps, mul: int) -> torch.Tensor:
-        lead = x.shape[:-1]
-        parts = [x[..., s].reshape(*lead, mul, ir.dim) for s, (_, ir) in zip(irreps.slices(), irreps)]
-        return torch.cat(parts, dim=-1).reshape(-1, sum(p.shape[-1] for p in parts))
+    def _row_index(irreps: Irreps, mul: int) -> Optional[torch.Tensor]:
+        """Gather index from e3nn's block layout to per-channel rows [mul, (L+1)^2]
+        (None when they coincide, i.e. mul == 1)."""
+        if mul == 1:
+            return None
+        d = sum(ir.dim for _, ir in irreps)
+        idx = torch.empty(mul * d, dtype=torch.long)
+        for sl, (_, ir) in zip(irreps.slices(), irreps):
+            l = ir.l
+            for u in range(mul):
+                for k in range(ir.dim):
+                    idx[u * d + l * l + k] = sl.start + u * ir.dim + k
+        return idx
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``x1 (..., irreps_in1.dim)``, ``x2 (..., irreps_in2.dim)`` -> ``(..., irreps_out.dim)``."""
@@ -224,15 +237,15 @@ class GauntTensorProduct(torch.nn.Module):
         x1 = x1.to(dtype).expand(*lead, x1.shape[-1])
         x2 = x2.to(dtype).expand(*lead, x2.shape[-1])
         C = self.mul
-        r1 = self._to_rows(x1, self.irreps_in1, C)  # (N*C, (l1+1)^2)
-        r2 = self._to_rows(x2, self.irreps_in2, self.mul2)
+        d1, d2, do = (self.l1 + 1) ** 2, (self.l2 + 1) ** 2, (self.lo + 1) ** 2
+        r1 = (x1 if self._idx1 is None else x1.index_select(-1, self._idx1)).reshape(-1, d1)
+        r2 = (x2 if self._idx2 is None else x2.index_select(-1, self._idx2)).reshape(-1, d2)
         if self.mul2 != C:
-            r2 = r2.reshape(-1, 1, r2.shape[-1]).expand(-1, C, r2.shape[-1]).reshape(-1, r2.shape[-1])
+            r2 = r2.reshape(-1, 1, d2).expand(-1, C, d2).reshape(-1, d2)
         out = _tp_gaunt(r1.contiguous(), r2.contiguous(), weight.to(dtype).contiguous(), self.l1, self.l2, self.lo,
                         self.res_beta, self.res_alpha)
-        out = out.reshape(*lead, C, (self.lo + 1) ** 2)
-        blocks = [out[..., l * l:(l + 1) * (l + 1)].reshape(*lead, C * (2 * l + 1)) for l in range(self.lo + 1)]
-        return torch.cat(blocks, dim=-1)
+        out = out.reshape(*lead, C * do)
+        return out if self._inv_out is None else out.index_select(-1, self._inv_out)
 
     def extra_repr(self) -> str:
         return (f"{self.irreps_in1} x {self.irreps_in2} -> {self.irreps_out}, grid {self.res_beta}x{self.res_alpha}, "
