@@ -71,11 +71,11 @@ class Irrep(tuple):
             else:
                 raise TypeError(f"Irrep: expected an int degree with a parity, a string like '1o' "
                                 f"or an (l, p) pair, got {l!r}")
-        if isinstance(l, bool) or not isinstance(l, int) or l < 0:
-            if not (hasattr(l, "__index__") and not isinstance(l, bool) and int(l) >= 0):
-                raise ValueError(f"Irrep: l must be a non-negative integer, got {l!r}")
-            l = int(l)
-        if p not in (1, -1) or isinstance(p, bool):
+        # ints and integer-likes (numpy integers) only; bools are not degrees
+        if isinstance(l, bool) or not hasattr(l, "__index__") or l.__index__() < 0:
+            raise ValueError(f"Irrep: l must be a non-negative integer, got {l!r}")
+        l = l.__index__()
+        if isinstance(p, bool) or p not in (1, -1):
             raise ValueError(f"Irrep: p must be 1 (even) or -1 (odd), got {p!r}")
         return super().__new__(cls, (int(l), int(p)))
 
