@@ -233,3 +233,22 @@ def test_batched_kernels_equal_reference(dtype, degrees, engine):
     for a, b in zip(core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo, engine=engine),
                     core.tp_gaunt_backward(x1, x2, w, g, L1, L2, Lo, ref=True)):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+
+
+def test_compiled_forward_backward_through_sh_and_gaunt():
+    # aot_autograd traces both custom ops and their backward with the fake kernels.
+    # (Double backward under torch.compile is refused by aot_autograd itself.)
+    from scalecore.tp.torch import GauntTensorProduct, SphericalHarmonics
+
+    m = SphericalHarmonics([0, 1, 2, 3], True, "component")
+    g = GauntTensorProduct("2x0e+2x1o+2x2e+2x3o", "0e+1o+2e+3o", "2x0e+2x1o+2x2e")
+
+    def f(pos, x):
+        return g(x, m(pos)).pow(2).sum()
+
+    pos = torch.randn(20, 3, requires_grad=True)
+    x = torch.randn(20, 32, requires_grad=True)
+    want = torch.autograd.grad(f(pos, x), (pos, x, g.weight))
+    got = torch.autograd.grad(torch.compile(f, fullgraph=True, backend="aot_eager")(pos, x), (pos, x, g.weight))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
