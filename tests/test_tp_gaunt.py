@@ -206,9 +206,12 @@ def test_torch_opcheck_and_compile():
     x2 = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
     w = torch.randn(4, dtype=torch.float64, requires_grad=True)
     nb, na = tp.gaunt_grid(2, 1, 3)
-    torch.library.opcheck(_tp_gaunt, (x1, x2, w, 2, 1, 3, nb, na))
+    torch.library.opcheck(_tp_gaunt, (x1, x2, w, 2, 1, 3, nb, na, 1))
     torch.library.opcheck(_tp_gaunt_backward, (x1.detach(), x2.detach(), w.detach(),
-                                               torch.randn(5, 16, dtype=torch.float64), 2, 1, 3, nb, na))
+                                               torch.randn(5, 16, dtype=torch.float64), 2, 1, 3, nb, na, 1))
+    torch.library.opcheck(_tp_gaunt, (torch.randn(6, 9, dtype=torch.float64, requires_grad=True),
+                                      torch.randn(2, 4, dtype=torch.float64, requires_grad=True), w, 2, 1, 3, nb, na,
+                                      3))
     m = GauntTensorProduct("0e+1o+2e", "0e+1o", "0e+1o+2e+3o")
     f = torch.compile(m, fullgraph=True, backend="eager")
     a, b = torch.randn(3, 9), torch.randn(3, 4)
@@ -252,3 +255,31 @@ def test_compiled_forward_backward_through_sh_and_gaunt():
     got = torch.autograd.grad(torch.compile(f, fullgraph=True, backend="aot_eager")(pos, x), (pos, x, g.weight))
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("engine", [0, 1, 2])
+@pytest.mark.parametrize("rep", [2, 5])
+def test_shared_second_operand_equals_repeated_rows(engine, rep):
+    # x2_rep: each x2 row serves rep consecutive rows; equal to repeating it
+    rng = np.random.default_rng(rep)
+    n = 137 * rep
+    x1, x2 = _rows(3, n, rng), _rows(2, n // rep, rng)
+    w = rng.normal(size=5)
+    g = _rows(4, n, rng)
+    core = scalecore._core
+    x2r = np.repeat(x2, rep, axis=0)
+    want = core.tp_gaunt_forward(x1, x2r, w, 3, 2, 4, ref=True)
+    for kw in ({"engine": engine}, {"ref": True}):
+        np.testing.assert_allclose(core.tp_gaunt_forward(x1, x2, w, 3, 2, 4, x2_rep=rep, **kw), want, atol=1e-12)
+        g1, g2, gw = core.tp_gaunt_backward(x1, x2, w, g, 3, 2, 4, x2_rep=rep, **kw)
+        r1, r2, rw = core.tp_gaunt_backward(x1, x2r, w, g, 3, 2, 4, ref=True)
+        np.testing.assert_allclose(g1, r1, atol=1e-12)
+        np.testing.assert_allclose(g2, r2.reshape(-1, rep, r2.shape[-1]).sum(1), atol=1e-11)
+        np.testing.assert_allclose(gw, rw, rtol=1e-12, atol=1e-10)
+    with scalecore.num_threads(1):
+        a = core.tp_gaunt_backward(x1, x2, w, g, 3, 2, 4, x2_rep=rep, engine=engine)
+    with scalecore.num_threads(2):
+        b = core.tp_gaunt_backward(x1, x2, w, g, 3, 2, 4, x2_rep=rep, engine=engine)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    with pytest.raises(ValueError, match="multiple of x2_rep"):
+        core.tp_gaunt_forward(x1[:-1], x2, w, 3, 2, 4, x2_rep=rep)

@@ -131,13 +131,14 @@ int64_t sh_width(int l) { return static_cast<int64_t>(l + 1) * (l + 1); }
 // Rows x1 (n, (l1+1)^2), x2 (n, (l2+1)^2), w (lo+1,).
 template <class S>
 tp::GauntShape gaunt_check(const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo,
-                           int nb, int na, const S** p1, const S** p2, const S** pw) {
+                           int nb, int na, int rep, const S** p1, const S** p2, const S** pw) {
   tp::GauntShape s;
   s.l1 = l1;
   s.l2 = l2;
   s.lo = lo;
   s.n_beta = nb;
   s.n_alpha = na;
+  s.x2_rep = rep;
   s = tp::gaunt_resolve(s);
   *p1 = checked_ptr<S>(x1, "x1");
   *p2 = checked_ptr<S>(x2, "x2");
@@ -145,16 +146,17 @@ tp::GauntShape gaunt_check(const py::array& x1, const py::array& x2, const py::a
   if (x1.ndim() != 2) throw ValueError("x1: expected a 2-D array, got shape " + shape_str(x1));
   const int64_t n = x1.shape(0);
   check_shape(x1, {n, sh_width(l1)}, "x1");
-  check_shape(x2, {n, sh_width(l2)}, "x2");
+  if (n % rep) throw ValueError("x1: " + std::to_string(n) + " rows is not a multiple of x2_rep " + std::to_string(rep));
+  check_shape(x2, {n / rep, sh_width(l2)}, "x2");
   check_shape(w, {lo + 1}, "weight");
   return s;
 }
 
 template <class S>
 py::array_t<S> gaunt_forward_py(const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo,
-                                int nb, int na, bool ref, int engine) {
+                                int nb, int na, bool ref, int engine, int rep) {
   const S *p1, *p2, *pw;
-  const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, &p1, &p2, &pw);
+  const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, rep, &p1, &p2, &pw);
   const int64_t n = x1.shape(0);
   py::array_t<S> out({n, sh_width(lo)});
   {
@@ -169,13 +171,13 @@ py::array_t<S> gaunt_forward_py(const py::array& x1, const py::array& x2, const 
 
 template <class S>
 py::tuple gaunt_backward_py(const py::array& x1, const py::array& x2, const py::array& w, const py::array& gout,
-                            int l1, int l2, int lo, int nb, int na, bool ref, int engine) {
+                            int l1, int l2, int lo, int nb, int na, bool ref, int engine, int rep) {
   const S *p1, *p2, *pw;
-  const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, &p1, &p2, &pw);
+  const tp::GauntShape s = gaunt_check<S>(x1, x2, w, l1, l2, lo, nb, na, rep, &p1, &p2, &pw);
   const int64_t n = x1.shape(0);
   const S* g = checked_ptr<S>(gout, "grad_output");
   check_shape(gout, {n, sh_width(lo)}, "grad_output");
-  py::array_t<S> g1({n, sh_width(l1)}), g2({n, sh_width(l2)}), gw({int64_t(lo + 1)});
+  py::array_t<S> g1({n, sh_width(l1)}), g2({n / rep, sh_width(l2)}), gw({int64_t(lo + 1)});
   {
     py::gil_scoped_release nogil;
     if (ref)
@@ -250,21 +252,23 @@ void bind_tp(py::module_& m) {
   m.def(
       "tp_gaunt_forward",
       [](const py::array& x1, const py::array& x2, const py::array& w, int l1, int l2, int lo, int nb, int na,
-         bool ref, int engine) -> py::object {
-        if (is_f32(x1)) return gaunt_forward_py<float>(x1, x2, w, l1, l2, lo, nb, na, ref, engine);
-        return gaunt_forward_py<double>(x1, x2, w, l1, l2, lo, nb, na, ref, engine);
+         bool ref, int engine, int rep) -> py::object {
+        if (is_f32(x1)) return gaunt_forward_py<float>(x1, x2, w, l1, l2, lo, nb, na, ref, engine, rep);
+        return gaunt_forward_py<double>(x1, x2, w, l1, l2, lo, nb, na, ref, engine, rep);
       },
       py::arg("x1"), py::arg("x2"), py::arg("weight"), py::arg("l1"), py::arg("l2"), py::arg("lo"),
-      py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false, py::arg("engine") = 0);
+      py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false, py::arg("engine") = 0,
+      py::arg("x2_rep") = 1);
   m.def(
       "tp_gaunt_backward",
       [](const py::array& x1, const py::array& x2, const py::array& w, const py::array& g, int l1, int l2, int lo,
-         int nb, int na, bool ref, int engine) -> py::object {
-        if (is_f32(x1)) return gaunt_backward_py<float>(x1, x2, w, g, l1, l2, lo, nb, na, ref, engine);
-        return gaunt_backward_py<double>(x1, x2, w, g, l1, l2, lo, nb, na, ref, engine);
+         int nb, int na, bool ref, int engine, int rep) -> py::object {
+        if (is_f32(x1)) return gaunt_backward_py<float>(x1, x2, w, g, l1, l2, lo, nb, na, ref, engine, rep);
+        return gaunt_backward_py<double>(x1, x2, w, g, l1, l2, lo, nb, na, ref, engine, rep);
       },
       py::arg("x1"), py::arg("x2"), py::arg("weight"), py::arg("grad_output"), py::arg("l1"), py::arg("l2"),
-      py::arg("lo"), py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false, py::arg("engine") = 0);
+      py::arg("lo"), py::arg("n_beta") = 0, py::arg("n_alpha") = 0, py::arg("ref") = false, py::arg("engine") = 0,
+      py::arg("x2_rep") = 1);
   m.def(
       "tp_gaunt_coefficients",
       [](int l1, int l2, int l3) {

@@ -161,6 +161,7 @@ struct RefEngine {
     for (int64_t r = 0; r < R; ++r)
       for (int j = 0; j < p.nb; ++j) grid.row(r * p.nb + j) *= q[j];
   }
+  int64_t nb() const { return p.nb; }
 };
 
 // ---- the batched engine: R rows per call, every stage a GEMM -------------
@@ -255,6 +256,7 @@ struct BatchEngine {
     for (int64_t r = 0; r < R; ++r)
       for (int j = 0; j < M.nb; ++j) grid.row(r * M.nb + j) *= M.q[j];
   }
+  int64_t nb() const { return M.nb; }
 };
 
 // ---- the dense engine: the whole synthesis/analysis as one GEMM ------------
@@ -318,33 +320,49 @@ struct DenseEngine {
     for (int64_t r = 0; r < R; ++r)
       for (int j = 0; j < M.nb; ++j) grid.row(r * M.nb + j) *= M.q[j];
   }
+  int64_t nb() const { return M.nb; }
 };
 
 constexpr int64_t kGrain = 64;  // rows per batched call and per thread-pool chunk
 
 int64_t width(int l) { return static_cast<int64_t>(l + 1) * (l + 1); }
 
+// x2's grid for rows [b, e): synthesised once per distinct x2 row, then
+// repeated for the x2_rep rows that share it.
+template <class S, class Eng>
+void synth_x2(Eng& tr, const GauntShape& s, int64_t b, int64_t e, const S* x2, RowMat<S>& g, RowMat<S>& gu) {
+  const int64_t rep = s.x2_rep;
+  if (rep == 1) return tr.synth(x2 + b * width(s.l2), e - b, s.l2, g);
+  const int64_t u0 = b / rep, u1 = (e - 1) / rep + 1, nb = tr.nb();
+  tr.synth(x2 + u0 * width(s.l2), u1 - u0, s.l2, gu);
+  g.resize((e - b) * nb, gu.cols());
+  for (int64_t r = 0; r < e - b; ++r) g.middleRows(r * nb, nb) = gu.middleRows(((b + r) / rep - u0) * nb, nb);
+}
+
 // Rows [b, e) of the forward, on either engine.
 template <class S, class Eng>
 void forward_rows(Eng& tr, const GauntShape& s, int64_t b, int64_t e, const S* x1, const S* x2, const S* w, S* out,
                   RowMat<S>& f, RowMat<S>& g) {
   const int64_t R = e - b;
+  RowMat<S> gu;
   tr.synth(x1 + b * width(s.l1), R, s.l1, f);
-  tr.synth(x2 + b * width(s.l2), R, s.l2, g);
+  synth_x2(tr, s, b, e, x2, g, gu);
   f.array() *= g.array();
   tr.analyse(f, R, s.lo, true, w, out + b * width(s.lo));
 }
 
-// Rows [b, e) of the backward; gw_acc[lo+1] accumulates this range's weight gradient.
+// Rows [b, e) of the backward; gw_acc[lo+1] accumulates this range's weight
+// gradient.  With x2_rep > 1, gx2 rows are ACCUMULATED (the caller zeroes
+// them; a range never splits the rows of one x2 row between threads).
 template <class S, class Eng>
 void backward_rows(Eng& tr, const GauntShape& s, int64_t b, int64_t e, const S* x1, const S* x2, const S* w,
                    const S* gout, S* gx1, S* gx2, double* gw_acc) {
-  const int64_t R = e - b, dout = width(s.lo);
-  RowMat<S> f, g, h, t;
+  const int64_t R = e - b, dout = width(s.lo), rep = s.x2_rep;
+  RowMat<S> f, g, gu, h, t;
   std::vector<S> gp(static_cast<size_t>(R * dout)), proj(gw_acc ? static_cast<size_t>(R * dout) : 0);
   const S* go = gout + b * dout;
   tr.synth(x1 + b * width(s.l1), R, s.l1, f);
-  tr.synth(x2 + b * width(s.l2), R, s.l2, g);
+  synth_x2(tr, s, b, e, x2, g, gu);
   if (gw_acc) {
     h = (f.array() * g.array()).matrix();
     tr.analyse(h, R, s.lo, true, nullptr, proj.data());
@@ -368,8 +386,28 @@ void backward_rows(Eng& tr, const GauntShape& s, int64_t b, int64_t e, const S* 
   }
   if (gx2) {
     t = (h.array() * f.array()).matrix();
-    tr.analyse(t, R, s.l2, false, nullptr, gx2 + b * width(s.l2));
+    if (rep == 1) {
+      tr.analyse(t, R, s.l2, false, nullptr, gx2 + b * width(s.l2));
+    } else {
+      // the analysis is linear: sum the grids of the rows sharing an x2 row first
+      const int64_t u0 = b / rep, u1 = (e - 1) / rep + 1, nb = tr.nb(), d2 = width(s.l2);
+      gu.setZero((u1 - u0) * nb, t.cols());
+      for (int64_t r = 0; r < R; ++r) gu.middleRows(((b + r) / rep - u0) * nb, nb) += t.middleRows(r * nb, nb);
+      std::vector<S> tmp(static_cast<size_t>((u1 - u0) * d2));
+      tr.analyse(gu, u1 - u0, s.l2, false, nullptr, tmp.data());
+      for (size_t k = 0; k < tmp.size(); ++k) gx2[u0 * d2 + static_cast<int64_t>(k)] += tmp[k];
+    }
   }
+}
+
+// Rows per batched call: 64 or more, a multiple of x2_rep (so no x2 row is
+// split between two calls or threads); depends on the shape only.
+int64_t grain_of(const GauntShape& s) { return s.x2_rep * ((kGrain + s.x2_rep - 1) / s.x2_rep); }
+
+void check_rows(const GauntShape& s, int64_t n) {
+  if (n % s.x2_rep)
+    throw ValueError("gaunt: the number of rows " + std::to_string(n) + " is not a multiple of x2_rep " +
+                     std::to_string(s.x2_rep));
 }
 
 const Plan& plan_of(const GauntShape& s) { return plan_for(s.n_beta, s.n_alpha, std::max(s.l1, std::max(s.l2, s.lo))); }
@@ -385,6 +423,7 @@ GauntShape gaunt_resolve(GauntShape s) {
   chk(s.l1, "l1max");
   chk(s.l2, "l2max");
   chk(s.lo, "lmax_out");
+  if (s.x2_rep < 1) throw ValueError("gaunt: x2_rep must be >= 1, got " + std::to_string(s.x2_rep));
   const int D = s.l1 + s.l2 + s.lo;
   const int nb = D / 2 + 1, na = D + 1;
   if (s.n_beta == 0) s.n_beta = nb;
@@ -400,6 +439,7 @@ GauntShape gaunt_resolve(GauntShape s) {
 template <class S>
 void gaunt_forward_ref(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
   const GauntShape s = gaunt_resolve(s0);
+  check_rows(s, n);
   RefEngine<S> tr(plan_of(s));
   RowMat<S> f, g;
   for (int64_t i = 0; i < n; ++i) forward_rows(tr, s, i, i + 1, x1, x2, w, out, f, g);
@@ -409,7 +449,9 @@ template <class S>
 void gaunt_backward_ref(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
                         S* gx2, S* gw) {
   const GauntShape s = gaunt_resolve(s0);
+  check_rows(s, n);
   RefEngine<S> tr(plan_of(s));
+  if (gx2 && s.x2_rep > 1) std::fill(gx2, gx2 + (n / s.x2_rep) * width(s.l2), S(0));
   std::vector<double> acc(s.lo + 1, 0.0);
   for (int64_t i = 0; i < n; ++i) backward_rows(tr, s, i, i + 1, x1, x2, w, gout, gx1, gx2, gw ? acc.data() : nullptr);
   if (gw)
@@ -436,24 +478,27 @@ bool dense_pays(const GauntShape& s, int engine) {
 
 template <class S, class Mats, class Eng>
 void forward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+  const int64_t grain = grain_of(s);
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
     Eng tr(mats);
     RowMat<S> f, g;
-    for (int64_t c = b; c < e; c += kGrain) forward_rows(tr, s, c, std::min(e, c + kGrain), x1, x2, w, out, f, g);
+    for (int64_t c = b; c < e; c += grain) forward_rows(tr, s, c, std::min(e, c + grain), x1, x2, w, out, f, g);
   });
 }
 
 template <class S, class Mats, class Eng>
 void backward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S* x1, const S* x2, const S* w,
                        const S* gout, S* gx1, S* gx2, S* gw) {
-  const int64_t nchunks = (n + kGrain - 1) / kGrain;
+  const int64_t grain = grain_of(s);
+  const int64_t nchunks = (n + grain - 1) / grain;
+  if (gx2 && s.x2_rep > 1) std::fill(gx2, gx2 + (n / s.x2_rep) * width(s.l2), S(0));
   // one partial weight gradient per fixed chunk, reduced in chunk order
   std::vector<double> gw_part(gw ? static_cast<size_t>(nchunks) * (s.lo + 1) : 0, 0.0);
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
     Eng tr(mats);
-    for (int64_t c = b; c < e; c += kGrain) {
-      const int64_t ce = std::min(e, c + kGrain);
-      double* acc = gw ? &gw_part[static_cast<size_t>(c / kGrain) * (s.lo + 1)] : nullptr;
+    for (int64_t c = b; c < e; c += grain) {
+      const int64_t ce = std::min(e, c + grain);
+      double* acc = gw ? &gw_part[static_cast<size_t>(c / grain) * (s.lo + 1)] : nullptr;
       backward_rows(tr, s, c, ce, x1, x2, w, gout, gx1, gx2, acc);
     }
   });
@@ -471,6 +516,7 @@ void backward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S
 template <class S>
 void gaunt_forward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, S* out, int engine) {
   const GauntShape s = gaunt_resolve(s0);
+  check_rows(s, n);
   if (dense_pays(s, engine)) {
     const DenseMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
     forward_threaded<S, DenseMats<S>, DenseEngine<S>>(s, mats, n, x1, x2, w, out);
@@ -484,6 +530,7 @@ template <class S>
 void gaunt_backward(const GauntShape& s0, int64_t n, const S* x1, const S* x2, const S* w, const S* gout, S* gx1,
                     S* gx2, S* gw, int engine) {
   const GauntShape s = gaunt_resolve(s0);
+  check_rows(s, n);
   if (dense_pays(s, engine)) {
     const DenseMats<S> mats(plan_of(s), {s.l1, s.l2, s.lo});
     backward_threaded<S, DenseMats<S>, DenseEngine<S>>(s, mats, n, x1, x2, w, gout, gx1, gx2, gw);

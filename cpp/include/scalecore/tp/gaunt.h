@@ -34,6 +34,10 @@ constexpr int kGauntMaxL = 24;
 struct GauntShape {
   int l1 = 0, l2 = 0, lo = 0;  // max degrees of x1, x2 and out
   int n_beta = 0, n_alpha = 0;  // grid (0 = the exact resolution above)
+  // Row i of the product uses x2 row i / x2_rep: x2 has n / x2_rep rows, each
+  // shared by x2_rep consecutive x1 rows (channels sharing one second operand,
+  // e.g. edge harmonics); it is synthesised once and gx2 sums over its rows.
+  int x2_rep = 1;
 };
 
 // Fills n_beta / n_alpha with the exact resolution when they are 0; throws

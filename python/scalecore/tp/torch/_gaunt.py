@@ -51,26 +51,26 @@ def _np(t: torch.Tensor):
 
 @torch.library.custom_op("scalecore::tp_gaunt", mutates_args=())
 def _tp_gaunt(x1: torch.Tensor, x2: torch.Tensor, w: torch.Tensor, l1: int, l2: int, lo: int, nb: int,
-              na: int) -> torch.Tensor:
+              na: int, rep: int) -> torch.Tensor:
     return torch.from_numpy(_core.tp_gaunt_forward(_np(x1), _np(x2.to(x1.dtype)), _np(w.to(x1.dtype)), l1, l2, lo,
-                                                   nb, na))
+                                                   nb, na, x2_rep=rep))
 
 
 @_tp_gaunt.register_fake
-def _(x1, x2, w, l1, l2, lo, nb, na):
+def _(x1, x2, w, l1, l2, lo, nb, na, rep):
     return x1.new_empty((x1.shape[0], (lo + 1) ** 2))
 
 
 @torch.library.custom_op("scalecore::tp_gaunt_backward", mutates_args=())
 def _tp_gaunt_backward(x1: torch.Tensor, x2: torch.Tensor, w: torch.Tensor, grad: torch.Tensor, l1: int, l2: int,
-                       lo: int, nb: int, na: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       lo: int, nb: int, na: int, rep: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g1, g2, gw = _core.tp_gaunt_backward(_np(x1), _np(x2.to(x1.dtype)), _np(w.to(x1.dtype)),
-                                         _np(grad.to(x1.dtype)), l1, l2, lo, nb, na)
+                                         _np(grad.to(x1.dtype)), l1, l2, lo, nb, na, x2_rep=rep)
     return torch.from_numpy(g1), torch.from_numpy(g2), torch.from_numpy(gw)
 
 
 @_tp_gaunt_backward.register_fake
-def _(x1, x2, w, grad, l1, l2, lo, nb, na):
+def _(x1, x2, w, grad, l1, l2, lo, nb, na, rep):
     return torch.empty_like(x1), torch.empty_like(x2), torch.empty_like(w)
 
 
@@ -83,7 +83,7 @@ def _setup(ctx, inputs, output):
 def _backward(ctx, grad):
     x1, x2, w = ctx.saved_tensors
     g1, g2, gw = _tp_gaunt_backward(x1, x2, w, grad.contiguous(), *ctx.args)
-    return g1, g2, gw, None, None, None, None, None
+    return g1, g2, gw, None, None, None, None, None, None
 
 
 _tp_gaunt.register_autograd(_backward, setup_context=_setup)
@@ -117,7 +117,7 @@ def _backward_backward(ctx, gg1, gg2, ggw):
         dg = dg + _tp_gaunt(x1, x2, ggw.contiguous(), *a)
         b1, b2, _ = _tp_gaunt_backward(x1, x2, ggw.contiguous(), gout, *a)
         d1, d2 = d1 + b1, d2 + b2
-    return d1, d2, dw, dg, None, None, None, None, None
+    return d1, d2, dw, dg, None, None, None, None, None, None
 
 
 _tp_gaunt_backward.register_autograd(_backward_backward, setup_context=_setup_bwd)
@@ -240,10 +240,11 @@ class GauntTensorProduct(torch.nn.Module):
         d1, d2, do = (self.l1 + 1) ** 2, (self.l2 + 1) ** 2, (self.lo + 1) ** 2
         r1 = (x1 if self._idx1 is None else x1.index_select(-1, self._idx1)).reshape(-1, d1)
         r2 = (x2 if self._idx2 is None else x2.index_select(-1, self._idx2)).reshape(-1, d2)
-        if self.mul2 != C:
-            r2 = r2.reshape(-1, 1, d2).expand(-1, C, d2).reshape(-1, d2)
+        # with one second operand per sample (mul 1), the kernel shares each x2
+        # row between the sample's C channels (synthesised once, x2_rep = C)
+        rep = C if self.mul2 != C else 1
         out = _tp_gaunt(r1.contiguous(), r2.contiguous(), weight.to(dtype).contiguous(), self.l1, self.l2, self.lo,
-                        self.res_beta, self.res_alpha)
+                        self.res_beta, self.res_alpha, rep)
         out = out.reshape(*lead, C * do)
         return out if self._inv_out is None else out.index_select(-1, self._inv_out)
 
