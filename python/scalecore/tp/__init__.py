@@ -1,6 +1,8 @@
 """Equivariant tensor products (e3nn-compatible): irreps, the real
-Clebsch-Gordan basis and spherical harmonics; torch modules in
-:mod:`scalecore.tp.torch` (imported on request, never by ``scalecore.tp``).
+Clebsch-Gordan basis (``wigner_3j``, ``wigner_D``), spherical harmonics of
+vectors with their derivatives, and the Gaunt product on an S^2 grid; torch
+modules in :mod:`scalecore.tp.torch` (imported on request, never by
+``scalecore.tp``).
 
 Conventions are e3nn 0.6's throughout (irreps strings and ordering, the
 ``[mul, 2l+1]`` feature layout, the real basis with y as the polar axis,
