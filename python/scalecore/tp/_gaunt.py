@@ -94,8 +94,9 @@ def gaunt_tensor_product(
     """Rows ``x1 (n, (l1max+1)^2)``, ``x2 (n, (l2max+1)^2)``, per-degree ``weight (lmax_out+1,)``
     -> ``out (n, (lmax_out+1)^2)`` (see the module docstring).
 
-    Inputs are numpy or any DLPack array in host memory; float32 stays float32,
-    other dtypes compute in float64; the result has ``x1``'s array type.
+    Inputs are numpy or any DLPack array in host memory; float32 (and float16)
+    ``x1`` computes and returns float32, other dtypes float64; the result has
+    ``x1``'s array type.
     """
     from .._array import to_numpy
     from ._sh import as_caller_type

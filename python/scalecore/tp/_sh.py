@@ -146,8 +146,8 @@ def spherical_harmonics(
     ls : int, list of int, str or Irreps
         Degrees (each in ``[0, SH_MAX_L]``, 24), or irreps like ``"0e+1o+2e"``.
     vectors : array_like, shape (..., 3)
-        numpy or any DLPack array in host memory (torch, JAX); float32 stays
-        float32, other dtypes compute in float64.
+        numpy or any DLPack array in host memory (torch, JAX); float32 (and
+        float16) compute and return float32, other dtypes float64.
     normalize : bool
         Map each vector to the unit sphere first, as ``v / max(|v|, 1e-12)``
         (e3nn's ``torch.nn.functional.normalize``).  A zero vector then gives
