@@ -11,6 +11,7 @@
 
 #include "lap.h"
 #include "network_simplex.h"
+#include "transport_ssp.h"
 #include "ot_internal.h"
 #include "scalecore/common/threads.h"
 #include "scalecore/ot/ot.h"
@@ -21,6 +22,8 @@ namespace ot {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int64_t kSspMaxArcs = 128 * 128;  // the automatic choice of SSP (see use_ssp)
+constexpr int kSspMaxLine = 256;
 constexpr double kMassTol = 1e-6;  // relative mass mismatch allowed (POT's emd: 6 decimals)
 
 // Weights usable: finite and >= 0.  Sets *sum.
@@ -51,8 +54,18 @@ void center_duals(double* f, double* g, const double* a, const double* b, int64_
   for (int64_t j = 0; j < m; ++j) g[j] -= c;
 }
 
+// Successive shortest paths or the network simplex: SSP for small problems
+// (measured: bench/bench_ot.py ot_emd_small), and whenever forced; a pivot
+// limit (max_iter) is the simplex's.
+bool use_ssp(const EmdOptions& o, int n, int m) {
+  if (o.solver == SC_OT_EMD_SSP) return true;
+  if (o.solver == SC_OT_EMD_SIMPLEX || o.max_iter > 0) return false;
+  return int64_t(n) * m <= kSspMaxArcs && std::max(n, m) <= kSspMaxLine;
+}
+
 struct EmdWork {
   NetworkSimplex ns;
+  TransportSSP ssp;
   Prefetch next;  // the next problem's costs
   LapWork lap;
   std::vector<double> C, a, b, f, g;
@@ -79,7 +92,7 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     if (out.n_iter) out.n_iter[pb] = iters;
     if (out.plan_nnz) out.plan_nnz[pb] = nnz;
     if (fill == fill || st != SC_OT_STATUS_CONVERGED) {
-      if (st != SC_OT_STATUS_CONVERGED && st != SC_OT_STATUS_MAX_ITER) {
+      if (st != SC_OT_STATUS_CONVERGED && st != SC_OT_STATUS_MAX_ITER && st != SC_OT_STATUS_DUAL_INFEASIBLE) {
         for (int64_t i = 0; i < bt.nmax; ++i) f[i] = fill;
         for (int64_t j = 0; j < bt.mmax; ++j) g[j] = fill;
       }
@@ -135,6 +148,11 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     w.rows.resize(n2);
     lap_jv(Cd, ldc, n2, w.rows.data(), w.f.data(), w.g.data(), w.lap, K, &w.next);
     for (int i = 0; i < n2; ++i) cost += w.a[0] * Cd[i * ldc + w.rows[i]];
+  } else if (use_ssp(o, n2, m2)) {
+    st = w.ssp.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), K, &w.next);
+    w.ssp.duals(w.f.data(), w.g.data());
+    cost = w.ssp.cost();
+    pivots = w.ssp.augmentations();
   } else {
     st = w.ns.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), cmax, o.max_iter, o.block_size, o.start, K,
                     &pivots, &w.next);
@@ -177,7 +195,8 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     w.rows.resize(n2 + m2);
     w.cols.resize(n2 + m2);
     w.vals.resize(n2 + m2);
-    nnz = w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
+    nnz = use_ssp(o, n2, m2) ? w.ssp.plan(w.rows.data(), w.cols.data(), w.vals.data())
+                             : w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
     for (int64_t k = 0; k < nnz; ++k) {
       prow[k] = w.I[w.rows[k]];
       pcol[k] = w.J[w.cols[k]];

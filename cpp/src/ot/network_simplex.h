@@ -90,6 +90,8 @@ class NetworkSimplex {
   void pivot_preorder(int k, int l, double rc);
   bool price(int64_t& row, int64_t block_rows, bool f32, int64_t& arc, double& rc);
   void recompute_potentials();
+  double root_potential() const;
+  void exact_flows(const double* a, const double* b);
 
   const double* C_ = nullptr;
   int64_t ldc_ = 0;
