@@ -383,3 +383,34 @@ def test_huge_costs_dyadic_exact_optimum(rng, solver):
             assert ot.emd2(a, b, M) == exact
             assert allowed[r.plan.rows, r.plan.cols].all()
             assert (r.f[:, None] + r.g[None, :] - M).max() <= 1e-12
+
+
+@pytest.mark.parametrize("solver", ["auto", "simplex", "ssp"])
+def test_huge_costs_between_classes_duals_rebuilt(rng, solver):
+    # Forbidden pairs between classes that exchange no mass (each class holds
+    # the same mass on both sides): the optimal basis must use a zero-flow
+    # 1e10 arc between classes, whose potentials then sit 1e10 apart with
+    # 1e-6 of rounding.  The plan carries no mass between classes (POT's
+    # leaves ~1e-17 there) and the duals are feasible on the costs' scale;
+    # the cost is the sum of the classes' optima.
+    for rep in range(3):
+        n = m = 40
+        la, lb = rng.integers(0, 3, n), rng.integers(0, 3, m)
+        la[:3] = lb[:3] = [0, 1, 2]
+        W = rng.random(3) + 0.5
+        a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
+        for k in range(3):
+            a[la == k] *= W[k] / a[la == k].sum()
+            b[lb == k] *= W[k] / b[lb == k].sum()
+        M0 = sot.cost_matrix(rng.standard_normal((n, 3)), rng.standard_normal((m, 3)))
+        allowed = la[:, None] == lb[None, :]
+        M = np.where(allowed, M0, 1e10)
+        r = sot.emd(a, b, M, solver=solver)
+        assert r.status == "converged"
+        assert allowed[r.plan.rows, r.plan.cols].all()
+        parts = sum(ot.emd2(a[la == k] / W[k], b[lb == k] / W[k], M0[np.ix_(la == k, lb == k)]) * W[k]
+                    for k in range(3))
+        assert abs(r.cost - parts) <= 1e-12 * parts
+        assert (r.f[:, None] + r.g[None, :] - M).max() <= 1e-12
+        red = M - r.f[:, None] - r.g[None, :]
+        assert np.abs(red[r.plan.rows, r.plan.cols]).max() <= 1e-12

@@ -673,6 +673,17 @@ double NetworkSimplex::cost() const {
   return s;
 }
 
+double NetworkSimplex::support_max_cost() const {
+  double s = 0;
+  for (int v = 0; v < N_; ++v) {
+    const int p = parent_[v];
+    if (p == N_ || flow_[v] <= 0) continue;
+    const int i = v < n_ ? v : p, j = (v < n_ ? p : v) - n_;
+    s = std::max(s, std::fabs(C_[i * ldc_ + j]));
+  }
+  return s;
+}
+
 double NetworkSimplex::artificial_flow() const {
   double s = 0;
   for (int v = 0; v < N_; ++v)

@@ -59,6 +59,7 @@ class NetworkSimplex {
   int64_t plan(int32_t* rows, int32_t* cols, double* vals);
   double cost() const;             // sum of flow x cost over the real arcs
   double artificial_flow() const;  // flow left on the artificial arcs
+  double support_max_cost() const;  // max |C_ij| over the real arcs of positive flow
 
  private:
   // One step of a start heuristic: line `removed` (a node) leaves after
