@@ -8,6 +8,8 @@ Cases (the speed lines of issue 6):
 * ``ot_batch``     10,000 problems of 64 x 64: batched exact against an
   ``emd2`` loop, batched entropic against a ``sinkhorn2`` loop (the loops are
   timed on a subset; ratios are per problem).
+* ``ot_emd_choice`` random-weight EMD at n = m = 16..256, successive shortest
+  paths against the network simplex: the measurement behind emd's choice.
 * ``ot_tiled``     n = m = 100,000, d = 32: tiled Sinkhorn (POT would need an
   80 GB matrix); reports the time and the peak memory.
 
@@ -130,7 +132,8 @@ def bench_batch(quick: bool):
         label=f"emd batch {B} x 64x64 (random weights)", ours=lambda: sot.emd(W, W[::-1], M, n_threads=1),
         ours_items=B, peer=lambda: [ot.emd2(W[i], W[B - 1 - i], M[i]) for i in I_emd], peer_items=S_emd,
         peer_name="POT emd2 loop", unit="problems", repeat=3,
-        note=f"network simplex; POT timed on {S_emd} problems spread over the batch",
+        note=f"network simplex (emd's choice at every size, see ot_emd_choice); POT timed on {S_emd} problems "
+             f"spread over the batch",
         extra={"max_rel_diff": float(np.max(np.abs(r.cost[I_emd] - ref) / ref))}))
 
     # Entropic: each problem stops on its own.
@@ -170,6 +173,39 @@ def bench_batch(quick: bool):
              f"over the batch",
         extra={"mean_iter_ours": float(np.mean(rp.n_iter)), "converged_ours": float(np.mean(rp.success)),
                "max_rel_diff_vs_pot": float(np.max(np.abs(rp.cost[I_sk][conv] - ref[conv]) / ref[conv]))}))
+    return pairs
+
+
+@benchmark("ot_emd_choice", peer="scalecore network simplex", family="ot",
+           description="exact OT, random weights, n = m = 16..256: successive shortest paths vs network simplex")
+def bench_emd_choice(quick: bool):
+    """The measurement behind emd's automatic solver choice (emd.cc use_ssp):
+    the same batch solved by successive shortest paths and by the network
+    simplex, one thread, random weights (uniform n = m goes to the assignment
+    solver either way)."""
+    import scalecore.ot as sot
+
+    pairs = []
+    for n in ((16, 64, 128) if quick else (16, 32, 64, 96, 128, 192, 256)):
+        rng = np.random.default_rng(n)
+        B = max(8, (200_000 if quick else 2_000_000) // (n * n))
+        X = rng.standard_normal((B, n, 8))
+        Y = rng.standard_normal((B, n, 8))
+        M = ((X[:, :, None, :] - Y[:, None, :, :]) ** 2).sum(-1)
+        A = rng.random((B, n)) + 0.1
+        A /= A.sum(1, keepdims=True)
+        Bw = rng.random((B, n)) + 0.1
+        Bw /= Bw.sum(1, keepdims=True)
+        rs = sot.emd(A, Bw, M, solver="ssp")
+        rn = sot.emd(A, Bw, M, solver="simplex")
+        pairs.append(Pair(
+            label=f"emd {B} x {n}x{n} (random weights): ssp vs simplex",
+            ours=lambda A=A, Bw=Bw, M=M: sot.emd(A, Bw, M, solver="ssp", n_threads=1), ours_items=B,
+            peer=lambda A=A, Bw=Bw, M=M: sot.emd(A, Bw, M, solver="simplex", n_threads=1), peer_items=B,
+            peer_name="scalecore network simplex", unit="problems", repeat=3,
+            note="ratio > 1: successive shortest paths faster (emd's automatic choice is the simplex)",
+            extra={"n": n, "B": B, "max_rel_diff": float(np.max(np.abs(rs.cost - rn.cost) / rn.cost)),
+                   "mean_augmentations": float(np.mean(rs.n_iter)), "mean_pivots": float(np.mean(rn.n_iter))}))
     return pairs
 
 

@@ -67,13 +67,14 @@ def test_assignment_and_simplex_agree_with_scipy(rng):
 def test_levels_match_reference(simd, rng):
     for uniform in (False, True):
         a, b, M = problem(rng, 43, 43 if uniform else 31, uniform=uniform)
-        r = sot.emd(a, b, M)
-        with reference_kernels():
-            q = sot.emd(a, b, M)
-        assert np.isclose(r.cost, q.cost, rtol=1e-13)
-        # Every level picks the same entering arc: the same pivots.
-        assert r.n_iter == q.n_iter
-        check_solution(q, a, b, M)
+        for solver in ("auto", "simplex"):
+            r = sot.emd(a, b, M, solver=solver)
+            with reference_kernels():
+                q = sot.emd(a, b, M, solver=solver)
+            assert np.isclose(r.cost, q.cost, rtol=1e-13)
+            # Every level picks the same entering arc: the same pivots.
+            assert r.n_iter == q.n_iter
+            check_solution(q, a, b, M)
 
 
 @pytest.mark.parametrize("n,m", [(1, 1), (1, 9), (3, 5), (7, 9), (13, 29), (16, 16), (64, 64), (65, 33),
@@ -119,7 +120,7 @@ def test_simplex_starts_match_pot(simd, rng, start, n, m, degenerate):
     # problems: the optimum of POT and a valid primal-dual pair.
     a, b, M = degenerate_problem(rng, n, m) if degenerate else problem(rng, n, m)
     ref = ot.emd2(a, b, M, numItermax=10**7)
-    r = _core.ot_emd(M[None], a[None], b[None], 1, None, None, 0, 0, False, sot_impl(), 1, start)
+    r = _core.ot_emd(M[None], a[None], b[None], 1, None, None, 0, 0, False, sot_impl(), 1, start, 1)
     assert r["status"][0] == 1
     assert abs(r["cost"][0] - ref) <= 1e-12 * abs(ref) + 1e-15
     k = int(r["nnz"][0])
@@ -280,3 +281,136 @@ def test_sliced_matches_pot(rng):
     r1 = sot.sliced_wasserstein(x, y, seed=3, n_projections=20)
     r2 = sot.sliced_wasserstein(x, y, seed=3, n_projections=20, n_threads=1)
     assert r1.value == r2.value and r1.per_projection.shape == (20,)
+
+
+# ---------------------------------------------------------------------------
+# Huge finite costs for forbidden pairs (1e8..1e10, a common idiom)
+# ---------------------------------------------------------------------------
+def forbidden_problem(rng, n, m, big, frac=0.4, dyadic=False):
+    """Costs with a fraction of pairs forbidden by the finite cost `big`.
+
+    The north-west-corner staircase of (a, b) stays allowed, so a plan on
+    allowed pairs exists and the optimum puts no mass on a forbidden one.
+    dyadic: weights k / 2^10 and integer costs, so every basic solution and
+    the optimal cost are exact in double.
+    """
+    if dyadic:
+        a = rng.integers(1, 40, n).astype(float)
+        b = rng.integers(1, 40, m).astype(float)
+        # Equal integer totals, then scale by a power of two (exact).
+        while a.sum() != b.sum():
+            k = rng.integers(0, m) if a.sum() > b.sum() else rng.integers(0, n)
+            if a.sum() > b.sum():
+                b[k] += 1
+            else:
+                a[k] += 1
+        a /= 1024.0
+        b /= 1024.0
+        M = rng.integers(0, 20, (n, m)).astype(float)
+    else:
+        a, b = rng.random(n) + 0.05, rng.random(m) + 0.05
+        a, b = a / a.sum(), b / b.sum()
+        M = sot.cost_matrix(rng.standard_normal((n, 3)), rng.standard_normal((m, 3)) + 0.3)
+    allowed = rng.random((n, m)) > frac
+    i = j = 0
+    ra, rb = a.copy(), b.copy()
+    while i < n and j < m:  # the staircase
+        allowed[i, j] = True
+        x = min(ra[i], rb[j])
+        ra[i] -= x
+        rb[j] -= x
+        if ra[i] <= rb[j] and i < n - 1:
+            i += 1
+        else:
+            j += 1
+    return a, b, np.where(allowed, M, big), allowed
+
+
+def lp_optimum(a, b, M, allowed):
+    """The optimum over the allowed pairs only (HiGHS), an independent reference."""
+    from scipy.optimize import linprog
+
+    n, m = M.shape
+    idx = np.flatnonzero(allowed.ravel())
+    A = np.zeros((n + m, idx.size))
+    A[idx // m, np.arange(idx.size)] = 1
+    A[n + idx % m, np.arange(idx.size)] = 1
+    res = linprog(M.ravel()[idx], A_eq=A, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+    assert res.status == 0
+    return res.fun
+
+
+@pytest.mark.parametrize("big", [1e8, 1e9, 1e10])
+@pytest.mark.parametrize("solver", ["auto", "simplex", "ssp"])
+def test_huge_costs_exact_flow_cost_and_duals(simd, rng, big, solver):
+    for n, m in ((17, 23), (40, 40), (64, 64)):
+        a, b, M, allowed = forbidden_problem(rng, n, m, big)
+        r = sot.emd(a, b, M, solver=solver)
+        assert r.status == "converged"
+        # No mass at all (not even rounding) on a forbidden pair.
+        assert allowed[r.plan.rows, r.plan.cols].all()
+        P = r.plan.toarray()
+        np.testing.assert_allclose(P.sum(1), a, atol=1e-15)
+        np.testing.assert_allclose(P.sum(0), b, atol=1e-15)
+        ref = ot.emd2(a, b, M, numItermax=10**7)
+        exact = lp_optimum(a, b, M, allowed)
+        assert abs(r.cost - ref) <= 1e-12 * ref
+        assert abs(r.cost - exact) <= 1e-9 * exact
+        assert np.isclose((P * M).sum(), r.cost, rtol=1e-14)
+        # Duals feasible (f + g <= M) to rounding, not to 1e-12 x big.
+        viol = (r.f[:, None] + r.g[None, :] - M).max()
+        assert viol <= 1e-12, viol
+        red = M - r.f[:, None] - r.g[None, :]
+        assert np.abs(red[r.plan.rows, r.plan.cols]).max() <= 1e-12
+        # The plan equals POT's on problems with a unique optimum (random
+        # real costs): the same basic solution.
+        Pp = ot.emd(a, b, M, numItermax=10**7)
+        np.testing.assert_allclose(P, Pp, atol=1e-15)
+
+
+@pytest.mark.parametrize("solver", ["auto", "simplex", "ssp"])
+def test_huge_costs_dyadic_exact_optimum(rng, solver):
+    # Integer costs and dyadic weights: basic solutions are exact in double,
+    # so the cost must be the exact optimum over the allowed pairs (the LP's
+    # value rounded to the grid of 2^-10 x integers), for POT and scalecore.
+    for big in (1e8, 1e10):
+        for n, m in ((9, 14), (30, 25)):
+            a, b, M, allowed = forbidden_problem(rng, n, m, big, dyadic=True)
+            exact = np.round(lp_optimum(a, b, M, allowed) * 1024) / 1024
+            r = sot.emd(a, b, M, solver=solver)
+            assert r.status == "converged"
+            assert r.cost == exact
+            assert ot.emd2(a, b, M) == exact
+            assert allowed[r.plan.rows, r.plan.cols].all()
+            assert (r.f[:, None] + r.g[None, :] - M).max() <= 1e-12
+
+
+@pytest.mark.parametrize("solver", ["auto", "simplex", "ssp"])
+def test_huge_costs_between_classes_duals_rebuilt(rng, solver):
+    # Forbidden pairs between classes that exchange no mass (each class holds
+    # the same mass on both sides): the optimal basis must use a zero-flow
+    # 1e10 arc between classes, whose potentials then sit 1e10 apart with
+    # 1e-6 of rounding.  The plan carries no mass between classes (POT's
+    # leaves ~1e-17 there) and the duals are feasible on the costs' scale;
+    # the cost is the sum of the classes' optima.
+    for rep in range(3):
+        n = m = 40
+        la, lb = rng.integers(0, 3, n), rng.integers(0, 3, m)
+        la[:3] = lb[:3] = [0, 1, 2]
+        W = rng.random(3) + 0.5
+        a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
+        for k in range(3):
+            a[la == k] *= W[k] / a[la == k].sum()
+            b[lb == k] *= W[k] / b[lb == k].sum()
+        M0 = sot.cost_matrix(rng.standard_normal((n, 3)), rng.standard_normal((m, 3)))
+        allowed = la[:, None] == lb[None, :]
+        M = np.where(allowed, M0, 1e10)
+        r = sot.emd(a, b, M, solver=solver)
+        assert r.status == "converged"
+        assert allowed[r.plan.rows, r.plan.cols].all()
+        parts = sum(ot.emd2(a[la == k] / W[k], b[lb == k] / W[k], M0[np.ix_(la == k, lb == k)]) * W[k]
+                    for k in range(3))
+        assert abs(r.cost - parts) <= 1e-12 * parts
+        assert (r.f[:, None] + r.g[None, :] - M).max() <= 1e-12
+        red = M - r.f[:, None] - r.g[None, :]
+        assert np.abs(red[r.plan.rows, r.plan.cols]).max() <= 1e-12

@@ -220,7 +220,76 @@ def test_non_convergence_status_and_warning(rng):
     a, b, M, _, _ = problem(rng, 30, 30)
     with pytest.warns(sot.ConvergenceWarning, match="did not converge"):
         r = sot.sinkhorn(a, b, M, 0.001 * np.median(M), tol=1e-9, max_iter=5)
-    assert r.status == "max_iter" and not r.success and r.n_iter == 5
+    # n_iter is POT's niter: the index of the last iteration (max_iter - 1).
+    assert r.status == "max_iter" and not r.success and r.n_iter == 4
+
+
+def pot_runs(a, b, M, eps, max_iter, tol):
+    """POT's sinkhorn_log and sinkhorn (knopp) plans and logs, warnings kept."""
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        P_log, log_log = ot.sinkhorn(a, b, M, eps, method="sinkhorn_log", numItermax=max_iter, stopThr=tol,
+                                     log=True)
+        P_kn, log_kn = ot.sinkhorn(a, b, M, eps, method="sinkhorn", numItermax=max_iter, stopThr=tol, log=True)
+    warned = [str(x.message) for x in w if "did not converge" in str(x.message)]
+    return (P_log, log_log), (P_kn, log_kn), warned
+
+
+@pytest.mark.parametrize("kernel", ["auto", "float64", "none"])
+@pytest.mark.parametrize("max_iter", [1, 2, 7, 23])
+def test_max_iter_returns_pot_iterate(simd, rng, kernel, max_iter):
+    # Unconverged runs stop after the row update of the last iteration, as
+    # POT's sinkhorn_log / sinkhorn_knopp loops do (a column then a row
+    # update per iteration): the plan and cost are POT's to rounding, and
+    # n_iter is POT's niter.
+    a, b, M, _, _ = problem(rng, 31, 26)
+    eps = 0.05 * np.median(M)
+    (P_log, log_log), (P_kn, log_kn), warned = pot_runs(a, b, M, eps, max_iter, 1e-14)
+    assert len(warned) == 2  # both POT solvers did not converge
+    with pytest.warns(sot.ConvergenceWarning, match="did not converge"):
+        r = sot.sinkhorn(a, b, M, eps, tol=1e-14, max_iter=max_iter, kernel=kernel, plan=True)
+    assert r.status == "max_iter"
+    assert r.n_iter == log_log["niter"] == log_kn["niter"] == max_iter - 1
+    for P in (P_log, P_kn):
+        np.testing.assert_allclose(r.plan, P, rtol=1e-11, atol=1e-17)
+        assert abs(r.cost - float((P * M).sum())) <= 1e-12 * r.cost
+    # POT's iterate has exact rows (the row update came last).
+    np.testing.assert_allclose(r.plan.sum(1), a, rtol=1e-12)
+    # The column marginal error of that iterate is what err reports.
+    assert np.isclose(r.err, np.linalg.norm(r.plan.sum(0) - b), rtol=1e-8)
+
+
+def test_converged_n_iter_is_pot_niter(rng):
+    a, b, M, _, _ = problem(rng, 40, 35)
+    eps = 0.1 * np.median(M)
+    c, log = ot.sinkhorn2(a, b, M, eps, method="sinkhorn_log", stopThr=1e-9, numItermax=100000, log=True)
+    r = sot.sinkhorn(a, b, M, eps, tol=1e-9, max_iter=100000)
+    assert r.status == "converged"
+    assert r.n_iter == log["niter"]
+    assert abs(r.cost - float(c)) <= 1e-12 * r.cost
+
+
+@pytest.mark.parametrize("kernel", ["auto", "none"])
+def test_tol_zero_runs_max_iter_like_pot(simd, rng, kernel):
+    # POT's stopThr=0: never stop early; both warn about non-convergence.
+    a, b, M, _, _ = problem(rng, 20, 24)
+    eps = 0.5 * np.median(M)  # converges to machine precision well before max_iter
+    max_iter = 300
+    (P_log, log_log), _, warned = pot_runs(a, b, M, eps, max_iter, 0.0)
+    assert warned and log_log["niter"] == max_iter - 1
+    with pytest.warns(sot.ConvergenceWarning, match="did not converge"):
+        r = sot.sinkhorn(a, b, M, eps, tol=0, max_iter=max_iter, kernel=kernel, plan=True)
+    assert r.status == "max_iter" and r.n_iter == max_iter - 1
+    np.testing.assert_allclose(r.plan, P_log, rtol=1e-10, atol=1e-17)
+    # Unbalanced and batched runs accept tol=0 too; negative tol is an error.
+    with pytest.warns(sot.ConvergenceWarning):
+        ru = sot.unbalanced_sinkhorn(a, b, M, eps, rho=1.0, tol=0.0, max_iter=50)
+    assert ru.status == "max_iter" and ru.n_iter == 49
+    with pytest.warns(sot.ConvergenceWarning):
+        rb = sot.sinkhorn(a, b, np.stack([M, 2 * M]), eps, tol=0.0, max_iter=40)
+    assert list(rb.n_iter) == [39, 39]
+    with pytest.raises(ValueError, match="tol"):
+        sot.sinkhorn(a, b, M, eps, tol=-1e-9)
 
 
 def test_bad_input(rng):

@@ -99,16 +99,17 @@ __global__ void batch_kernel(const S* C, const double* a, const double* b, const
       status = 3;
       break;
     }
-    if (test && err <= tol) {
+    if (test && err < tol) {
       status = 1;
       break;
     }
+    if (it >= max_iter) break;  // POT's last iterate: after its row update
     for (int64_t j = threadIdx.x; j < m; j += blockDim.x) gb[j] = gsb[j];
     __syncthreads();
   }
   if (threadIdx.x == 0) {
     err_out[pb] = err;
-    it_out[pb] = it;
+    it_out[pb] = it > 0 ? it - 1 : 0;  // POT's niter
     st_out[pb] = status;
   }
 }
@@ -285,11 +286,12 @@ void sinkhorn_tiled_cuda(const float* x, const float* y, int64_t n, int64_t m, i
         status = 3;
         break;
       }
-      if (err <= tol) {
+      if (err < tol) {
         status = 1;
         break;
       }
     }
+    if (it >= max_iter) break;  // POT's last iterate: after its row update
     tiled_cols<<<gc, kThreads>>>(dx.p, dy.p, n, m, d, metric, p, db.p, df.p, eps, dg.p, dsum.p, 1);
     sc::cuda::check(cudaGetLastError(), "tiled column kernel launch");
   }
@@ -301,7 +303,7 @@ void sinkhorn_tiled_cuda(const float* x, const float* y, int64_t n, int64_t m, i
   dg.get(out.g, size_t(m));
   dsum.get(out.cost, 1);
   out.err[0] = err;
-  out.n_iter[0] = it;
+  out.n_iter[0] = it > 0 ? it - 1 : 0;  // POT's niter
   out.status[0] = status;
 }
 

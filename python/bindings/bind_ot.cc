@@ -336,9 +336,11 @@ void bind_ot(py::module_& m) {
       "ot_emd",
       [](const py::array& C, const py::array& a, const py::array& b, int64_t B, const py::object& n_b,
          const py::object& m_b, int64_t max_iter, int64_t block, bool assignment, int impl, int n_threads,
-         int start) {
+         int start, int solver) {
         if (start < 0 || start > 2) throw ValueError("start: expected 0 (auto), 1 (Vogel) or 2 (row minimum)");
+        if (solver < 0 || solver > 2) throw ValueError("solver: expected 0 (auto), 1 (simplex) or 2 (ssp)");
         EmdOptions o;
+        o.solver = solver;
         o.assignment = assignment;
         o.start = start;
         o.max_iter = max_iter;
@@ -349,7 +351,8 @@ void bind_ot(py::module_& m) {
         return emd_impl<double>(C, a, b, B, n_b, m_b, o, impl);
       },
       py::arg("M"), py::arg("a"), py::arg("b"), py::arg("B"), py::arg("n_b"), py::arg("m_b"), py::arg("max_iter"),
-      py::arg("block"), py::arg("assignment"), py::arg("impl"), py::arg("n_threads"), py::arg("start") = 0);
+      py::arg("block"), py::arg("assignment"), py::arg("impl"), py::arg("n_threads"), py::arg("start") = 0,
+      py::arg("solver") = 0);
 
   m.def(
       "ot_emd_1d",

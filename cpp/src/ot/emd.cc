@@ -11,6 +11,7 @@
 
 #include "lap.h"
 #include "network_simplex.h"
+#include "transport_ssp.h"
 #include "ot_internal.h"
 #include "scalecore/common/threads.h"
 #include "scalecore/ot/ot.h"
@@ -51,14 +52,123 @@ void center_duals(double* f, double* g, const double* a, const double* b, int64_
   for (int64_t j = 0; j < m; ++j) g[j] -= c;
 }
 
+// Successive shortest paths only when asked for (solver = SSP): measured
+// against the network simplex on random-weight problems of n = m = 16..256
+// (bench/bench_ot.py ot_emd_choice), SSP was 2.7x slower at 16 and 9-25x
+// slower from 64 up (its searches come to label most rows once the demand
+// left is concentrated on a few sinks: O(n^3) against the simplex's ~1.6 n
+// pivots), so the automatic choice is the simplex at every size.
+bool use_ssp(const EmdOptions& o, int, int) { return o.solver == SC_OT_EMD_SSP && o.max_iter <= 0; }
+
 struct EmdWork {
   NetworkSimplex ns;
+  TransportSSP ssp;
   Prefetch next;  // the next problem's costs
   LapWork lap;
   std::vector<double> C, a, b, f, g;
   std::vector<int32_t> I, J, rows, cols;
   std::vector<double> vals;
 };
+
+// Dual feasibility of the simplex's duals on the scale of the costs.  The
+// basis' potentials are exact differences along tree paths, but when a
+// zero-flow basic arc has a huge cost (1e8..1e10 written for forbidden pairs
+// between classes that exchange no mass) the potentials of whole parts of the
+// tree sit that far apart, and their rounding (1e-6 at 1e10; centring the
+// duals adds as much) reaches every reduced cost there.  So when the
+// potentials exceed 64x the support's largest cost the duals are rebuilt:
+// exact potentials within each connected part of the plan's support (which
+// alone must be tight), and one offset per part from the difference
+// constraints o_q - o_p <= min over arcs from part p to part q of (C_ij - f_i
+// - g_j) (Bellman-Ford from 0), which keeps every arc feasible and the
+// offsets at the size of the real costs.  The result is then checked against
+// 1e-12 x the support's cost scale on every arc, huge ones included; returns
+// false if a violation remains (status dual_infeasible).
+bool check_duals(const double* C, int64_t ldc, int n, int m, const OtKernels<double>& K, EmdWork& w) {
+  const double smax = w.ns.support_max_cost();
+  double pmax = 0;
+  for (int i = 0; i < n; ++i) pmax = std::max(pmax, std::fabs(w.f[i]));
+  for (int j = 0; j < m; ++j) pmax = std::max(pmax, std::fabs(w.g[j]));
+  if (!(pmax > 64 * smax)) return true;
+  w.rows.resize(n + m);
+  w.cols.resize(n + m);
+  w.vals.resize(n + m);
+  const int64_t nnz = w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
+  const double tol = 1e-12 * smax;
+  std::vector<double> negf(n);
+  auto min_reduced = [&](int64_t* arg) {
+    for (int i = 0; i < n; ++i) negf[i] = -w.f[i];
+    return K.emd_price_rows(C, ldc, m, negf.data(), w.g.data(), 0, n, arg);  // min C_ij - f_i - g_j
+  };
+  int64_t arg = -1;
+  // (On the support's scale, also on the huge arcs: f + g <= M there too.)
+  auto ok_at = [&](double r, int64_t a) { return a < 0 || r >= -tol; };
+  // Parts of the support (breadth first) and exact potentials within each.
+  const int N = n + m;
+  std::vector<int> part(N, -1), first(N, -1), next(2 * nnz), adj(2 * nnz), order;
+  for (int64_t k = 0; k < nnz; ++k) {
+    const int i = w.rows[k], j = n + w.cols[k];
+    adj[2 * k] = static_cast<int>(k);
+    next[2 * k] = first[i];
+    first[i] = static_cast<int>(2 * k);
+    adj[2 * k + 1] = static_cast<int>(k);
+    next[2 * k + 1] = first[j];
+    first[j] = static_cast<int>(2 * k + 1);
+  }
+  std::vector<double> f0(n, 0.0), g0(m, 0.0);
+  int P = 0;
+  std::vector<char> seen(N, 0);
+  for (int s0 = 0; s0 < N; ++s0) {
+    if (seen[s0]) continue;
+    const int p = P++;
+    order.assign(1, s0);
+    seen[s0] = 1;
+    if (s0 < n) f0[s0] = 0;
+    else g0[s0 - n] = 0;
+    for (size_t h = 0; h < order.size(); ++h) {
+      const int v = order[h];
+      part[v] = p;
+      for (int e = first[v]; e >= 0; e = next[e]) {
+        const int k = adj[e], i = w.rows[k], j = w.cols[k];
+        const int u = v < n ? n + j : i;
+        if (seen[u]) continue;
+        seen[u] = 1;
+        const double c = C[i * ldc + j];
+        if (u < n) f0[i] = c - g0[j];
+        else g0[j] = c - f0[i];
+        order.push_back(u);
+      }
+    }
+  }
+  // Offsets: difference constraints between the parts.
+  std::vector<double> W(static_cast<size_t>(P) * P, std::numeric_limits<double>::infinity());
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) {
+      double& e = W[static_cast<size_t>(part[i]) * P + part[n + j]];
+      e = std::min(e, C[i * ldc + j] - f0[i] - g0[j]);
+    }
+  // (Self-loops only restate the parts' own feasibility, checked below;
+  // improvements below tol are rounding, so rounding-level cycles end.)
+  std::vector<double> o(P, 0.0);
+  bool changed = true;
+  for (int it = 0; it <= P && changed; ++it) {
+    changed = false;
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < P; ++q) {
+        if (p == q) continue;
+        const double c = o[p] + W[static_cast<size_t>(p) * P + q];
+        if (c < o[q] - tol) {
+          o[q] = c;
+          changed = true;
+        }
+      }
+  }
+  if (changed) return false;  // a negative cycle: the plan is not optimal
+  for (int i = 0; i < n; ++i) w.f[i] = f0[i] - o[part[i]];
+  for (int j = 0; j < m; ++j) w.g[j] = g0[j] + o[part[n + j]];
+  const double r = min_reduced(&arg);
+  return ok_at(r, arg);
+}
 
 template <class S>
 void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out, int64_t pb,
@@ -79,7 +189,7 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     if (out.n_iter) out.n_iter[pb] = iters;
     if (out.plan_nnz) out.plan_nnz[pb] = nnz;
     if (fill == fill || st != SC_OT_STATUS_CONVERGED) {
-      if (st != SC_OT_STATUS_CONVERGED && st != SC_OT_STATUS_MAX_ITER) {
+      if (st != SC_OT_STATUS_CONVERGED && st != SC_OT_STATUS_MAX_ITER && st != SC_OT_STATUS_DUAL_INFEASIBLE) {
         for (int64_t i = 0; i < bt.nmax; ++i) f[i] = fill;
         for (int64_t j = 0; j < bt.mmax; ++j) g[j] = fill;
       }
@@ -135,12 +245,18 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     w.rows.resize(n2);
     lap_jv(Cd, ldc, n2, w.rows.data(), w.f.data(), w.g.data(), w.lap, K, &w.next);
     for (int i = 0; i < n2; ++i) cost += w.a[0] * Cd[i * ldc + w.rows[i]];
+  } else if (use_ssp(o, n2, m2)) {
+    st = w.ssp.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), K, &w.next);
+    w.ssp.duals(w.f.data(), w.g.data());
+    cost = w.ssp.cost();
+    pivots = w.ssp.augmentations();
   } else {
     st = w.ns.solve(Cd, ldc, n2, m2, w.a.data(), w.b.data(), cmax, o.max_iter, o.block_size, o.start, K,
                     &pivots, &w.next);
     if (w.ns.artificial_flow() > 1e-9 * sa && st == SC_OT_STATUS_CONVERGED) st = SC_OT_STATUS_INFEASIBLE;
     w.ns.duals(w.f.data(), w.g.data());
     cost = w.ns.cost();
+    if (st == SC_OT_STATUS_CONVERGED && !check_duals(Cd, ldc, n2, m2, K, w)) st = SC_OT_STATUS_DUAL_INFEASIBLE;
   }
   // Duals: the solver's on the support, c-transforms for zero-weight points.
   const double inf = std::numeric_limits<double>::infinity();
@@ -177,7 +293,8 @@ void emd_one(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out,
     w.rows.resize(n2 + m2);
     w.cols.resize(n2 + m2);
     w.vals.resize(n2 + m2);
-    nnz = w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
+    nnz = use_ssp(o, n2, m2) ? w.ssp.plan(w.rows.data(), w.cols.data(), w.vals.data())
+                             : w.ns.plan(w.rows.data(), w.cols.data(), w.vals.data());
     for (int64_t k = 0; k < nnz; ++k) {
       prow[k] = w.I[w.rows[k]];
       pcol[k] = w.J[w.cols[k]];

@@ -194,7 +194,7 @@ void NetworkSimplex::build_tree() {
   }
   // Potentials from the root down: a source w under p (arc w -> p) has
   // pi_w = pi_p - c, a sink w (arc p -> w) pi_w = pi_p + c.
-  pi_[root] = 0;
+  pi_[root] = root_potential();
   for (int q = static_cast<int>(ord2_.size()) - 1; q >= 0; --q) {
     const int w = ord2_[q], p = parent_[w];
     if (w < n) pi_[w] = pi_[p] - (p == root ? art_ : C_[w * ldc_ + (p - n)]);
@@ -476,6 +476,42 @@ bool NetworkSimplex::price(int64_t& row, int64_t block_rows, bool f32, int64_t& 
   return false;
 }
 
+// The root's potential: +art_ when most of the root's children are sources
+// (a source top then gets exactly 0), else -art_ (a sink top gets 0).  Only
+// differences of potentials matter; this keeps the real nodes' potentials at
+// the size of the real costs instead of the artificial arcs' (2 max |C|),
+// which matters when a few huge costs (1e8..1e10 for forbidden pairs) would
+// otherwise set the rounding, and the pricing tolerance, of every reduced cost.
+double NetworkSimplex::root_potential() const {
+  int src = 0, snk = 0;
+  for (int v = 0; v < N_; ++v)
+    if (parent_[v] == N_) (v < n_ ? src : snk)++;
+  return src >= snk ? art_ : -art_;
+}
+
+// Tree flows recomputed from the supplies, children first (the reverse of
+// the parents-first order of recompute_potentials): the flow on v's arc is
+// the net supply of v's subtree.  Sums below rounding (those of a degenerate
+// basic arc, whose exact flow is 0) become exactly 0, so no residual mass
+// stays on an arc that carries none in the exact basic solution.
+void NetworkSimplex::exact_flows(const double* a, const double* b) {
+  const int N = N_, n = n_;
+  imb_.resize(N + 1);
+  double mass = 0;
+  for (int i = 0; i < n; ++i) {
+    imb_[i] = a[i];
+    mass += a[i];
+  }
+  for (int j = 0; j < m_; ++j) imb_[n + j] = -b[j];
+  const double tiny = 4.0 * (N + 1) * std::numeric_limits<double>::epsilon() * mass;
+  for (int q = N; q >= 1; --q) {
+    const int v = pre_[q], p = parent_[v];
+    const double x = v < n ? imb_[v] : -imb_[v];
+    flow_[v] = std::fabs(x) <= tiny ? 0.0 : x;
+    if (p != N) imb_[p] += imb_[v];
+  }
+}
+
 // Exact potentials from the tree, parents first: the preorder, or in bitset
 // mode the nodes by decreasing subtree size (a parent's subtree is larger
 // than each child's).
@@ -503,7 +539,7 @@ void NetworkSimplex::recompute_potentials() {
     for (int v = 0; v <= N; ++v) pre_[cnt[N + 1 - sz[v]]++] = v;
     order = pre_.data();
   }
-  pi_[root] = 0;
+  pi_[root] = root_potential();
   for (int q = 1; q <= N; ++q) {
     const int w = order[q], p = parent_[w];
     if (w < n) pi_[w] = pi_[p] - (p == root ? art_ : C_[w * ldc_ + (p - n)]);
@@ -570,11 +606,18 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
   for (int round = 0; status == SC_OT_STATUS_CONVERGED; ++round) {
     run(false);
     recompute_potentials();
-    if (status != SC_OT_STATUS_CONVERGED || round >= 3) break;
+    if (status != SC_OT_STATUS_CONVERGED) break;
     // Exact potentials: one more full pricing pass confirms optimality.
     int64_t r0 = 0;
     if (!price(r0, n, false, arc, rc)) break;
+    if (round >= 3) {
+      // Still a negative reduced cost after exact repricing: reported.
+      status = SC_OT_STATUS_DUAL_INFEASIBLE;
+      break;
+    }
   }
+  if (status == SC_OT_STATUS_MAX_ITER) recompute_potentials();
+  exact_flows(a, b);
   *pivots = count;
   prefetch_ = nullptr;
   return status;
@@ -626,6 +669,17 @@ double NetworkSimplex::cost() const {
     if (p == N_ || flow_[v] <= 0) continue;
     const int i = v < n_ ? v : p, j = (v < n_ ? p : v) - n_;
     s += flow_[v] * C_[i * ldc_ + j];
+  }
+  return s;
+}
+
+double NetworkSimplex::support_max_cost() const {
+  double s = 0;
+  for (int v = 0; v < N_; ++v) {
+    const int p = parent_[v];
+    if (p == N_ || flow_[v] <= 0) continue;
+    const int i = v < n_ ? v : p, j = (v < n_ ? p : v) - n_;
+    s = std::max(s, std::fabs(C_[i * ldc_ + j]));
   }
   return s;
 }

@@ -59,6 +59,7 @@ class NetworkSimplex {
   int64_t plan(int32_t* rows, int32_t* cols, double* vals);
   double cost() const;             // sum of flow x cost over the real arcs
   double artificial_flow() const;  // flow left on the artificial arcs
+  double support_max_cost() const;  // max |C_ij| over the real arcs of positive flow
 
  private:
   // One step of a start heuristic: line `removed` (a node) leaves after
@@ -90,6 +91,8 @@ class NetworkSimplex {
   void pivot_preorder(int k, int l, double rc);
   bool price(int64_t& row, int64_t block_rows, bool f32, int64_t& arc, double& rc);
   void recompute_potentials();
+  double root_potential() const;
+  void exact_flows(const double* a, const double* b);
 
   const double* C_ = nullptr;
   int64_t ldc_ = 0;

@@ -8,9 +8,11 @@
 // column sums are reduced over chunks in a fixed order, so results are
 // bit-identical for any thread count.
 //
-// Stopping (balanced): err = || P(f_new, g_old)^T 1 - b ||_2 <= tol, the
+// Stopping (balanced): err = || P(f_new, g_old)^T 1 - b ||_2 < tol, the
 // column marginal error after the row update, which is POT's rule, checked
-// at every iteration.  Unbalanced: max(|delta f|, |delta g|) / eps <= tol.
+// every check_every iterations.  Unbalanced: max(|delta f|, |delta g|) / eps
+// < tol.  tol = 0 never stops early.  At max_iter the balanced iteration
+// ends after its row update (POT's last iterate).
 #include <math.h>
 
 #include <algorithm>
@@ -221,7 +223,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
         double mxl = 0;
         for (int64_t i = 0; i < n; ++i)
           if (P.a[i] > 0) mxl = std::max(mxl, std::fabs(std::log(u_[i])));
-        if (!bad && test_now && err <= tol) {
+        if (!bad && test_now && err < tol) {
           converged = true;
           break;
         }
@@ -305,10 +307,14 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
             }
           }
         }
-        if (test_now && err <= tol && !numerical_) {
+        if (test_now && err < tol && !numerical_) {
           converged = true;
           break;
         }
+        // The last iteration ends after its row update, as POT's loop does
+        // (its iteration is a column then a row update): the iterate
+        // returned at max_iter is POT's, its rows exact.
+        if (it >= max_iter && !symmetric) break;
       }
       // (3) columns
       double eg = 0;
@@ -396,7 +402,7 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
       // (4) unbalanced test
       if (!balanced_) {
         err = std::max(errp, eg);
-        if (test_now && err <= tol && !numerical_ && !underflow) {
+        if (test_now && err < tol && !numerical_ && !underflow) {
           converged = true;
           break;
         }
@@ -414,7 +420,8 @@ void Solver<S>::solve(const Problem<S>& P, Outputs1<S>& out) {
     absorb_rows();
     absorb_columns();
   }
-  out.n_iter = it;
+  // POT's niter: the index (from 0) of the last iteration run.
+  out.n_iter = it > 0 ? it - 1 : 0;
   out.err = err;
   const int64_t ldp = out.ld_plan;
   std::vector<double> rowP(n, 0.0), out3c(static_cast<size_t>(3 * nch_), 0.0);
@@ -574,7 +581,8 @@ using detail::kNaN;
 
 template <class S>
 void ot_sinkhorn(const SinkhornBatch<S>& bt, const SinkhornOptions& o, const SinkhornBatchOut<S>& out, int impl) {
-  if (!(o.tol > 0)) throw ValueError("tol: expected a value > 0, got " + std::to_string(o.tol));
+  if (!(o.tol >= 0) || std::isinf(o.tol))
+    throw ValueError("tol: expected a finite value >= 0 (0: run max_iter iterations), got " + std::to_string(o.tol));
   if (o.max_iter < 1) throw ValueError("max_iter: expected an integer >= 1, got " + std::to_string(o.max_iter));
   if (!(o.rho_a > 0) || !(o.rho_b > 0)) throw ValueError("rho: expected values > 0 (inf for a hard marginal)");
   if (o.eps_scaling < 0 || o.eps_scaling >= 1)

@@ -22,6 +22,7 @@ STATUS_NAMES = {
     4: "bad_input",
     5: "infeasible",
     6: "degenerate",
+    7: "dual_infeasible",
 }
 _STATUS_CODES = {v: k for k, v in STATUS_NAMES.items()}
 
@@ -137,12 +138,15 @@ def status_strings(codes: np.ndarray) -> np.ndarray:
         np.shape(codes))
 
 
-def check_positive_scalar(v: Any, name: str) -> float:
+def check_positive_scalar(v: Any, name: str, allow_zero: bool = False) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
         raise TypeError(f"{name}: expected a number, got {type(v).__name__}") from None
-    if not np.isfinite(x) or x <= 0:
+    if allow_zero:
+        if not np.isfinite(x) or x < 0:
+            raise ValueError(f"{name}: expected a finite value >= 0, got {v!r}")
+    elif not np.isfinite(x) or x <= 0:
         raise ValueError(f"{name}: expected a finite value > 0, got {v!r}")
     return x
 
@@ -277,7 +281,7 @@ def pad_ragged(items: List[np.ndarray], core_shape_fn, fill: float = 0.0) -> np.
 def warn_statuses(codes: np.ndarray, what: str, stacklevel: int = 3) -> None:
     """Warns about problems that did not converge or could not be solved."""
     c = np.ravel(codes)
-    bad_iter = np.flatnonzero((c == 2) | (c == 3))
+    bad_iter = np.flatnonzero((c == 2) | (c == 3) | (c == 7))
     if bad_iter.size:
         kinds = sorted({STATUS_NAMES[int(c[i])] for i in bad_iter})
         idx = bad_iter[:10].tolist()

@@ -61,7 +61,11 @@ class SinkhornResult:
     plan : ndarray or None
         The dense plan, with ``plan=True``.
     n_iter : int or ndarray
-        Iterations (a row and a column update each), eps-scaling stages included.
+        POT's ``niter``: the index, from 0, of the last iteration run (one less
+        than the row updates made), eps-scaling stages included.  POT's
+        iteration is a column then a row update; a run that stops at
+        ``max_iter`` returns the iterate after its last row update, as POT does
+        (``n_iter = max_iter - 1``).
     err : float or ndarray
         Last stopping measure: :math:`\|P^\top\mathbf 1 - b\|_2` after the row
         update (balanced, POT's rule), or the largest potential change divided
@@ -115,7 +119,7 @@ def _run(a, b, M, x, y, eps, *, metric="sqeuclidean", p=1.0, tol=1e-6, max_iter=
          check_every=10, accelerate=False, symmetric=False, what="sinkhorn") -> SinkhornResult:
     if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
         raise ValueError(f"check_every: expected an integer >= 1, got {check_every!r}")
-    tol = check_positive_scalar(tol, "tol")
+    tol = check_positive_scalar(tol, "tol", allow_zero=True)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter: expected an integer >= 1, got {max_iter!r}")
     if method not in ("log", "lse", "tiled"):
@@ -323,8 +327,10 @@ def sinkhorn(
 
     whose solution is :math:`P_{ij} = \exp((f_i + g_j - M_{ij})/\varepsilon)`.
     Each iteration updates f (rows) then g (columns) in the log domain and
-    stops when :math:`\|P^\top\mathbf 1 - b\|_2 \le` ``tol`` after the row
-    update (POT's rule, checked every iteration).
+    stops when :math:`\|P^\top\mathbf 1 - b\|_2 <` ``tol`` after the row
+    update (POT's rule).  ``tol=0`` (POT's ``stopThr=0``) never stops early:
+    exactly ``max_iter`` iterations run, and the non-convergence warning is
+    given.
 
     Methods
     -------
@@ -359,7 +365,10 @@ def sinkhorn(
     metric, p : str, float
         Ground cost of the tiled mode (see :func:`cost_matrix`).
     tol : float
+        >= 0; 0 runs ``max_iter`` iterations.
     max_iter : int
+        At ``max_iter`` the iterate after the last row update is returned
+        (POT's), status ``"max_iter"``.
     eps_scaling : float in (0, 1), optional
         Solve a sequence :math:`\varepsilon_k = \max(\varepsilon,
         \varepsilon_0 q^k)` from ``eps_init`` (default: the cost spread),
@@ -412,7 +421,7 @@ def sinkhorn(
 def _sinkhorn_cuda(a, b, M, x, y, eps, metric, p, tol, max_iter, check_every) -> SinkhornResult:
     from . import _cuda_backend as cb
 
-    tol = check_positive_scalar(tol, "tol")
+    tol = check_positive_scalar(tol, "tol", allow_zero=True)
     if M is None:
         xa = as_float_array(x, "x", np.float32, ndims=(2,))
         ya = as_float_array(y, "y", np.float32, ndims=(2,))

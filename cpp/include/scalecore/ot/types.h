@@ -21,10 +21,10 @@ enum Metric : int {
 enum Status : int8_t {
   SC_OT_STATUS_NOT_RUN = 0,  // never returned to users
   // Converged.  EMD: no arc has a reduced cost below -1e-12 * scale
-  // (optimal).  Sinkhorn (balanced): ||P^T 1 - b||_2 <= tol after the row
+  // (optimal).  Sinkhorn (balanced): ||P^T 1 - b||_2 < tol after the row
   // update, the rule of POT's sinkhorn/sinkhorn_log; the returned iterate is
   // that one (rows exact).  Unbalanced: max |delta f|, |delta g| over one
-  // iteration <= tol * eps.
+  // iteration < tol * eps (tol = 0: never, max_iter iterations run).
   SC_OT_STATUS_CONVERGED = 1,
   // max_iter iterations (Sinkhorn) or pivots (EMD) without meeting the rule.
   SC_OT_STATUS_MAX_ITER = 2,
@@ -40,6 +40,11 @@ enum Status : int8_t {
   // Zero total mass or an empty side: there is nothing to transport.  The
   // cost is 0 and the potentials 0.
   SC_OT_STATUS_DEGENERATE = 6,
+  // EMD: the plan is a feasible basic solution, but after the last repricing
+  // rounds an arc still has a reduced cost below -1e-12 * scale (f_i + g_j >
+  // M_ij beyond that tolerance): optimality is not confirmed in double
+  // precision (costs spanning too many orders of magnitude).
+  SC_OT_STATUS_DUAL_INFEASIBLE = 7,
 };
 
 // Storage of the stabilised Gibbs kernel of the scaling iterations.
@@ -101,8 +106,14 @@ struct EmdOptions {
   // its keys fit: at most 4096 per side and 2^24 arcs, else row minimum),
   // 1 Vogel, 2 row minimum.
   int start = 0;
+  // Solver of the problems that are not assignments: SC_OT_EMD_AUTO (the
+  // network simplex: measured faster at every size, see emd.cc use_ssp),
+  // _SIMPLEX, or _SSP (successive shortest paths; a pivot limit max_iter
+  // means the simplex).
+  int solver = 0;
   int n_threads = 0;       // batches only: problems run in parallel
 };
+enum EmdSolver : int { SC_OT_EMD_AUTO = 0, SC_OT_EMD_SIMPLEX = 1, SC_OT_EMD_SSP = 2 };
 
 // Outputs of one Sinkhorn problem.  f, g (lengths n, m) receive potentials
 // with P_ij = exp((f_i + g_j - C_ij) / eps); plan (n x m) is optional.
