@@ -1,0 +1,687 @@
+// AVX2 + FMA kernels of gemm.h.
+//
+// GEMV (M <= 4, the weights streamed once from memory, each row by one thread):
+//   * int4 x float32: one 256-bit load per 64-element chunk; the 8 codes of
+//     elements k0+8j..k0+8j+7 are `(v << (28-4j)) >>arith 28` (pack.h layout),
+//     converted to float and FMA'd with x; per group the lane sums are scaled
+//     by the group scale.  Several independent accumulators hide FMA latency.
+//   * int8 x float32: vpmovsxbd + cvt + FMA.
+//   * int4 x int8 (W4A8): nibbles XOR 8 give u = code + 8 in [0, 15] as the
+//     *unsigned* operand of vpmaddubsw, the activation codes (permuted per call
+//     into the nibble order of the chunk) as the signed one.  Saturation
+//     cannot happen: one vpmaddubsw lane is u0*a0 + u1*a1 with |.| <=
+//     2*15*128 = 3840; a chunk adds two (lo and hi nibbles) and at most 4
+//     chunks are summed in int16 before vpmaddwd widens them, so every int16
+//     partial is <= 8*3840 = 30720 < 32767.  The +8 offset is removed exactly
+//     per group with the activation group sum: isum = sum u*a - 8 sum a.
+//   * int8 x int8 (W8A8): both sign-extended to int16 and multiplied with
+//     vpmaddwd (int16*int16 pairs into int32): no saturation is possible
+//     (|pair| <= 2*128*128 = 32768 fits int32).  We do not use vpmaddubsw's
+//     unsigned x signed form for int8 x int8: u8*s8 pairs reach 2*255*127 and
+//     saturate int16.
+// GEMM (M > 4): parallel over 16-column panels.  A panel of W is repacked per
+// K slice into the micro-kernel layout: float32 [k][16] (the dequantized
+// values code*scale, exactly those of dequantize()) for float activations, a
+// 6x16 FMA micro-kernel; int16 [k/2][16][2] per group for int8 activations, a
+// 6x16 vpmaddwd micro-kernel whose int32 group sums are flushed in the order
+// of gemm.h.  Integer results are therefore bit-identical to the reference.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "scalecore/common/threads.h"
+#include "scalecore/lowbit/gemm.h"
+#include "scalecore/lowbit/pack.h"
+
+namespace sc {
+namespace lowbit {
+
+namespace {
+
+// Products rounded on their own: the empty asm makes the compiler materialise
+// them, so `acc + a*b` is never contracted into an FMA (GCC contracts
+// vector and scalar expressions under -ffp-contract=fast).  The integer
+// paths' float epilogue must round like the reference's.
+inline float mul_rn(float a, float b) {
+  float p = a * b;
+  asm("" : "+x"(p));
+  return p;
+}
+inline __m256 mul_rn(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
+  asm("" : "+x"(p));
+  return p;
+}
+
+inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Codes of nibble J of each 32-bit lane, sign-extended.
+template <int J>
+inline __m256i nib8(__m256i v) {
+  if (J == 7) return _mm256_srai_epi32(v, 28);
+  return _mm256_srai_epi32(_mm256_slli_epi32(v, 28 - 4 * J), 28);
+}
+template <int J>
+inline __m128i nib4(__m128i v) {
+  if (J == 7) return _mm_srai_epi32(v, 28);
+  return _mm_srai_epi32(_mm_slli_epi32(v, 28 - 4 * J), 28);
+}
+
+// ---------------------------------------------------------------- GEMV, float
+// MB activation rows, NA independent accumulators per row.
+template <int MB>
+void gemv_f32_int4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
+  constexpr int NA = MB == 1 ? 4 : 2;
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64;
+  const bool tail = gs % 64 != 0;
+  const float* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = a.x + (m0 + m) * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    __m256 tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t k0 = g * gs;
+      const uint8_t* p = row + k0 / 2;
+      __m256 acc[MB][NA];
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) acc[m][i] = _mm256_setzero_ps();
+      for (int64_t c = 0; c < nfull; ++c) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c));
+        const int64_t kc = k0 + 64 * c;
+#define SC_LB_STEP(J)                                                                  \
+  {                                                                                    \
+    const __m256 wf = _mm256_cvtepi32_ps(nib8<J>(v));                                  \
+    for (int m = 0; m < MB; ++m)                                                       \
+      acc[m][J % NA] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x[m] + kc + 8 * J), acc[m][J % NA]); \
+  }
+        SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+        SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+#undef SC_LB_STEP
+      }
+      if (tail) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * nfull));
+        const int64_t kc = k0 + 64 * nfull;
+        __m128 t[MB];
+        for (int m = 0; m < MB; ++m) t[m] = _mm_setzero_ps();
+#define SC_LB_STEP(J)                                                           \
+  {                                                                             \
+    const __m128 wf = _mm_cvtepi32_ps(nib4<J>(v));                              \
+    for (int m = 0; m < MB; ++m) t[m] = _mm_fmadd_ps(wf, _mm_loadu_ps(x[m] + kc + 4 * J), t[m]); \
+  }
+        SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+        SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+#undef SC_LB_STEP
+        for (int m = 0; m < MB; ++m)
+          acc[m][0] = _mm256_add_ps(acc[m][0], _mm256_insertf128_ps(_mm256_setzero_ps(), t[m], 0));
+      }
+      const __m256 ws = _mm256_set1_ps(a.ws[n * G + g]);
+      for (int m = 0; m < MB; ++m) {
+        __m256 s = acc[m][0];
+        for (int i = 1; i < NA; ++i) s = _mm256_add_ps(s, acc[m][i]);
+        tot[m] = _mm256_fmadd_ps(s, ws, tot[m]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = hsum_ps(tot[m]);
+      a.y[(m0 + m) * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+template <int MB>
+void gemv_f32_int8(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
+  constexpr int NA = MB == 1 ? 4 : 2;
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs;
+  const float* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = a.x + (m0 + m) * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const int8_t* row = reinterpret_cast<const int8_t*>(a.w) + n * K;
+    __m256 tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m256 acc[MB][NA];
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) acc[m][i] = _mm256_setzero_ps();
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 32) {
+        for (int j = 0; j < 4; ++j) {
+          const __m256 wf = _mm256_cvtepi32_ps(
+              _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k + 8 * j))));
+          for (int m = 0; m < MB; ++m)
+            acc[m][j % NA] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x[m] + k + 8 * j), acc[m][j % NA]);
+        }
+      }
+      const __m256 ws = _mm256_set1_ps(a.ws[n * G + g]);
+      for (int m = 0; m < MB; ++m) {
+        __m256 s = acc[m][0];
+        for (int i = 1; i < NA; ++i) s = _mm256_add_ps(s, acc[m][i]);
+        tot[m] = _mm256_fmadd_ps(s, ws, tot[m]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = hsum_ps(tot[m]);
+      a.y[(m0 + m) * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- GEMV, int8
+// Prepared activations of one call.
+struct ActPrep {
+  std::vector<int16_t> x16;   // (M, K) int16 copies of the codes (W8A8, and the GEMM)
+  std::vector<int8_t> perm;   // (M, K) codes in the nibble order of each chunk (W4A8 GEMV)
+  std::vector<int32_t> gsum;  // (M, G) sum of the codes per group (W4A8 GEMV)
+  std::vector<uint8_t> u8;    // (M, K) codes + 128 (W4A8 GEMM)
+};
+
+// Permutes one row of activation codes into the order of the int4 chunks:
+// per 64-chunk, 32 bytes matching the low nibbles (byte 4i+jb <- element
+// 16jb+i) then 32 matching the high ones (<- 16jb+8+i); per 32-chunk the same
+// with 16-byte halves (byte 4i+jb <- 8jb+i, and 8jb+4+i).
+void permute_row(const int8_t* x, int64_t K, int64_t gs, int8_t* out) {
+  const int64_t nfull = gs / 64;
+  for (int64_t k0 = 0; k0 < K; k0 += gs) {
+    for (int64_t c = 0; c < nfull; ++c) {
+      const int8_t* s = x + k0 + 64 * c;
+      int8_t* d = out + k0 + 64 * c;
+      for (int i = 0; i < 8; ++i)
+        for (int jb = 0; jb < 4; ++jb) {
+          d[4 * i + jb] = s[16 * jb + i];
+          d[32 + 4 * i + jb] = s[16 * jb + 8 + i];
+        }
+    }
+    if (gs % 64) {
+      const int8_t* s = x + k0 + 64 * nfull;
+      int8_t* d = out + k0 + 64 * nfull;
+      for (int i = 0; i < 4; ++i)
+        for (int jb = 0; jb < 4; ++jb) {
+          d[4 * i + jb] = s[8 * jb + i];
+          d[16 + 4 * i + jb] = s[8 * jb + 4 + i];
+        }
+    }
+  }
+}
+
+template <int MB>
+void gemv_i8_int4(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64;
+  const bool tail = gs % 64 != 0;
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), x88 = _mm256_set1_epi8(static_cast<char>(0x88));
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int8_t* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = ap.perm.data() + (m0 + m) * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    float tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = 0.f;
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t k0 = g * gs;
+      const uint8_t* p = row + k0 / 2;
+      __m256i acc[MB], s16[MB];
+      for (int m = 0; m < MB; ++m) acc[m] = s16[m] = _mm256_setzero_si256();
+      for (int64_t c = 0; c < nfull; ++c) {
+        const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c)), x88);
+        const __m256i ulo = _mm256_and_si256(v, lo4);
+        const __m256i uhi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+        const int64_t kc = k0 + 64 * c;
+        for (int m = 0; m < MB; ++m) {
+          const __m256i plo = _mm256_maddubs_epi16(ulo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m] + kc)));
+          const __m256i phi =
+              _mm256_maddubs_epi16(uhi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m] + kc + 32)));
+          s16[m] = _mm256_add_epi16(s16[m], _mm256_add_epi16(plo, phi));
+        }
+        if ((c & 3) == 3) {  // at most 4 chunks in int16 (see the header)
+          for (int m = 0; m < MB; ++m) {
+            acc[m] = _mm256_add_epi32(acc[m], _mm256_madd_epi16(s16[m], ones));
+            s16[m] = _mm256_setzero_si256();
+          }
+        }
+      }
+      for (int m = 0; m < MB; ++m) acc[m] = _mm256_add_epi32(acc[m], _mm256_madd_epi16(s16[m], ones));
+      if (tail) {
+        const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * nfull)),
+                                        _mm256_castsi256_si128(x88));
+        const __m128i ulo = _mm_and_si128(v, _mm256_castsi256_si128(lo4));
+        const __m128i uhi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm256_castsi256_si128(lo4));
+        const int64_t kc = k0 + 64 * nfull;
+        for (int m = 0; m < MB; ++m) {
+          const __m128i plo = _mm_maddubs_epi16(ulo, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[m] + kc)));
+          const __m128i phi = _mm_maddubs_epi16(uhi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[m] + kc + 16)));
+          const __m128i t = _mm_madd_epi16(_mm_add_epi16(plo, phi), _mm256_castsi256_si128(ones));
+          acc[m] = _mm256_add_epi32(acc[m], _mm256_inserti128_si256(_mm256_setzero_si256(), t, 0));
+        }
+      }
+      const float ws = a.ws[n * G + g];
+      for (int m = 0; m < MB; ++m) {
+        const int32_t isum = hsum_epi32(acc[m]) - 8 * ap.gsum[(m0 + m) * G + g];
+        tot[m] = tot[m] + mul_rn(static_cast<float>(isum), ws);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      float yv = mul_rn(tot[m], a.xs[m0 + m]);
+      if (a.bias) yv = yv + a.bias[n];
+      a.y[(m0 + m) * N + n] = yv;
+    }
+  }
+}
+
+template <int MB>
+void gemv_i8_int8(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs;
+  const int16_t* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = ap.x16.data() + (m0 + m) * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const int8_t* row = reinterpret_cast<const int8_t*>(a.w) + n * K;
+    float tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = 0.f;
+    for (int64_t g = 0; g < G; ++g) {
+      __m256i acc[MB][2];
+      for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_si256();
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 32) {
+        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k)));
+        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k + 16)));
+        for (int m = 0; m < MB; ++m) {
+          acc[m][0] = _mm256_add_epi32(
+              acc[m][0], _mm256_madd_epi16(w0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m] + k))));
+          acc[m][1] = _mm256_add_epi32(
+              acc[m][1], _mm256_madd_epi16(w1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m] + k + 16))));
+        }
+      }
+      const float ws = a.ws[n * G + g];
+      for (int m = 0; m < MB; ++m) {
+        const int32_t isum = hsum_epi32(_mm256_add_epi32(acc[m][0], acc[m][1]));
+        tot[m] = tot[m] + mul_rn(static_cast<float>(isum), ws);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      float yv = mul_rn(tot[m], a.xs[m0 + m]);
+      if (a.bias) yv = yv + a.bias[n];
+      a.y[(m0 + m) * N + n] = yv;
+    }
+  }
+}
+
+// Runs kern<MB> for the M (<= 4) rows.
+template <template <int> class F, class... Args>
+void for_rows(int64_t M, Args&&... args) {
+  switch (M) {
+    case 1: F<1>::run(0, args...); break;
+    case 2: F<2>::run(0, args...); break;
+    case 3: F<3>::run(0, args...); break;
+    default: F<4>::run(0, args...); break;
+  }
+}
+
+// ---------------------------------------------------------------- GEMM tiles
+constexpr int kMR = 6, kNR = 16, kKC = 256;
+
+// C tile access for a panel of nc <= 16 valid columns.
+inline void tile_load(const float* c, int64_t nc, __m256* lo, __m256* hi) {
+  if (nc == kNR) {
+    *lo = _mm256_loadu_ps(c);
+    *hi = _mm256_loadu_ps(c + 8);
+    return;
+  }
+  alignas(32) float t[kNR] = {0};
+  std::memcpy(t, c, static_cast<size_t>(nc) * 4);
+  *lo = _mm256_load_ps(t);
+  *hi = _mm256_load_ps(t + 8);
+}
+inline void tile_store(float* c, int64_t nc, __m256 lo, __m256 hi) {
+  if (nc == kNR) {
+    _mm256_storeu_ps(c, lo);
+    _mm256_storeu_ps(c + 8, hi);
+    return;
+  }
+  alignas(32) float t[kNR];
+  _mm256_store_ps(t, lo);
+  _mm256_store_ps(t + 8, hi);
+  std::memcpy(c, t, static_cast<size_t>(nc) * 4);
+}
+
+// C[MR][16] (+)= A[MR][kl] * B[kl][16] (float).
+template <int MR>
+void micro_f32(const float* A, int64_t lda, const float* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
+               bool first) {
+  __m256 c[MR][2];
+  for (int r = 0; r < MR; ++r) {
+    if (first)
+      c[r][0] = c[r][1] = _mm256_setzero_ps();
+    else
+      tile_load(C + r * ldc, nc, &c[r][0], &c[r][1]);
+  }
+  for (int64_t k = 0; k < kl; ++k) {
+    const __m256 b0 = _mm256_load_ps(B + kNR * k), b1 = _mm256_load_ps(B + kNR * k + 8);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(A + r * lda + k);
+      c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) tile_store(C + r * ldc, nc, c[r][0], c[r][1]);
+}
+
+// Int16 pairs: C[MR][16] = (first ? 0 : C) + float(A16[MR][kl] . B16) * ws.
+template <int MR>
+void micro_i16(const int16_t* A, int64_t lda, const int16_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
+               const float* wsv, bool first) {
+  __m256i acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (int64_t kp = 0; kp < kl / 2; ++kp) {
+    const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32 * kp));
+    const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32 * kp + 16));
+    for (int r = 0; r < MR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, A + r * lda + 2 * kp, 4);
+      const __m256i av = _mm256_set1_epi32(pair);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+    }
+  }
+  const __m256 w0 = _mm256_load_ps(wsv), w1 = _mm256_load_ps(wsv + 8);
+  for (int r = 0; r < MR; ++r) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+    if (!first) tile_load(C + r * ldc, nc, &c0, &c1);
+    c0 = _mm256_add_ps(c0, mul_rn(_mm256_cvtepi32_ps(acc[r][0]), w0));
+    c1 = _mm256_add_ps(c1, mul_rn(_mm256_cvtepi32_ps(acc[r][1]), w1));
+    tile_store(C + r * ldc, nc, c0, c1);
+  }
+}
+
+// W4A8: C[MR][16] = (first ? 0 : C) + float(sum (a+128) * code - 128 csum) * ws,
+// A = activation codes + 128 (uint8), B = int4 codes as int8 [k/4][16][4].
+// vpmaddubsw's lanes are (a0+128) c0 + (a1+128) c1 with |.| <= 2*255*8 = 4080;
+// 8 of them (32 k) are summed in int16 (<= 32640 < 32767), then widened.
+template <int MR>
+void micro_u8s8(const uint8_t* A, int64_t lda, const int8_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
+                const int32_t* csum, const float* wsv, bool first) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (int64_t k32 = 0; k32 < kl; k32 += 32) {
+    __m256i s16[MR][2];
+    for (int r = 0; r < MR; ++r) s16[r][0] = s16[r][1] = _mm256_setzero_si256();
+    for (int64_t k4 = k32 / 4; k4 < k32 / 4 + 8; ++k4) {
+      const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64 * k4));
+      const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64 * k4 + 32));
+      for (int r = 0; r < MR; ++r) {
+        int32_t quad;
+        std::memcpy(&quad, A + r * lda + 4 * k4, 4);
+        const __m256i av = _mm256_set1_epi32(quad);
+        s16[r][0] = _mm256_add_epi16(s16[r][0], _mm256_maddubs_epi16(av, b0));
+        s16[r][1] = _mm256_add_epi16(s16[r][1], _mm256_maddubs_epi16(av, b1));
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s16[r][0], ones));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s16[r][1], ones));
+    }
+  }
+  const __m256i cs0 = _mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(csum)), 7);
+  const __m256i cs1 = _mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(csum + 8)), 7);
+  const __m256 w0 = _mm256_load_ps(wsv), w1 = _mm256_load_ps(wsv + 8);
+  for (int r = 0; r < MR; ++r) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+    if (!first) tile_load(C + r * ldc, nc, &c0, &c1);
+    c0 = _mm256_add_ps(c0, mul_rn(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][0], cs0)), w0));
+    c1 = _mm256_add_ps(c1, mul_rn(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][1], cs1)), w1));
+    tile_store(C + r * ldc, nc, c0, c1);
+  }
+}
+
+template <class F>
+void for_row_tiles(int64_t M, F&& f) {
+  for (int64_t m = 0; m < M; m += kMR) {
+    switch (std::min<int64_t>(kMR, M - m)) {
+      case 1: f(m, std::integral_constant<int, 1>()); break;
+      case 2: f(m, std::integral_constant<int, 2>()); break;
+      case 3: f(m, std::integral_constant<int, 3>()); break;
+      case 4: f(m, std::integral_constant<int, 4>()); break;
+      case 5: f(m, std::integral_constant<int, 5>()); break;
+      default: f(m, std::integral_constant<int, 6>()); break;
+    }
+  }
+}
+
+struct GemmScratch {
+  std::vector<int8_t> codes;
+  std::vector<float, std::allocator<float>> fpanel;
+  std::vector<int16_t> ipanel;
+  std::vector<int8_t> bpanel;
+  float* fp(size_t n) {
+    fpanel.resize(n + 8);
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(fpanel.data()) + 31) & ~uintptr_t(31));
+  }
+  int8_t* bp(size_t n) {
+    bpanel.resize(n + 32);
+    return reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(bpanel.data()) + 31) & ~uintptr_t(31));
+  }
+  int16_t* ip(size_t n) {
+    ipanel.resize(n + 16);
+    return reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(ipanel.data()) + 31) & ~uintptr_t(31));
+  }
+};
+
+void gemm_f32(const LbLinearArgs& a) {
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, rb = lb_row_bytes(a.wfmt, K);
+  const int64_t npanels = (N + kNR - 1) / kNR;
+  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+    thread_local GemmScratch s;
+    s.codes.resize(kKC);
+    float* B = s.fp(static_cast<size_t>(kKC) * kNR);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
+      for (int64_t kb = 0; kb < K; kb += kKC) {
+        const int64_t ke = std::min(K, kb + kKC), kl = ke - kb;
+        for (int64_t c = 0; c < kNR; ++c) {
+          if (c >= nc) {
+            for (int64_t k = 0; k < kl; ++k) B[kNR * k + c] = 0.f;
+            continue;
+          }
+          const int64_t n = n0 + c;
+          lowbit_unpack_row(a.w + n * rb, K, gs, a.wfmt, kb, ke, s.codes.data());
+          for (int64_t k = 0; k < kl; ++k)
+            B[kNR * k + c] = static_cast<float>(s.codes[k]) * a.ws[n * G + (kb + k) / gs];
+        }
+        for_row_tiles(M, [&](int64_t m, auto mr) {
+          micro_f32<decltype(mr)::value>(a.x + m * K + kb, K, B, kl, a.y + m * N + n0, N, nc, kb == 0);
+        });
+      }
+      if (a.bias)
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t c = 0; c < nc; ++c) a.y[m * N + n0 + c] += a.bias[n0 + c];
+    }
+  });
+}
+
+void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, rb = K / 2;
+  const int64_t npanels = (N + kNR - 1) / kNR;
+  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+    thread_local GemmScratch s;
+    s.codes.resize(static_cast<size_t>(gs));
+    int8_t* B = s.bp(static_cast<size_t>(gs) * kNR);
+    alignas(32) float wsv[kNR];
+    alignas(32) int32_t csum[kNR];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
+      for (int64_t g = 0; g < G; ++g) {
+        for (int64_t c = 0; c < kNR; ++c) {
+          if (c >= nc) {
+            for (int64_t k = 0; k < gs; ++k) B[64 * (k / 4) + 4 * c + (k & 3)] = 0;
+            wsv[c] = 0.f;
+            csum[c] = 0;
+            continue;
+          }
+          const int64_t n = n0 + c;
+          lowbit_unpack_row(a.w + n * rb, K, gs, LB_W_INT4, g * gs, (g + 1) * gs, s.codes.data());
+          int32_t cs = 0;
+          for (int64_t k = 0; k < gs; ++k) {
+            B[64 * (k / 4) + 4 * c + (k & 3)] = s.codes[k];
+            cs += s.codes[k];
+          }
+          csum[c] = cs;
+          wsv[c] = a.ws[n * G + g];
+        }
+        for_row_tiles(M, [&](int64_t m, auto mr) {
+          micro_u8s8<decltype(mr)::value>(ap.u8.data() + m * K + g * gs, K, B, gs, a.y + m * N + n0, N, nc, csum,
+                                          wsv, g == 0);
+        });
+      }
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t c = 0; c < nc; ++c) {
+          float yv = mul_rn(a.y[m * N + n0 + c], a.xs[m]);
+          if (a.bias) yv = yv + a.bias[n0 + c];
+          a.y[m * N + n0 + c] = yv;
+        }
+    }
+  });
+}
+
+void gemm_i8(const LbLinearArgs& a, const ActPrep& ap) {
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, rb = lb_row_bytes(a.wfmt, K);
+  const int64_t npanels = (N + kNR - 1) / kNR;
+  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+    thread_local GemmScratch s;
+    s.codes.resize(static_cast<size_t>(gs));
+    int16_t* B = s.ip(static_cast<size_t>(gs) * kNR);
+    alignas(32) float wsv[kNR];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
+      for (int64_t g = 0; g < G; ++g) {
+        for (int64_t c = 0; c < kNR; ++c) {
+          if (c >= nc) {
+            for (int64_t k = 0; k < gs; ++k) B[32 * (k / 2) + 2 * c + (k & 1)] = 0;
+            wsv[c] = 0.f;
+            continue;
+          }
+          const int64_t n = n0 + c;
+          lowbit_unpack_row(a.w + n * rb, K, gs, a.wfmt, g * gs, (g + 1) * gs, s.codes.data());
+          for (int64_t k = 0; k < gs; ++k) B[32 * (k / 2) + 2 * c + (k & 1)] = s.codes[k];
+          wsv[c] = a.ws[n * G + g];
+        }
+        for_row_tiles(M, [&](int64_t m, auto mr) {
+          micro_i16<decltype(mr)::value>(ap.x16.data() + m * K + g * gs, K, B, gs, a.y + m * N + n0, N, nc, wsv,
+                                         g == 0);
+        });
+      }
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t c = 0; c < nc; ++c) {
+          float yv = mul_rn(a.y[m * N + n0 + c], a.xs[m]);
+          if (a.bias) yv = yv + a.bias[n0 + c];
+          a.y[m * N + n0 + c] = yv;
+        }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- entry points
+constexpr int64_t kGemvGrain = 32;
+
+template <int MB>
+struct GemvF32 {
+  static void run(int, const LbLinearArgs& a) {
+    parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
+      if (a.wfmt == LB_W_INT4)
+        gemv_f32_int4<MB>(a, 0, n0, n1);
+      else
+        gemv_f32_int8<MB>(a, 0, n0, n1);
+    });
+  }
+};
+
+template <int MB>
+struct GemvI8 {
+  static void run(int, const LbLinearArgs& a, const ActPrep& ap) {
+    parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
+      if (a.wfmt == LB_W_INT4)
+        gemv_i8_int4<MB>(a, ap, 0, n0, n1);
+      else
+        gemv_i8_int8<MB>(a, ap, 0, n0, n1);
+    });
+  }
+};
+
+void linear_f32_avx2(const LbLinearArgs& a) {
+  if (a.M <= lb_gemv_max_rows())
+    for_rows<GemvF32>(a.M, a);
+  else
+    gemm_f32(a);
+}
+
+void linear_i8_avx2(const LbLinearArgs& a) {
+  const int64_t M = a.M, K = a.K, G = K / a.group;
+  ActPrep ap;
+  const bool gemv = M <= lb_gemv_max_rows();
+  if (!gemv && a.wfmt == LB_W_INT4) {
+    ap.u8.resize(static_cast<size_t>(M * K));
+    for (int64_t i = 0; i < M * K; ++i) ap.u8[i] = static_cast<uint8_t>(a.xq[i] ^ 0x80);
+  } else if (!gemv || a.wfmt == LB_W_INT8) {
+    ap.x16.resize(static_cast<size_t>(M * K));
+    for (int64_t i = 0; i < M * K; ++i) ap.x16[i] = a.xq[i];
+  }
+  if (gemv && a.wfmt == LB_W_INT4) {
+    ap.perm.resize(static_cast<size_t>(M * K));
+    ap.gsum.assign(static_cast<size_t>(M * G), 0);
+    for (int64_t m = 0; m < M; ++m) {
+      permute_row(a.xq + m * K, K, a.group, ap.perm.data() + m * K);
+      for (int64_t k = 0; k < K; ++k) ap.gsum[m * G + k / a.group] += a.xq[m * K + k];
+    }
+  }
+  if (gemv)
+    for_rows<GemvI8>(M, a, ap);
+  else if (a.wfmt == LB_W_INT4)
+    gemm_w4a8(a, ap);
+  else
+    gemm_i8(a, ap);
+}
+
+}  // namespace
+
+uint64_t lb_read_probe_avx2(const uint8_t* p, int64_t n) {
+  const int64_t chunk = 1 << 18, nchunks = (n + chunk - 1) / chunk;
+  std::vector<uint64_t> part(static_cast<size_t>(nchunks), 0);
+  parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t e = std::min(n, (c + 1) * chunk);
+      __m256i x0 = _mm256_setzero_si256(), x1 = x0, x2 = x0, x3 = x0;
+      int64_t i = c * chunk;
+      for (; i + 128 <= e; i += 128) {
+        x0 = _mm256_xor_si256(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        x1 = _mm256_xor_si256(x1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+        x2 = _mm256_xor_si256(x2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+        x3 = _mm256_xor_si256(x3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+      }
+      for (; i < e; i += 32) x0 = _mm256_xor_si256(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+      x0 = _mm256_xor_si256(_mm256_xor_si256(x0, x1), _mm256_xor_si256(x2, x3));
+      alignas(32) uint64_t t[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t), x0);
+      part[static_cast<size_t>(c)] = t[0] ^ t[1] ^ t[2] ^ t[3];
+    }
+  });
+  uint64_t r = 0;
+  for (uint64_t v : part) r ^= v;
+  return r;
+}
+
+const LbGemmKernels& lb_gemm_kernels_avx2() {
+  static const LbGemmKernels k{linear_f32_avx2, linear_i8_avx2};
+  return k;
+}
+
+}  // namespace lowbit
+}  // namespace sc
