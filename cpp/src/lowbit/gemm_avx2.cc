@@ -358,20 +358,23 @@ template <int MR>
 void micro_f32(const float* A, int64_t lda, const float* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
                bool first) {
   __m256 c[MR][2];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
-    if (first)
-      c[r][0] = c[r][1] = _mm256_setzero_ps();
-    else
-      tile_load(C + r * ldc, nc, &c[r][0], &c[r][1]);
+    __m256 lo = _mm256_setzero_ps(), hi = lo;  // locals: c stays in registers
+    if (!first) tile_load(C + r * ldc, nc, &lo, &hi);
+    c[r][0] = lo;
+    c[r][1] = hi;
   }
   for (int64_t k = 0; k < kl; ++k) {
     const __m256 b0 = _mm256_load_ps(B + kNR * k), b1 = _mm256_load_ps(B + kNR * k + 8);
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const __m256 av = _mm256_broadcast_ss(A + r * lda + k);
       c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
       c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) tile_store(C + r * ldc, nc, c[r][0], c[r][1]);
 }
 
@@ -380,10 +383,12 @@ template <int MR>
 void micro_i16(const int16_t* A, int64_t lda, const int16_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
                const float* wsv, bool first) {
   __m256i acc[MR][2];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   for (int64_t kp = 0; kp < kl / 2; ++kp) {
     const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32 * kp));
     const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32 * kp + 16));
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t pair;
       std::memcpy(&pair, A + r * lda + 2 * kp, 4);
@@ -393,6 +398,7 @@ void micro_i16(const int16_t* A, int64_t lda, const int16_t* B, int64_t kl, floa
     }
   }
   const __m256 w0 = _mm256_load_ps(wsv), w1 = _mm256_load_ps(wsv + 8);
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
     if (!first) tile_load(C + r * ldc, nc, &c0, &c1);
@@ -411,13 +417,16 @@ void micro_u8s8(const uint8_t* A, int64_t lda, const int8_t* B, int64_t kl, floa
                 const int32_t* csum, const float* wsv, bool first) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[MR][2];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   for (int64_t k32 = 0; k32 < kl; k32 += 32) {
     __m256i s16[MR][2];
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) s16[r][0] = s16[r][1] = _mm256_setzero_si256();
     for (int64_t k4 = k32 / 4; k4 < k32 / 4 + 8; ++k4) {
       const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64 * k4));
       const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64 * k4 + 32));
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         int32_t quad;
         std::memcpy(&quad, A + r * lda + 4 * k4, 4);
@@ -426,6 +435,7 @@ void micro_u8s8(const uint8_t* A, int64_t lda, const int8_t* B, int64_t kl, floa
         s16[r][1] = _mm256_add_epi16(s16[r][1], _mm256_maddubs_epi16(av, b1));
       }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s16[r][0], ones));
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s16[r][1], ones));
@@ -434,6 +444,7 @@ void micro_u8s8(const uint8_t* A, int64_t lda, const int8_t* B, int64_t kl, floa
   const __m256i cs0 = _mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(csum)), 7);
   const __m256i cs1 = _mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(csum + 8)), 7);
   const __m256 w0 = _mm256_load_ps(wsv), w1 = _mm256_load_ps(wsv + 8);
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
     if (!first) tile_load(C + r * ldc, nc, &c0, &c1);
@@ -476,30 +487,198 @@ struct GemmScratch {
   }
 };
 
+// ---------------------------------------------------------------- panel builders
+// 8 x 8 transpose of 32-bit words: r[i] lane j <- r[j] lane i.
+inline void transpose8(__m256i r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; ++i) t[i] = _mm256_castsi256_ps(r[i]);
+  u[0] = _mm256_unpacklo_ps(t[0], t[1]);
+  u[1] = _mm256_unpackhi_ps(t[0], t[1]);
+  u[2] = _mm256_unpacklo_ps(t[2], t[3]);
+  u[3] = _mm256_unpackhi_ps(t[2], t[3]);
+  u[4] = _mm256_unpacklo_ps(t[4], t[5]);
+  u[5] = _mm256_unpackhi_ps(t[4], t[5]);
+  u[6] = _mm256_unpacklo_ps(t[6], t[7]);
+  u[7] = _mm256_unpackhi_ps(t[6], t[7]);
+  t[0] = _mm256_shuffle_ps(u[0], u[2], _MM_SHUFFLE(1, 0, 1, 0));
+  t[1] = _mm256_shuffle_ps(u[0], u[2], _MM_SHUFFLE(3, 2, 3, 2));
+  t[2] = _mm256_shuffle_ps(u[1], u[3], _MM_SHUFFLE(1, 0, 1, 0));
+  t[3] = _mm256_shuffle_ps(u[1], u[3], _MM_SHUFFLE(3, 2, 3, 2));
+  t[4] = _mm256_shuffle_ps(u[4], u[6], _MM_SHUFFLE(1, 0, 1, 0));
+  t[5] = _mm256_shuffle_ps(u[4], u[6], _MM_SHUFFLE(3, 2, 3, 2));
+  t[6] = _mm256_shuffle_ps(u[5], u[7], _MM_SHUFFLE(1, 0, 1, 0));
+  t[7] = _mm256_shuffle_ps(u[5], u[7], _MM_SHUFFLE(3, 2, 3, 2));
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_castps_si256(_mm256_permute2f128_ps(t[i], t[i + 4], 0x20));
+    r[i + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(t[i], t[i + 4], 0x31));
+  }
+}
+
+// The 32 bytes at byte `off` of rows n0 .. n0+7 (rows >= N read as zeros),
+// transposed: r[i] lane c = word i of row n0 + c.
+inline void load_rows8(const uint8_t* w, int64_t rb, int64_t n0, int64_t N, int64_t off, __m256i r[8]) {
+  for (int c = 0; c < 8; ++c)
+    r[c] = n0 + c < N ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + (n0 + c) * rb + off))
+                      : _mm256_setzero_si256();
+  transpose8(r);
+}
+
+inline __m256 scales8(const float* ws, int64_t G, int64_t n0, int64_t N, int64_t g) {
+  alignas(32) float t[8];
+  for (int c = 0; c < 8; ++c) t[c] = n0 + c < N ? ws[(n0 + c) * G + g] : 0.f;
+  return _mm256_load_ps(t);
+}
+
+// Chunks of one group-aligned range: calls f(kc, L) for each chunk start kc
+// (L = 8 for 64 elements, 4 for a 32-element tail).
+template <class F>
+void for_chunks(int64_t kb, int64_t ke, int64_t gs, F&& f) {
+  const int64_t full = (gs / 64) * 64;
+  for (int64_t k = kb; k < ke;) {
+    const int64_t r = k % gs;
+    const int64_t L = r < full ? 8 : 4;
+    f(k, L);
+    k += 8 * L;
+  }
+}
+
+// Float panel [k][16] of dequantized values code * scale, k in [kb, ke)
+// (chunk-aligned), columns n0 .. n0+15.
+void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, float* B, int8_t* codes) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = lb_row_bytes(a.wfmt, K);
+  for (int h = 0; h < 2; ++h) {
+    const int64_t c0 = n0 + 8 * h;
+    float* Bh = B + 8 * h;
+    if (a.wfmt == LB_W_INT8) {
+      for (int64_t k = kb; k < ke; k += 8) {
+        const __m256 sv = scales8(a.ws, G, c0, N, k / gs);
+        __m256i r[8];
+        for (int c = 0; c < 8; ++c)
+          r[c] = c0 + c < N ? _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a.w + (c0 + c) * rb + k)))
+                            : _mm256_setzero_si256();
+        transpose8(r);
+        for (int i = 0; i < 8; ++i) _mm256_store_ps(Bh + kNR * (k - kb + i), _mm256_mul_ps(_mm256_cvtepi32_ps(r[i]), sv));
+      }
+      continue;
+    }
+    for_chunks(kb, ke, gs, [&](int64_t kc, int64_t L) {
+      const __m256 sv = scales8(a.ws, G, c0, N, kc / gs);
+      if (L == 8) {
+        __m256i r[8];
+        load_rows8(a.w, rb, c0, N, kc / 2, r);
+        for (int i = 0; i < 8; ++i) {
+          float* d = Bh + kNR * (kc - kb + i);
+#define SC_LB_STEP(J) _mm256_store_ps(d + kNR * 8 * J, _mm256_mul_ps(_mm256_cvtepi32_ps(nib8<J>(r[i])), sv));
+          SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+          SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+#undef SC_LB_STEP
+        }
+        return;
+      }
+      alignas(32) float sc[8];
+      _mm256_store_ps(sc, sv);
+      for (int c = 0; c < 8; ++c) {
+        if (c0 + c < N) lowbit_unpack_row(a.w + (c0 + c) * rb, K, gs, a.wfmt, kc, kc + 32, codes);
+        for (int e = 0; e < 32; ++e) Bh[kNR * (kc - kb + e) + c] = c0 + c < N ? float(codes[e]) * sc[c] : 0.f;
+      }
+    });
+  }
+}
+
+// Int16 panel [k/2][16][2] of int8 codes, one group [kb, kb + gs).
+void build_i16_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int16_t* B) {
+  const int64_t K = a.K, N = a.N, gs = a.group;
+  for (int h = 0; h < 2; ++h) {
+    const int64_t c0 = n0 + 8 * h;
+    for (int64_t k = kb; k < kb + gs; k += 16) {
+      __m256i r[8];
+      for (int c = 0; c < 8; ++c)
+        r[c] = c0 + c < N ? _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.w + (c0 + c) * K + k)))
+                          : _mm256_setzero_si256();
+      transpose8(r);  // r[p] lane c = codes (k+2p, k+2p+1) of column c0 + c
+      for (int p = 0; p < 8; ++p)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(B + 32 * ((k - kb) / 2 + p) + 16 * h), r[p]);
+    }
+  }
+}
+
+// W4A8 panel: int8 codes in steps of 4 k, [step][16][4], one group; the k of
+// step s = 2i + h within a chunk of L words at kc are kc + i + L h + 2 L t,
+// t = 0..3 (the activations are permuted to the same order,
+// permute_u8_row).  csum[c] = sum of the group's codes of column c.
+void build_w4a8_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int8_t* B, int32_t* csum, int8_t* codes) {
+  const int64_t K = a.K, N = a.N, gs = a.group, rb = K / 2;
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), e8 = _mm256_set1_epi8(8), ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int h8 = 0; h8 < 2; ++h8) {
+    const int64_t c0 = n0 + 8 * h8;
+    __m256i cs = _mm256_setzero_si256();
+    for_chunks(kb, kb + gs, gs, [&](int64_t kc, int64_t L) {
+      int8_t* Bc = B + 64 * ((kc - kb) / 4) + 32 * h8;
+      if (L == 8) {
+        __m256i r[8];
+        load_rows8(a.w, rb, c0, N, kc / 2, r);
+        for (int i = 0; i < 8; ++i) {
+          const __m256i lo = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(r[i], lo4), e8), e8);
+          const __m256i hi = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi32(r[i], 4), lo4), e8), e8);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(Bc + 64 * (2 * i)), lo);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(Bc + 64 * (2 * i + 1)), hi);
+          cs = _mm256_add_epi32(cs, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_add_epi8(lo, hi)), ones16));
+        }
+        return;
+      }
+      alignas(32) int32_t t[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t), cs);
+      for (int c = 0; c < 8; ++c) {
+        if (c0 + c < N)
+          lowbit_unpack_row(a.w + (c0 + c) * rb, K, gs, LB_W_INT4, kc, kc + 32, codes);
+        else
+          std::memset(codes, 0, 32);
+        for (int i = 0; i < 4; ++i)
+          for (int hh = 0; hh < 2; ++hh)
+            for (int q = 0; q < 4; ++q) {
+              const int8_t v = codes[i + 4 * hh + 8 * q];
+              Bc[64 * (2 * i + hh) + 4 * c + q] = v;
+              t[c] += v;
+            }
+      }
+      cs = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+    });
+    _mm256_store_si256(reinterpret_cast<__m256i*>(csum + 8 * h8), cs);
+  }
+}
+
+// Activation codes + 128 in the step order of build_w4a8_panel.
+void permute_u8_row(const int8_t* x, int64_t K, int64_t gs, uint8_t* out) {
+  for_chunks(0, K, gs, [&](int64_t kc, int64_t L) {
+    for (int64_t i = 0; i < L; ++i)
+      for (int h = 0; h < 2; ++h)
+        for (int t = 0; t < 4; ++t)
+          out[kc + 4 * (2 * i + h) + t] = static_cast<uint8_t>(x[kc + i + L * h + 2 * L * t] ^ 0x80);
+  });
+}
+
 void gemm_f32(const LbLinearArgs& a) {
-  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, rb = lb_row_bytes(a.wfmt, K);
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group;
   const int64_t npanels = (N + kNR - 1) / kNR;
+  // K slices: whole groups up to kKC elements, or kKC-element pieces of a
+  // larger group (group-relative multiples of 256 start a chunk).
+  const int64_t kc_len = gs <= kKC ? (kKC / gs) * gs : kKC;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
-    s.codes.resize(kKC);
+    s.codes.resize(64);
     float* B = s.fp(static_cast<size_t>(kKC) * kNR);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
-      for (int64_t kb = 0; kb < K; kb += kKC) {
-        const int64_t ke = std::min(K, kb + kKC), kl = ke - kb;
-        for (int64_t c = 0; c < kNR; ++c) {
-          if (c >= nc) {
-            for (int64_t k = 0; k < kl; ++k) B[kNR * k + c] = 0.f;
-            continue;
-          }
-          const int64_t n = n0 + c;
-          lowbit_unpack_row(a.w + n * rb, K, gs, a.wfmt, kb, ke, s.codes.data());
-          for (int64_t k = 0; k < kl; ++k)
-            B[kNR * k + c] = static_cast<float>(s.codes[k]) * a.ws[n * G + (kb + k) / gs];
-        }
+      for (int64_t kb = 0; kb < K;) {
+        int64_t ke = std::min(K, kb + kc_len);
+        if (gs > kKC) ke = std::min(ke, (kb / gs + 1) * gs);
+        const int64_t kl = ke - kb;
+        build_f32_panel(a, n0, kb, ke, B, s.codes.data());
         for_row_tiles(M, [&](int64_t m, auto mr) {
           micro_f32<decltype(mr)::value>(a.x + m * K + kb, K, B, kl, a.y + m * N + n0, N, nc, kb == 0);
         });
+        kb = ke;
       }
       if (a.bias)
         for (int64_t m = 0; m < M; ++m)
@@ -508,83 +687,58 @@ void gemm_f32(const LbLinearArgs& a) {
   });
 }
 
+// Scales y by the per-token scale, then adds the bias (gemm.h's order).
+void finish_i8(const LbLinearArgs& a, int64_t n0, int64_t nc) {
+  for (int64_t m = 0; m < a.M; ++m)
+    for (int64_t c = 0; c < nc; ++c) {
+      float yv = mul_rn(a.y[m * a.N + n0 + c], a.xs[m]);
+      if (a.bias) yv = yv + a.bias[n0 + c];
+      a.y[m * a.N + n0 + c] = yv;
+    }
+}
+
 void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
-  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, rb = K / 2;
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs;
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
-    s.codes.resize(static_cast<size_t>(gs));
+    s.codes.resize(64);
     int8_t* B = s.bp(static_cast<size_t>(gs) * kNR);
     alignas(32) float wsv[kNR];
     alignas(32) int32_t csum[kNR];
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
       for (int64_t g = 0; g < G; ++g) {
-        for (int64_t c = 0; c < kNR; ++c) {
-          if (c >= nc) {
-            for (int64_t k = 0; k < gs; ++k) B[64 * (k / 4) + 4 * c + (k & 3)] = 0;
-            wsv[c] = 0.f;
-            csum[c] = 0;
-            continue;
-          }
-          const int64_t n = n0 + c;
-          lowbit_unpack_row(a.w + n * rb, K, gs, LB_W_INT4, g * gs, (g + 1) * gs, s.codes.data());
-          int32_t cs = 0;
-          for (int64_t k = 0; k < gs; ++k) {
-            B[64 * (k / 4) + 4 * c + (k & 3)] = s.codes[k];
-            cs += s.codes[k];
-          }
-          csum[c] = cs;
-          wsv[c] = a.ws[n * G + g];
-        }
+        build_w4a8_panel(a, n0, g * gs, B, csum, s.codes.data());
+        for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
         for_row_tiles(M, [&](int64_t m, auto mr) {
           micro_u8s8<decltype(mr)::value>(ap.u8.data() + m * K + g * gs, K, B, gs, a.y + m * N + n0, N, nc, csum,
                                           wsv, g == 0);
         });
       }
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t c = 0; c < nc; ++c) {
-          float yv = mul_rn(a.y[m * N + n0 + c], a.xs[m]);
-          if (a.bias) yv = yv + a.bias[n0 + c];
-          a.y[m * N + n0 + c] = yv;
-        }
+      finish_i8(a, n0, nc);
     }
   });
 }
 
 void gemm_i8(const LbLinearArgs& a, const ActPrep& ap) {
-  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, rb = lb_row_bytes(a.wfmt, K);
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs;
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
-    s.codes.resize(static_cast<size_t>(gs));
     int16_t* B = s.ip(static_cast<size_t>(gs) * kNR);
     alignas(32) float wsv[kNR];
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
       for (int64_t g = 0; g < G; ++g) {
-        for (int64_t c = 0; c < kNR; ++c) {
-          if (c >= nc) {
-            for (int64_t k = 0; k < gs; ++k) B[32 * (k / 2) + 2 * c + (k & 1)] = 0;
-            wsv[c] = 0.f;
-            continue;
-          }
-          const int64_t n = n0 + c;
-          lowbit_unpack_row(a.w + n * rb, K, gs, a.wfmt, g * gs, (g + 1) * gs, s.codes.data());
-          for (int64_t k = 0; k < gs; ++k) B[32 * (k / 2) + 2 * c + (k & 1)] = s.codes[k];
-          wsv[c] = a.ws[n * G + g];
-        }
+        build_i16_panel(a, n0, g * gs, B);
+        for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
         for_row_tiles(M, [&](int64_t m, auto mr) {
           micro_i16<decltype(mr)::value>(ap.x16.data() + m * K + g * gs, K, B, gs, a.y + m * N + n0, N, nc, wsv,
                                          g == 0);
         });
       }
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t c = 0; c < nc; ++c) {
-          float yv = mul_rn(a.y[m * N + n0 + c], a.xs[m]);
-          if (a.bias) yv = yv + a.bias[n0 + c];
-          a.y[m * N + n0 + c] = yv;
-        }
+      finish_i8(a, n0, nc);
     }
   });
 }
@@ -629,7 +783,9 @@ void linear_i8_avx2(const LbLinearArgs& a) {
   const bool gemv = M <= lb_gemv_max_rows();
   if (!gemv && a.wfmt == LB_W_INT4) {
     ap.u8.resize(static_cast<size_t>(M * K));
-    for (int64_t i = 0; i < M * K; ++i) ap.u8[i] = static_cast<uint8_t>(a.xq[i] ^ 0x80);
+    parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) permute_u8_row(a.xq + m * K, K, a.group, ap.u8.data() + m * K);
+    });
   } else if (!gemv || a.wfmt == LB_W_INT8) {
     ap.x16.resize(static_cast<size_t>(M * K));
     for (int64_t i = 0; i < M * K; ++i) ap.x16[i] = a.xq[i];
