@@ -185,7 +185,7 @@ struct ActPrep {
   std::vector<int16_t> x16;   // (M, K) int16 copies of the codes (W8A8, and the GEMM)
   std::vector<int8_t> perm;   // (M, K) codes in the nibble order of each chunk (W4A8 GEMV)
   std::vector<int32_t> gsum;  // (M, G) sum of the codes per group (W4A8 GEMV)
-  std::vector<uint8_t> u8;    // (M, K) codes + 128 (W4A8 GEMM)
+  std::vector<uint8_t> tiles;  // GEMM: row tiles (atile_offset) of codes + 128 (W4A8) or int16 codes (W8A8)
 };
 
 // Permutes one row of activation codes into the order of the int4 chunks:
@@ -327,7 +327,17 @@ void for_rows(int64_t M, Args&&... args) {
 }
 
 // ---------------------------------------------------------------- GEMM tiles
-constexpr int kMR = 6, kNR = 16, kKC = 256;
+// Row tiles: 6 for the FMA kernel (12 accumulators); 4 for the integer
+// kernels, whose multiply needs a temporary register before the add (6 rows
+// spilled the accumulators).
+constexpr int kMR = 6, kMRi = 4, kNR = 16, kKC = 256;
+// The integer kernels read activations packed per call into row tiles:
+// tile t of group g holds, per 4-byte step s, the 4 bytes of each of its
+// kMRi rows (rows past M are zeros): one sequential stream per micro-kernel.
+constexpr int kATile = 4 * kMRi;  // bytes per step of a tile
+inline size_t atile_offset(int64_t g, int64_t t, int64_t ntiles, int64_t steps) {
+  return static_cast<size_t>(((g * ntiles + t) * steps) * kATile);
+}
 
 // C tile access for a panel of nc <= 16 valid columns.
 inline void tile_load(const float* c, int64_t nc, __m256* lo, __m256* hi) {
@@ -380,7 +390,7 @@ void micro_f32(const float* A, int64_t lda, const float* B, int64_t kl, float* C
 
 // Int16 pairs: C[MR][16] = (first ? 0 : C) + float(A16[MR][kl] . B16) * ws.
 template <int MR>
-void micro_i16(const int16_t* A, int64_t lda, const int16_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
+void micro_i16(const uint8_t* A, const int16_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
                const float* wsv, bool first) {
   __m256i acc[MR][2];
 #pragma GCC unroll 8
@@ -391,7 +401,7 @@ void micro_i16(const int16_t* A, int64_t lda, const int16_t* B, int64_t kl, floa
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t pair;
-      std::memcpy(&pair, A + r * lda + 2 * kp, 4);
+      std::memcpy(&pair, A + kATile * kp + 4 * r, 4);
       const __m256i av = _mm256_set1_epi32(pair);
       acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
@@ -413,33 +423,34 @@ void micro_i16(const int16_t* A, int64_t lda, const int16_t* B, int64_t kl, floa
 // vpmaddubsw's lanes are (a0+128) c0 + (a1+128) c1 with |.| <= 2*255*8 = 4080;
 // 8 of them (32 k) are summed in int16 (<= 32640 < 32767), then widened.
 template <int MR>
-void micro_u8s8(const uint8_t* A, int64_t lda, const int8_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
+void micro_u8s8(const uint8_t* A, const int8_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
                 const int32_t* csum, const float* wsv, bool first) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[MR][2];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  // int32 sums in memory (L1): only the int16 partials stay in registers.
+  alignas(32) int32_t acc[MR][kNR] = {};
   for (int64_t k32 = 0; k32 < kl; k32 += 32) {
     __m256i s16[MR][2];
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) s16[r][0] = s16[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
     for (int64_t k4 = k32 / 4; k4 < k32 / 4 + 8; ++k4) {
       const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64 * k4));
       const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64 * k4 + 32));
 #pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         int32_t quad;
-        std::memcpy(&quad, A + r * lda + 4 * k4, 4);
+        std::memcpy(&quad, A + kATile * k4 + 4 * r, 4);
         const __m256i av = _mm256_set1_epi32(quad);
         s16[r][0] = _mm256_add_epi16(s16[r][0], _mm256_maddubs_epi16(av, b0));
         s16[r][1] = _mm256_add_epi16(s16[r][1], _mm256_maddubs_epi16(av, b1));
       }
     }
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s16[r][0], ones));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s16[r][1], ones));
-    }
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < 2; ++v) {
+        __m256i* p = reinterpret_cast<__m256i*>(acc[r] + 8 * v);
+        _mm256_store_si256(p, _mm256_add_epi32(_mm256_load_si256(p), _mm256_madd_epi16(s16[r][v], ones)));
+      }
   }
   const __m256i cs0 = _mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(csum)), 7);
   const __m256i cs1 = _mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(csum + 8)), 7);
@@ -448,22 +459,25 @@ void micro_u8s8(const uint8_t* A, int64_t lda, const int8_t* B, int64_t kl, floa
   for (int r = 0; r < MR; ++r) {
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
     if (!first) tile_load(C + r * ldc, nc, &c0, &c1);
-    c0 = _mm256_add_ps(c0, mul_rn(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][0], cs0)), w0));
-    c1 = _mm256_add_ps(c1, mul_rn(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][1], cs1)), w1));
+    const __m256i a0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[r]));
+    const __m256i a1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[r] + 8));
+    c0 = _mm256_add_ps(c0, mul_rn(_mm256_cvtepi32_ps(_mm256_sub_epi32(a0, cs0)), w0));
+    c1 = _mm256_add_ps(c1, mul_rn(_mm256_cvtepi32_ps(_mm256_sub_epi32(a1, cs1)), w1));
     tile_store(C + r * ldc, nc, c0, c1);
   }
 }
 
-template <class F>
+// Runs f(m, integral_constant<MR>) over row tiles of at most MRMAX rows.
+template <int MRMAX, class F>
 void for_row_tiles(int64_t M, F&& f) {
-  for (int64_t m = 0; m < M; m += kMR) {
-    switch (std::min<int64_t>(kMR, M - m)) {
+  for (int64_t m = 0; m < M; m += MRMAX) {
+    switch (std::min<int64_t>(MRMAX, M - m)) {
       case 1: f(m, std::integral_constant<int, 1>()); break;
-      case 2: f(m, std::integral_constant<int, 2>()); break;
-      case 3: f(m, std::integral_constant<int, 3>()); break;
-      case 4: f(m, std::integral_constant<int, 4>()); break;
-      case 5: f(m, std::integral_constant<int, 5>()); break;
-      default: f(m, std::integral_constant<int, 6>()); break;
+      case 2: f(m, std::integral_constant<int, std::min(2, MRMAX)>()); break;
+      case 3: f(m, std::integral_constant<int, std::min(3, MRMAX)>()); break;
+      case 4: f(m, std::integral_constant<int, std::min(4, MRMAX)>()); break;
+      case 5: f(m, std::integral_constant<int, std::min(5, MRMAX)>()); break;
+      default: f(m, std::integral_constant<int, std::min(6, MRMAX)>()); break;
     }
   }
 }
@@ -675,7 +689,7 @@ void gemm_f32(const LbLinearArgs& a) {
         if (gs > kKC) ke = std::min(ke, (kb / gs + 1) * gs);
         const int64_t kl = ke - kb;
         build_f32_panel(a, n0, kb, ke, B, s.codes.data());
-        for_row_tiles(M, [&](int64_t m, auto mr) {
+        for_row_tiles<kMR>(M, [&](int64_t m, auto mr) {
           micro_f32<decltype(mr)::value>(a.x + m * K + kb, K, B, kl, a.y + m * N + n0, N, nc, kb == 0);
         });
         kb = ke;
@@ -698,7 +712,7 @@ void finish_i8(const LbLinearArgs& a, int64_t n0, int64_t nc) {
 }
 
 void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
-  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs;
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, ntiles = (M + kMRi - 1) / kMRi;
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
@@ -711,8 +725,9 @@ void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
       for (int64_t g = 0; g < G; ++g) {
         build_w4a8_panel(a, n0, g * gs, B, csum, s.codes.data());
         for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
-        for_row_tiles(M, [&](int64_t m, auto mr) {
-          micro_u8s8<decltype(mr)::value>(ap.u8.data() + m * K + g * gs, K, B, gs, a.y + m * N + n0, N, nc, csum,
+        for_row_tiles<kMRi>(M, [&](int64_t m, auto mr) {
+          micro_u8s8<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 4), B, gs,
+                                          a.y + m * N + n0, N, nc, csum,
                                           wsv, g == 0);
         });
       }
@@ -722,7 +737,7 @@ void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
 }
 
 void gemm_i8(const LbLinearArgs& a, const ActPrep& ap) {
-  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs;
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, ntiles = (M + kMRi - 1) / kMRi;
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
@@ -733,8 +748,9 @@ void gemm_i8(const LbLinearArgs& a, const ActPrep& ap) {
       for (int64_t g = 0; g < G; ++g) {
         build_i16_panel(a, n0, g * gs, B);
         for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
-        for_row_tiles(M, [&](int64_t m, auto mr) {
-          micro_i16<decltype(mr)::value>(ap.x16.data() + m * K + g * gs, K, B, gs, a.y + m * N + n0, N, nc, wsv,
+        for_row_tiles<kMRi>(M, [&](int64_t m, auto mr) {
+          micro_i16<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 2), B, gs,
+                                         a.y + m * N + n0, N, nc, wsv,
                                          g == 0);
         });
       }
@@ -781,12 +797,32 @@ void linear_i8_avx2(const LbLinearArgs& a) {
   const int64_t M = a.M, K = a.K, G = K / a.group;
   ActPrep ap;
   const bool gemv = M <= lb_gemv_max_rows();
-  if (!gemv && a.wfmt == LB_W_INT4) {
-    ap.u8.resize(static_cast<size_t>(M * K));
+  if (!gemv) {
+    // Row tiles: W4A8 4 bytes = 4 codes + 128 in the panel's step order
+    // (permute_u8_row) per step; W8A8 4 bytes = 2 int16 codes per step.
+    const int64_t gs = a.group, ntiles = (M + kMRi - 1) / kMRi;
+    const bool w4 = a.wfmt == LB_W_INT4;
+    const int64_t row_bytes = w4 ? K : 2 * K, steps = w4 ? gs / 4 : gs / 2;
+    ap.tiles.assign(static_cast<size_t>(ntiles * kMRi * row_bytes), 0);
     parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
-      for (int64_t m = m0; m < m1; ++m) permute_u8_row(a.xq + m * K, K, a.group, ap.u8.data() + m * K);
+      std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
+      for (int64_t m = m0; m < m1; ++m) {
+        if (w4) {
+          permute_u8_row(a.xq + m * K, K, gs, row.data());
+        } else {
+          for (int64_t k = 0; k < K; ++k) {
+            const int16_t v = a.xq[m * K + k];
+            std::memcpy(row.data() + 2 * k, &v, 2);
+          }
+        }
+        const int64_t t = m / kMRi, r = m % kMRi;
+        for (int64_t g = 0; g < G; ++g)
+          for (int64_t st = 0; st < steps; ++st)
+            std::memcpy(ap.tiles.data() + atile_offset(g, t, ntiles, steps) + kATile * st + 4 * r,
+                        row.data() + g * (row_bytes / G) + 4 * st, 4);
+      }
     });
-  } else if (!gemv || a.wfmt == LB_W_INT8) {
+  } else if (a.wfmt == LB_W_INT8) {
     ap.x16.resize(static_cast<size_t>(M * K));
     for (int64_t i = 0; i < M * K; ++i) ap.x16[i] = a.xq[i];
   }
