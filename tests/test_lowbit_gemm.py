@@ -47,15 +47,17 @@ def dequant_ref(codes, scales, g):
 
 
 def int_path_ref(xq, xs, codes, ws, g, bias):
-    """Exact integer group sums, then gemm.h's float32 epilogue in numpy."""
+    """Exact integer group sums, then gemm.h's float32 epilogue in numpy
+    (p_g = float(isum_g) * ws rounded, eight chains by g mod 8, a fixed tree)."""
     m, k = xq.shape
     n = codes.shape[0]
     G = k // g
     isum = np.einsum("mgk,ngk->mng", xq.astype(np.int64).reshape(m, G, g), codes.astype(np.int64).reshape(n, G, g))
     assert np.abs(isum).max(initial=0) < 2 ** 31
-    acc = np.zeros((m, n), np.float32)
+    s = np.zeros((8, m, n), np.float32)  # chain l sums the groups g = l mod 8, in order
     for gi in range(G):
-        acc = (acc + isum[:, :, gi].astype(np.float32) * ws[None, :, gi]).astype(np.float32)
+        s[gi % 8] = s[gi % 8] + isum[:, :, gi].astype(np.float32) * ws[None, :, gi]
+    acc = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
     y = (acc * xs[:, None]).astype(np.float32)
     if bias is not None:
         y = (y + bias[None, :]).astype(np.float32)
@@ -98,6 +100,7 @@ SHAPES = [  # (M, N, K, group)
     (1, 21, 160, None),  # per-channel, 2x64 + 32 tail
     (17, 33, 96, 32),    # every group a 32-chunk
     (6, 16, 128, 128),
+    (5, 19, 640, 32),    # G = 20 groups: the eight chains wrap
 ]
 
 

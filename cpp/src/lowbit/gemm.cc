@@ -48,14 +48,14 @@ void linear_i8_ref(const LbLinearArgs& a) {
       lowbit_unpack_row(a.w + n * rb, K, a.group, a.wfmt, 0, K, codes.data());
       for (int64_t m = 0; m < M; ++m) {
         const int8_t* x = a.xq + m * K;
-        float acc = 0.f;
+        float s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
         for (int64_t g = 0; g < G; ++g) {
           int32_t isum = 0;
           for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k)
             isum += static_cast<int32_t>(codes[k]) * static_cast<int32_t>(x[k]);
-          acc = acc + static_cast<float>(isum) * a.ws[n * G + g];
+          s[g % 8] = s[g % 8] + static_cast<float>(isum) * a.ws[n * G + g];
         }
-        float y = acc * a.xs[m];
+        float y = lb_i8_combine(s) * a.xs[m];
         if (a.bias) y = y + a.bias[n];
         a.y[m * N + n] = y;
       }

@@ -69,6 +69,35 @@ inline int32_t hsum_epi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// Lane g of the result = the sum of the 8 lanes of v[g] (exact, int32).
+inline __m256i hsum8_epi32(const __m256i* v) {
+  const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+  const __m256i a = _mm256_hadd_epi32(h01, h23), b = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// gemm.h's integer epilogue for one block of 8 groups g0.. (ng <= 8 of
+// them): lane l of `tot` chains the groups g = l mod 8.
+inline __m256 i8_block(__m256 tot, const __m256i* isv, const float* ws_row, int64_t g0, int64_t ng) {
+  __m256 w;
+  if (ng == 8) {
+    w = _mm256_loadu_ps(ws_row + g0);
+  } else {
+    alignas(32) float t[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    for (int64_t i = 0; i < ng; ++i) t[i] = ws_row[g0 + i];
+    w = _mm256_load_ps(t);
+  }
+  return _mm256_add_ps(tot, mul_rn(_mm256_cvtepi32_ps(hsum8_epi32(isv)), w));
+}
+
+// acc of gemm.h from the 8 chains in the lanes of t.
+inline float i8_combine(__m256 t) {
+  alignas(32) float s[8];
+  _mm256_store_ps(s, t);
+  return lb_i8_combine(s);
+}
+
 // Codes of nibble J of each 32-bit lane, sign-extended.
 template <int J>
 inline __m256i nib8(__m256i v) {
@@ -92,8 +121,9 @@ void gemv_f32_int4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
   for (int m = 0; m < MB; ++m) x[m] = a.x + (m0 + m) * K;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * rb;
-    __m256 tot[MB];
-    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    __m256 tot[MB][NA];  // NA chains per row: no reduction per group
+    for (int m = 0; m < MB; ++m)
+      for (int i = 0; i < NA; ++i) tot[m][i] = _mm256_setzero_ps();
     for (int64_t g = 0; g < G; ++g) {
       const int64_t k0 = g * gs;
       const uint8_t* p = row + k0 / 2;
@@ -130,14 +160,13 @@ void gemv_f32_int4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
           acc[m][0] = _mm256_add_ps(acc[m][0], _mm256_insertf128_ps(_mm256_setzero_ps(), t[m], 0));
       }
       const __m256 ws = _mm256_set1_ps(a.ws[n * G + g]);
-      for (int m = 0; m < MB; ++m) {
-        __m256 s = acc[m][0];
-        for (int i = 1; i < NA; ++i) s = _mm256_add_ps(s, acc[m][i]);
-        tot[m] = _mm256_fmadd_ps(s, ws, tot[m]);
-      }
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) tot[m][i] = _mm256_fmadd_ps(acc[m][i], ws, tot[m][i]);
     }
     for (int m = 0; m < MB; ++m) {
-      const float yv = hsum_ps(tot[m]);
+      __m256 t = tot[m][0];
+      for (int i = 1; i < NA; ++i) t = _mm256_add_ps(t, tot[m][i]);
+      const float yv = hsum_ps(t);
       a.y[(m0 + m) * N + n] = a.bias ? yv + a.bias[n] : yv;
     }
   }
@@ -226,8 +255,9 @@ void gemv_i8_int4(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t 
   for (int m = 0; m < MB; ++m) x[m] = ap.perm.data() + (m0 + m) * K;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * rb;
-    float tot[MB];
-    for (int m = 0; m < MB; ++m) tot[m] = 0.f;
+    __m256 tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    __m256i isv[MB][8];  // one block of 8 groups: lane sums per group
     for (int64_t g = 0; g < G; ++g) {
       const int64_t k0 = g * gs;
       const uint8_t* p = row + k0 / 2;
@@ -265,14 +295,19 @@ void gemv_i8_int4(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t 
           acc[m] = _mm256_add_epi32(acc[m], _mm256_inserti128_si256(_mm256_setzero_si256(), t, 0));
         }
       }
-      const float ws = a.ws[n * G + g];
-      for (int m = 0; m < MB; ++m) {
-        const int32_t isum = hsum_epi32(acc[m]) - 8 * ap.gsum[(m0 + m) * G + g];
-        tot[m] = tot[m] + mul_rn(static_cast<float>(isum), ws);
+      // sum u*a - 8 sum a, spread over lane 0 (exact in int32)
+      for (int m = 0; m < MB; ++m)
+        isv[m][g % 8] = _mm256_sub_epi32(acc[m], _mm256_setr_epi32(8 * ap.gsum[(m0 + m) * G + g], 0, 0, 0, 0, 0, 0, 0));
+      if (g % 8 == 7 || g == G - 1) {
+        const int64_t ng = g % 8 + 1;
+        for (int m = 0; m < MB; ++m) {
+          for (int64_t i = ng; i < 8; ++i) isv[m][i] = _mm256_setzero_si256();
+          tot[m] = i8_block(tot[m], isv[m], a.ws + n * G, g - ng + 1, ng);
+        }
       }
     }
     for (int m = 0; m < MB; ++m) {
-      float yv = mul_rn(tot[m], a.xs[m0 + m]);
+      float yv = mul_rn(i8_combine(tot[m]), a.xs[m0 + m]);
       if (a.bias) yv = yv + a.bias[n];
       a.y[(m0 + m) * N + n] = yv;
     }
@@ -286,8 +321,9 @@ void gemv_i8_int8(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t 
   for (int m = 0; m < MB; ++m) x[m] = ap.x16.data() + (m0 + m) * K;
   for (int64_t n = n0; n < n1; ++n) {
     const int8_t* row = reinterpret_cast<const int8_t*>(a.w) + n * K;
-    float tot[MB];
-    for (int m = 0; m < MB; ++m) tot[m] = 0.f;
+    __m256 tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    __m256i isv[MB][8];
     for (int64_t g = 0; g < G; ++g) {
       __m256i acc[MB][2];
       for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_si256();
@@ -301,14 +337,17 @@ void gemv_i8_int8(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t 
               acc[m][1], _mm256_madd_epi16(w1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m] + k + 16))));
         }
       }
-      const float ws = a.ws[n * G + g];
-      for (int m = 0; m < MB; ++m) {
-        const int32_t isum = hsum_epi32(_mm256_add_epi32(acc[m][0], acc[m][1]));
-        tot[m] = tot[m] + mul_rn(static_cast<float>(isum), ws);
+      for (int m = 0; m < MB; ++m) isv[m][g % 8] = _mm256_add_epi32(acc[m][0], acc[m][1]);
+      if (g % 8 == 7 || g == G - 1) {
+        const int64_t ng = g % 8 + 1;
+        for (int m = 0; m < MB; ++m) {
+          for (int64_t i = ng; i < 8; ++i) isv[m][i] = _mm256_setzero_si256();
+          tot[m] = i8_block(tot[m], isv[m], a.ws + n * G, g - ng + 1, ng);
+        }
       }
     }
     for (int m = 0; m < MB; ++m) {
-      float yv = mul_rn(tot[m], a.xs[m0 + m]);
+      float yv = mul_rn(i8_combine(tot[m]), a.xs[m0 + m]);
       if (a.bias) yv = yv + a.bias[n];
       a.y[(m0 + m) * N + n] = yv;
     }
@@ -701,14 +740,36 @@ void gemm_f32(const LbLinearArgs& a) {
   });
 }
 
-// Scales y by the per-token scale, then adds the bias (gemm.h's order).
-void finish_i8(const LbLinearArgs& a, int64_t n0, int64_t nc) {
-  for (int64_t m = 0; m < a.M; ++m)
-    for (int64_t c = 0; c < nc; ++c) {
-      float yv = mul_rn(a.y[m * a.N + n0 + c], a.xs[m]);
-      if (a.bias) yv = yv + a.bias[n0 + c];
-      a.y[m * a.N + n0 + c] = yv;
+// The integer GEMMs accumulate p_g = float(isum_g) * ws into eight chain
+// buffers P[l][M][16] (l = g mod 8, per thread, L2-resident), then combine
+// them in gemm.h's order, scale by the token scale and add the bias.
+struct ChainBuffer {
+  std::vector<float> buf;
+  float* get(int64_t M) {
+    buf.resize(static_cast<size_t>(8 * M * kNR + 8));
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 31) & ~uintptr_t(31));
+  }
+};
+
+void finish_i8(const LbLinearArgs& a, const float* P, int64_t n0, int64_t nc) {
+  const int64_t M = a.M, L = M * kNR;
+  alignas(32) float bias[kNR] = {0};
+  if (a.bias)
+    for (int64_t c = 0; c < nc; ++c) bias[c] = a.bias[n0 + c];
+  for (int64_t m = 0; m < M; ++m) {
+    const __m256 xs = _mm256_set1_ps(a.xs[m]);
+    __m256 out[2];
+    for (int v = 0; v < 2; ++v) {
+      const float* q = P + m * kNR + 8 * v;
+      __m256 s[8];
+      for (int l = 0; l < 8; ++l) s[l] = _mm256_load_ps(q + l * L);
+      const __m256 acc = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[0], s[4]), _mm256_add_ps(s[2], s[6])),
+                                       _mm256_add_ps(_mm256_add_ps(s[1], s[5]), _mm256_add_ps(s[3], s[7])));
+      out[v] = mul_rn(acc, xs);
+      if (a.bias) out[v] = _mm256_add_ps(out[v], _mm256_load_ps(bias + 8 * v));
     }
+    tile_store(a.y + m * a.N + n0, nc, out[0], out[1]);
+  }
 }
 
 void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
@@ -716,22 +777,25 @@ void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
+    thread_local ChainBuffer cb;
     s.codes.resize(64);
     int8_t* B = s.bp(static_cast<size_t>(gs) * kNR);
+    float* P = cb.get(M);
     alignas(32) float wsv[kNR];
     alignas(32) int32_t csum[kNR];
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
+      if (G < 8) std::memset(P + G * M * kNR, 0, static_cast<size_t>((8 - G) * M * kNR) * sizeof(float));
       for (int64_t g = 0; g < G; ++g) {
         build_w4a8_panel(a, n0, g * gs, B, csum, s.codes.data());
         for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
+        float* Pl = P + (g % 8) * M * kNR;
         for_row_tiles<kMRi>(M, [&](int64_t m, auto mr) {
           micro_u8s8<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 4), B, gs,
-                                          a.y + m * N + n0, N, nc, csum,
-                                          wsv, g == 0);
+                                          Pl + m * kNR, kNR, kNR, csum, wsv, g < 8);
         });
       }
-      finish_i8(a, n0, nc);
+      finish_i8(a, P, n0, nc);
     }
   });
 }
@@ -741,20 +805,23 @@ void gemm_i8(const LbLinearArgs& a, const ActPrep& ap) {
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
+    thread_local ChainBuffer cb;
     int16_t* B = s.ip(static_cast<size_t>(gs) * kNR);
+    float* P = cb.get(M);
     alignas(32) float wsv[kNR];
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * kNR, nc = std::min<int64_t>(kNR, N - n0);
+      if (G < 8) std::memset(P + G * M * kNR, 0, static_cast<size_t>((8 - G) * M * kNR) * sizeof(float));
       for (int64_t g = 0; g < G; ++g) {
         build_i16_panel(a, n0, g * gs, B);
         for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
+        float* Pl = P + (g % 8) * M * kNR;
         for_row_tiles<kMRi>(M, [&](int64_t m, auto mr) {
           micro_i16<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 2), B, gs,
-                                         a.y + m * N + n0, N, nc, wsv,
-                                         g == 0);
+                                         Pl + m * kNR, kNR, kNR, wsv, g < 8);
         });
       }
-      finish_i8(a, n0, nc);
+      finish_i8(a, P, n0, nc);
     }
   });
 }

@@ -12,10 +12,14 @@
 //   LB_A_INT8  x quantized per token (lowbit_quantize_tokens): codes xq (M, K)
 //              and scales xs (M).  Per group the integer sum
 //                 isum[m,n,g] = sum_{k in g} xq[m,k] * code[n,k]
-//              is exact (int32); then, in this order and in float32,
-//                 acc = 0; for g: acc = acc + float(isum) * ws[n,g];
+//              is exact (int32); then, in this order and in float32
+//              (lb_i8_epilogue below, identically at every level, so the
+//              outputs are bit-identical):
+//                 p_g = float(isum_g) * ws[n,g]            (rounded)
+//                 s_l = sum of p_g over g = l mod 8, in increasing g, from 0
+//                 acc = ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 //                 y = acc * xs[m];  y = y + bias[n]
-//              identically at every level (outputs are bit-identical).
+//              (eight chains of groups, as an 8-lane vector sums them).
 //              INT8 weights need |isum| < 2^31: K * 128 * 128 < 2^31.
 // The kernels with M <= lb_gemv_max_rows() stream the weights once (GEMV);
 // larger M repacks 16-column panels per level (GEMM).  Results do not depend
@@ -52,6 +56,11 @@ const LbGemmKernels& lb_gemm_kernels_avx2();
 #endif
 
 inline int64_t lb_gemv_max_rows() { return 4; }
+
+// The reduction of the eight group chains s[0..7] of the integer paths.
+inline float lb_i8_combine(const float* s) {
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
 
 // Reads n bytes (n % 32 == 0) with the widest loads of the active level on
 // the thread pool and returns their XOR (so the loads cannot be dropped):
