@@ -19,12 +19,23 @@
 //     (|pair| <= 2*128*128 = 32768 fits int32).  We do not use vpmaddubsw's
 //     unsigned x signed form for int8 x int8: u8*s8 pairs reach 2*255*127 and
 //     saturate int16.
-// GEMM (M > 4): parallel over 16-column panels.  A panel of W is repacked per
-// K slice into the micro-kernel layout: float32 [k][16] (the dequantized
-// values code*scale, exactly those of dequantize()) for float activations, a
-// 6x16 FMA micro-kernel; int16 [k/2][16][2] per group for int8 activations, a
-// 6x16 vpmaddwd micro-kernel whose int32 group sums are flushed in the order
-// of gemm.h.  Integer results are therefore bit-identical to the reference.
+// GEMM (M > 4): parallel over 16-column panels; a panel of W is repacked per
+// K slice or group into the micro-kernel's layout with 8 x 8 word
+// transposes of 8 packed rows (the nibble shifts of a transposed int4 word
+// give one k-row of 8 columns):
+//   * float activations: float32 [k][16] of code * scale (exactly the values
+//     of dequantize()), 6 x 16 FMA micro-kernel;
+//   * W8A8: int16 [k/2][16][2], 4 x 16 vpmaddwd micro-kernel;
+//   * W4A8: int8 [k/4][16][4] in a step order that follows the nibbles
+//     (build_w4a8_panel), activations as codes + 128 (uint8) in the same
+//     order; 4 x 16 vpmaddubsw micro-kernel that sums 8 steps in int16
+//     before widening: a lane is (a0+128) c0 + (a1+128) c1 with |.| <=
+//     2*255*8 = 4080, 8 of them <= 32640 < 32767, so nothing saturates; the
+//     offset is removed exactly with the panel's column sums (128 sum c).
+//   The integer activations are packed per call into 4-row tiles (one
+//   sequential stream per micro-kernel) and the group products go to eight
+//   per-thread chain buffers combined in gemm.h's order, so the integer
+//   results are bit-identical to the reference.
 #include <immintrin.h>
 
 #include <algorithm>
