@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "scalecore/lowbit/gemm.h"
@@ -101,7 +102,7 @@ py::array round_bf16(const py::array& x) {
 
 py::array linear(const py::array& packed, const py::array& scales, const std::string& fmt, int64_t K, int64_t group,
                  const py::object& x, const py::object& xq, const py::object& xs, const py::object& bias,
-                 const std::string& impl) {
+                 const std::string& impl, bool quantize_x) {
   LbLinearArgs a;
   a.wfmt = wfmt_of(fmt);
   a.w = arr<uint8_t>(packed, "packed", "uint8");
@@ -140,6 +141,17 @@ py::array linear(const py::array& packed, const py::array& scales, const std::st
   a.y = y.mutable_data();
   {
     py::gil_scoped_release nogil;
+    std::vector<int8_t> q;
+    std::vector<float> qs;
+    if (quantize_x && act == LB_A_F32) {  // per-token int8 in the same call (no round trip)
+      q.resize(static_cast<size_t>(a.M * K));
+      qs.resize(static_cast<size_t>(a.M));
+      lowbit_quantize_tokens(a.x, a.M, K, q.data(), qs.data());
+      a.xq = q.data();
+      a.xs = qs.data();
+      a.x = nullptr;
+      act = LB_A_INT8;
+    }
     lowbit_linear(a, act, impl.c_str());
   }
   return y;
@@ -186,6 +198,7 @@ void bind_lowbit_gemm(py::module_& m) {
         "XOR of a uint8 buffer read with the widest loads on the pool (the bench's read-bandwidth reference).");
   m.def("lowbit_linear", &linear, py::arg("packed"), py::arg("scales"), py::arg("fmt"), py::arg("K"),
         py::arg("group"), py::arg("x") = py::none(), py::arg("xq") = py::none(), py::arg("xs") = py::none(),
-        py::arg("bias") = py::none(), py::arg("impl") = "auto",
-        "y (M, N) = x @ W^T (+ bias) with packed W; float x, or int8 codes xq with per-row scales xs.");
+        py::arg("bias") = py::none(), py::arg("impl") = "auto", py::arg("quantize_x") = false,
+        "y (M, N) = x @ W^T (+ bias) with packed W; float x (quantized per token to int8 first when quantize_x), "
+        "or int8 codes xq with per-row scales xs.");
 }

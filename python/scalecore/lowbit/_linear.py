@@ -29,6 +29,8 @@ ACTIVATIONS = ("float32", "bfloat16", "int8")
 
 def _floats(x: Any, name: str) -> np.ndarray:
     """``x`` as float32 (bfloat16 from ml_dtypes or torch converts exactly)."""
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous:
+        return x  # the per-token GEMV path: no conversion work
     mod = type(x).__module__.split(".")[0]
     if mod == "torch" and str(getattr(x, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
         x = x.detach().float()
@@ -175,14 +177,10 @@ class PackedLinear:
             raise ValueError(f"x: expected shape (..., {k}), got {shape_str(xa.shape)}")
         lead = xa.shape[:-1]
         x2 = xa.reshape(-1, k)
-        if self.act == "int8":
-            xq, xs = _core.lowbit_quantize_tokens(x2)
-            y = _core.lowbit_linear(self._packed, self._scales, self.fmt, k, self.group_size,
-                                    xq=xq, xs=xs, bias=self.bias)
-        else:
-            if self.act == "bfloat16":
-                x2 = _core.lowbit_round_bf16(x2)
-            y = _core.lowbit_linear(self._packed, self._scales, self.fmt, k, self.group_size, x=x2, bias=self.bias)
+        if self.act == "bfloat16":
+            x2 = _core.lowbit_round_bf16(x2)
+        y = _core.lowbit_linear(self._packed, self._scales, self.fmt, k, self.group_size, x=x2, bias=self.bias,
+                                quantize_x=self.act == "int8")
         return _like(y.reshape(*lead, self.out_features), x)
 
     def __repr__(self) -> str:
