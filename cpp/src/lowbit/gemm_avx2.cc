@@ -90,7 +90,9 @@ inline __m256i hsum8_epi32(const __m256i* v) {
 
 // gemm.h's integer epilogue for one block of 8 groups g0.. (ng <= 8 of
 // them): lane l of `tot` chains the groups g = l mod 8.
-inline __m256 i8_block(__m256 tot, const __m256i* isv, const float* ws_row, int64_t g0, int64_t ng) {
+// off8 (optional): 8 int32 subtracted from the 8 group sums.
+inline __m256 i8_block(__m256 tot, const __m256i* isv, const float* ws_row, int64_t g0, int64_t ng,
+                       const int32_t* off8 = nullptr) {
   __m256 w;
   if (ng == 8) {
     w = _mm256_loadu_ps(ws_row + g0);
@@ -99,7 +101,9 @@ inline __m256 i8_block(__m256 tot, const __m256i* isv, const float* ws_row, int6
     for (int64_t i = 0; i < ng; ++i) t[i] = ws_row[g0 + i];
     w = _mm256_load_ps(t);
   }
-  return _mm256_add_ps(tot, mul_rn(_mm256_cvtepi32_ps(hsum8_epi32(isv)), w));
+  __m256i is = hsum8_epi32(isv);
+  if (off8) is = _mm256_sub_epi32(is, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off8)));
+  return _mm256_add_ps(tot, mul_rn(_mm256_cvtepi32_ps(is), w));
 }
 
 // acc of gemm.h from the 8 chains in the lanes of t.
@@ -224,7 +228,7 @@ void gemv_f32_int8(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
 struct ActPrep {
   std::vector<int16_t> x16;   // (M, K) int16 copies of the codes (W8A8, and the GEMM)
   std::vector<int8_t> perm;   // (M, K) codes in the nibble order of each chunk (W4A8 GEMV)
-  std::vector<int32_t> gsum;  // (M, G) sum of the codes per group (W4A8 GEMV)
+  std::vector<int32_t> gsum8;  // (M, G + 8) 8 * the sum of the codes per group, zero padded (W4A8 GEMV)
   std::vector<uint8_t> tiles;  // GEMM: row tiles (atile_offset) of codes + 128 (W4A8) or int16 codes (W8A8)
 };
 
@@ -258,7 +262,7 @@ void permute_row(const int8_t* x, int64_t K, int64_t gs, int8_t* out) {
 
 template <int MB>
 void gemv_i8_int4(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t n0, int64_t n1) {
-  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64;
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, G8 = G + 8, rb = K / 2, nfull = gs / 64;
   const bool tail = gs % 64 != 0;
   const __m256i lo4 = _mm256_set1_epi8(0x0F), x88 = _mm256_set1_epi8(static_cast<char>(0x88));
   const __m256i ones = _mm256_set1_epi16(1);
@@ -285,7 +289,7 @@ void gemv_i8_int4(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t 
               _mm256_maddubs_epi16(uhi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m] + kc + 32)));
           s16[m] = _mm256_add_epi16(s16[m], _mm256_add_epi16(plo, phi));
         }
-        if ((c & 3) == 3) {  // at most 4 chunks in int16 (see the header)
+        if (nfull > 4 && (c & 3) == 3) {  // at most 4 chunks in int16 (see the header)
           for (int m = 0; m < MB; ++m) {
             acc[m] = _mm256_add_epi32(acc[m], _mm256_madd_epi16(s16[m], ones));
             s16[m] = _mm256_setzero_si256();
@@ -306,14 +310,13 @@ void gemv_i8_int4(const LbLinearArgs& a, const ActPrep& ap, int64_t m0, int64_t 
           acc[m] = _mm256_add_epi32(acc[m], _mm256_inserti128_si256(_mm256_setzero_si256(), t, 0));
         }
       }
-      // sum u*a - 8 sum a, spread over lane 0 (exact in int32)
-      for (int m = 0; m < MB; ++m)
-        isv[m][g % 8] = _mm256_sub_epi32(acc[m], _mm256_setr_epi32(8 * ap.gsum[(m0 + m) * G + g], 0, 0, 0, 0, 0, 0, 0));
+      for (int m = 0; m < MB; ++m) isv[m][g % 8] = acc[m];
       if (g % 8 == 7 || g == G - 1) {
         const int64_t ng = g % 8 + 1;
         for (int m = 0; m < MB; ++m) {
           for (int64_t i = ng; i < 8; ++i) isv[m][i] = _mm256_setzero_si256();
-          tot[m] = i8_block(tot[m], isv[m], a.ws + n * G, g - ng + 1, ng);
+          // sum u*a - 8 sum a for the 8 groups at once (exact in int32)
+          tot[m] = i8_block(tot[m], isv[m], a.ws + n * G, g - ng + 1, ng, ap.gsum8.data() + (m0 + m) * G8 + (g - ng + 1));
         }
       }
     }
@@ -906,10 +909,10 @@ void linear_i8_avx2(const LbLinearArgs& a) {
   }
   if (gemv && a.wfmt == LB_W_INT4) {
     ap.perm.resize(static_cast<size_t>(M * K));
-    ap.gsum.assign(static_cast<size_t>(M * G), 0);
+    ap.gsum8.assign(static_cast<size_t>(M * (G + 8)), 0);
     for (int64_t m = 0; m < M; ++m) {
       permute_row(a.xq + m * K, K, a.group, ap.perm.data() + m * K);
-      for (int64_t k = 0; k < K; ++k) ap.gsum[m * G + k / a.group] += a.xq[m * K + k];
+      for (int64_t k = 0; k < K; ++k) ap.gsum8[m * (G + 8) + k / a.group] += 8 * a.xq[m * K + k];
     }
   }
   if (gemv)
