@@ -101,6 +101,8 @@ SHAPES = [  # (M, N, K, group)
     (17, 33, 96, 32),    # every group a 32-chunk
     (6, 16, 128, 128),
     (5, 19, 640, 32),    # G = 20 groups: the eight chains wrap
+    (1, 23, 640, 32),    # GEMV with G = 20 (blocks of 8 groups and a partial one)
+    (3, 9, 1152, 128),   # GEMV with G = 9
 ]
 
 
