@@ -380,16 +380,17 @@ void for_rows(int64_t M, Args&&... args) {
 }
 
 // ---------------------------------------------------------------- GEMM tiles
-// Row tiles: 6 for the FMA kernel (12 accumulators); 4 for the integer
-// kernels, whose multiply needs a temporary register before the add (6 rows
-// spilled the accumulators).
-constexpr int kMR = 6, kMRi = 4, kNR = 16, kKC = 256;
+// Row tiles: 6 for the FMA kernel (12 accumulators) and the W4A8 kernel
+// (12 int16 partials, int32 sums in L1); 4 for the vpmaddwd kernel, whose
+// multiply needs a temporary before the add (6 rows spilled its accumulators:
+// 83 against 103 GOP/s on one Zen 3 core).
+constexpr int kMR = 6, kMRi = 4, kMRu = 6, kNR = 16, kKC = 256;
 // The integer kernels read activations packed per call into row tiles:
 // tile t of group g holds, per 4-byte step s, the 4 bytes of each of its
 // kMRi rows (rows past M are zeros): one sequential stream per micro-kernel.
-constexpr int kATile = 4 * kMRi;  // bytes per step of a tile
-inline size_t atile_offset(int64_t g, int64_t t, int64_t ntiles, int64_t steps) {
-  return static_cast<size_t>(((g * ntiles + t) * steps) * kATile);
+// TR = rows per tile (kMRu for W4A8, kMRi for W8A8); 4 * TR bytes per step.
+inline size_t atile_offset(int64_t g, int64_t t, int64_t ntiles, int64_t steps, int tr) {
+  return static_cast<size_t>(((g * ntiles + t) * steps) * 4 * tr);
 }
 
 // C tile access for a panel of nc <= 16 valid columns.
@@ -442,7 +443,7 @@ void micro_f32(const float* A, int64_t lda, const float* B, int64_t kl, float* C
 }
 
 // Int16 pairs: C[MR][16] = (first ? 0 : C) + float(A16[MR][kl] . B16) * ws.
-template <int MR>
+template <int MR, int TR = kMRi>
 void micro_i16(const uint8_t* A, const int16_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
                const float* wsv, bool first) {
   __m256i acc[MR][2];
@@ -454,7 +455,7 @@ void micro_i16(const uint8_t* A, const int16_t* B, int64_t kl, float* C, int64_t
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t pair;
-      std::memcpy(&pair, A + kATile * kp + 4 * r, 4);
+      std::memcpy(&pair, A + 4 * TR * kp + 4 * r, 4);
       const __m256i av = _mm256_set1_epi32(pair);
       acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
@@ -475,7 +476,7 @@ void micro_i16(const uint8_t* A, const int16_t* B, int64_t kl, float* C, int64_t
 // A = activation codes + 128 (uint8), B = int4 codes as int8 [k/4][16][4].
 // vpmaddubsw's lanes are (a0+128) c0 + (a1+128) c1 with |.| <= 2*255*8 = 4080;
 // 8 of them (32 k) are summed in int16 (<= 32640 < 32767), then widened.
-template <int MR>
+template <int MR, int TR = kMRu>
 void micro_u8s8(const uint8_t* A, const int8_t* B, int64_t kl, float* C, int64_t ldc, int64_t nc,
                 const int32_t* csum, const float* wsv, bool first) {
   const __m256i ones = _mm256_set1_epi16(1);
@@ -492,7 +493,7 @@ void micro_u8s8(const uint8_t* A, const int8_t* B, int64_t kl, float* C, int64_t
 #pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         int32_t quad;
-        std::memcpy(&quad, A + kATile * k4 + 4 * r, 4);
+        std::memcpy(&quad, A + 4 * TR * k4 + 4 * r, 4);
         const __m256i av = _mm256_set1_epi32(quad);
         s16[r][0] = _mm256_add_epi16(s16[r][0], _mm256_maddubs_epi16(av, b0));
         s16[r][1] = _mm256_add_epi16(s16[r][1], _mm256_maddubs_epi16(av, b1));
@@ -787,7 +788,7 @@ void finish_i8(const LbLinearArgs& a, const float* P, int64_t n0, int64_t nc) {
 }
 
 void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
-  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, ntiles = (M + kMRi - 1) / kMRi;
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, G = K / gs, ntiles = (M + kMRu - 1) / kMRu;
   const int64_t npanels = (N + kNR - 1) / kNR;
   parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
     thread_local GemmScratch s;
@@ -804,8 +805,8 @@ void gemm_w4a8(const LbLinearArgs& a, const ActPrep& ap) {
         build_w4a8_panel(a, n0, g * gs, B, csum, s.codes.data());
         for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
         float* Pl = P + (g % 8) * M * kNR;
-        for_row_tiles<kMRi>(M, [&](int64_t m, auto mr) {
-          micro_u8s8<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 4), B, gs,
+        for_row_tiles<kMRu>(M, [&](int64_t m, auto mr) {
+          micro_u8s8<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRu, ntiles, gs / 4, kMRu), B, gs,
                                           Pl + m * kNR, kNR, kNR, csum, wsv, g < 8);
         });
       }
@@ -831,7 +832,7 @@ void gemm_i8(const LbLinearArgs& a, const ActPrep& ap) {
         for (int64_t c = 0; c < kNR; ++c) wsv[c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
         float* Pl = P + (g % 8) * M * kNR;
         for_row_tiles<kMRi>(M, [&](int64_t m, auto mr) {
-          micro_i16<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 2), B, gs,
+          micro_i16<decltype(mr)::value>(ap.tiles.data() + atile_offset(g, m / kMRi, ntiles, gs / 2, kMRi), B, gs,
                                          Pl + m * kNR, kNR, kNR, wsv, g < 8);
         });
       }
@@ -881,10 +882,11 @@ void linear_i8_avx2(const LbLinearArgs& a) {
   if (!gemv) {
     // Row tiles: W4A8 4 bytes = 4 codes + 128 in the panel's step order
     // (permute_u8_row) per step; W8A8 4 bytes = 2 int16 codes per step.
-    const int64_t gs = a.group, ntiles = (M + kMRi - 1) / kMRi;
     const bool w4 = a.wfmt == LB_W_INT4;
+    const int tr = w4 ? kMRu : kMRi;
+    const int64_t gs = a.group, ntiles = (M + tr - 1) / tr;
     const int64_t row_bytes = w4 ? K : 2 * K, steps = w4 ? gs / 4 : gs / 2;
-    ap.tiles.assign(static_cast<size_t>(ntiles * kMRi * row_bytes), 0);
+    ap.tiles.assign(static_cast<size_t>(ntiles * tr * row_bytes), 0);
     parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
       std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
       for (int64_t m = m0; m < m1; ++m) {
@@ -896,10 +898,10 @@ void linear_i8_avx2(const LbLinearArgs& a) {
             std::memcpy(row.data() + 2 * k, &v, 2);
           }
         }
-        const int64_t t = m / kMRi, r = m % kMRi;
+        const int64_t t = m / tr, r = m % tr;
         for (int64_t g = 0; g < G; ++g)
           for (int64_t st = 0; st < steps; ++st)
-            std::memcpy(ap.tiles.data() + atile_offset(g, t, ntiles, steps) + kATile * st + 4 * r,
+            std::memcpy(ap.tiles.data() + atile_offset(g, t, ntiles, steps, tr) + 4 * tr * st + 4 * r,
                         row.data() + g * (row_bytes / G) + 4 * st, 4);
       }
     });
