@@ -353,3 +353,36 @@ def test_cuda_int4_to_e4m3_conversion_matches_ml_dtypes():
     ref = b.view(ml_dtypes.float8_e4m3fn).astype(np.float32)
     np.testing.assert_array_equal(np.isnan(dec), np.isnan(ref))
     np.testing.assert_array_equal(dec[~np.isnan(ref)], ref[~np.isnan(ref)])
+
+
+@pytest.mark.parametrize("shape", [(1, 37, 256, 128), (3, 9, 1152, 128), (17, 37, 384, 64)])
+def test_fp8_activations(simd, shape, rng):
+    """act="float8_e4m3fn": per-token E4M3 (amax/448, saturating, RNE) against
+    ml_dtypes, then the float product of the exact E4M3 values."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    M, N, K, g = shape
+    w = make(rng, N, K)
+    x = (rng.standard_normal((M, K)) * 2).astype(np.float32)
+    x[0, 3] = 40.0  # an outlier that sets the token scale
+    bias = rng.standard_normal(N).astype(np.float32)
+    layer = PackedLinear(w, "int4", group_size=g, act="float8_e4m3fn", bias=bias)
+    codes, s = layer.quantize_activations(x)
+    s_ref = (np.abs(x).max(axis=1) / np.float32(448)).astype(np.float32)
+    np.testing.assert_array_equal(s, s_ref)
+    q = np.clip((x / s_ref[:, None]).astype(np.float32), -448, 448).astype(ml_dtypes.float8_e4m3fn)
+    np.testing.assert_array_equal(codes, q.view(np.uint8))
+    xd = q.astype(np.float32).astype(np.float64) * s_ref[:, None]
+    y = layer(x)
+    wd = layer.dequantize().astype(np.float64)
+    exact = xd @ wd.T + bias
+    mag = np.abs(xd) @ np.abs(wd).T + np.abs(bias)
+    assert np.all(np.abs(y - exact) <= (K + 6) * U * mag)
+    # special rows: all-zero gives the bias, NaN gives NaN
+    x2 = x.copy()
+    x2[0] = 0.0
+    if M > 1:
+        x2[1, 2] = np.nan
+    y2 = layer(x2)
+    np.testing.assert_array_equal(y2[0], bias)
+    if M > 1:
+        assert np.isnan(y2[1]).all()

@@ -24,7 +24,8 @@ from .. import _core
 from .._array import shape_str, to_numpy
 
 WEIGHT_FORMATS = ("int4", "int8")
-ACTIVATIONS = ("float32", "bfloat16", "int8")
+ACTIVATIONS = ("float32", "bfloat16", "int8", "float8_e4m3fn")
+E4M3_MAX = np.float32(448.0)
 
 
 def _floats(x: Any, name: str) -> np.ndarray:
@@ -77,8 +78,15 @@ class PackedLinear:
         accumulated in float32.  ``"int8"``: ``x`` is quantized per token (per
         row) by the same symmetric rule with qmax = 127 (a row holding NaN or
         Inf gives a NaN output row); the integer products are summed exactly
-        in int32 per group, then scaled: ``acc += float(isum_g) * scale_g``
-        over groups, ``y = acc * x_scale (+ bias)`` in float32.
+        in int32 per group, then scaled in float32 (``p_g = float(isum_g) *
+        scale_g`` summed in eight chains ``g mod 8``, combined by a fixed
+        tree, times the token scale, plus bias): bit-identical at every SIMD
+        level.  ``"float8_e4m3fn"`` (FireQ-style INT4 x FP8): per token
+        ``s = amax / 448`` (float32), the activations encoded as E4M3 codes of
+        ``x / s`` with saturation to +-448, nearest-even (``encode(...,
+        saturate=True)``); then ``y = s * (e4m3 @ dequantize().T) (+ bias)``
+        in float32 from the exact E4M3 values, with the float32 bound above
+        (a row holding NaN or Inf gives NaN, an all-zero row gives the bias).
     bias : array_like, shape (out_features,), optional
 
     Notes
@@ -177,11 +185,41 @@ class PackedLinear:
             raise ValueError(f"x: expected shape (..., {k}), got {shape_str(xa.shape)}")
         lead = xa.shape[:-1]
         x2 = xa.reshape(-1, k)
-        if self.act == "bfloat16":
-            x2 = _core.lowbit_round_bf16(x2)
-        y = _core.lowbit_linear(self._packed, self._scales, self.fmt, k, self.group_size, x=x2, bias=self.bias,
-                                quantize_x=self.act == "int8")
+        if self.act == "float8_e4m3fn":
+            y = self._fp8_call(x2)
+        else:
+            if self.act == "bfloat16":
+                x2 = _core.lowbit_round_bf16(x2)
+            y = _core.lowbit_linear(self._packed, self._scales, self.fmt, k, self.group_size, x=x2, bias=self.bias,
+                                    quantize_x=self.act == "int8")
         return _like(y.reshape(*lead, self.out_features), x)
+
+    def quantize_activations(self, x: Any):
+        """The per-token FP8 E4M3 activations of ``act="float8_e4m3fn"``:
+        ``(codes uint8 (M, K), scales float32 (M,))`` for 2-D ``x``."""
+        from ._quant import encode
+
+        x2 = _floats(x, "x")
+        with np.errstate(invalid="ignore"):
+            amax = np.max(np.abs(x2), axis=1) if x2.shape[1] else np.zeros(x2.shape[0], np.float32)
+        finite = np.isfinite(x2).all(axis=1)
+        s = (amax / E4M3_MAX).astype(np.float32)
+        s[~finite] = np.nan
+        safe = np.where((s > 0) & finite, s, np.float32(1)).astype(np.float32)
+        codes = encode(np.ascontiguousarray(x2 / safe[:, None], dtype=np.float32), "float8_e4m3fn", saturate=True)
+        codes[(s == 0) | ~finite] = 0
+        return codes, s
+
+    def _fp8_call(self, x2: np.ndarray) -> np.ndarray:
+        from ._quant import decode
+
+        codes, s = self.quantize_activations(x2)
+        xd = np.ascontiguousarray(decode(codes, "float8_e4m3fn"), dtype=np.float32)
+        y = _core.lowbit_linear(self._packed, self._scales, self.fmt, self.in_features, self.group_size, x=xd)
+        y *= s[:, None]
+        if self.bias is not None:
+            y += self.bias
+        return y
 
     def __repr__(self) -> str:
         return (f"PackedLinear(in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt!r}, "
