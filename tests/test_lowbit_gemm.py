@@ -307,7 +307,7 @@ def test_bad_input(rng):
         PackedLinear(w[:, :100], "int4", group_size=None)
     with pytest.raises(TypeError, match="group_size"):
         PackedLinear(w, "int4", group_size=64.0)
-    with pytest.raises(ValueError, match=r"fmt: expected one of \['int4', 'int8'\]"):
+    with pytest.raises(ValueError, match=r"fmt: expected one of \['int4', 'int8', 'mxfp4'\]"):
         PackedLinear(w, "int3")
     with pytest.raises(ValueError, match="act: expected one of"):
         PackedLinear(w, "int4", act="float16")
@@ -386,3 +386,47 @@ def test_fp8_activations(simd, shape, rng):
     np.testing.assert_array_equal(y2[0], bias)
     if M > 1:
         assert np.isnan(y2[1]).all()
+
+
+@pytest.mark.parametrize("act", ["float32", "bfloat16", "float8_e4m3fn"])
+@pytest.mark.parametrize("shape", [(1, 37, 256), (3, 21, 96), (17, 37, 320)])
+def test_mxfp4_weights(simd, act, shape, rng):
+    """MXFP4 weights (lbfmt's quantize, E2M1 nibbles + E8M0 scales) through
+    the float kernels: dequantize() equals Quantized.dequantize(); outputs
+    within the float bound of the float64 product."""
+    import scalecore.lowbit as lb
+    M, N, K = shape
+    w = make(rng, N, K)
+    w[2, 40:72] *= 1e-3  # a small block: a different E8M0 exponent
+    layer = PackedLinear(w, "mxfp4", act=act)
+    assert layer.group_size == 32 and layer.packed.shape == (N, K // 2)
+    wd = layer.dequantize()
+    np.testing.assert_array_equal(wd, lb.quantize(w, "mxfp4").dequantize())
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    y = layer(x)
+    if act == "float32":
+        xr = x
+    elif act == "bfloat16":
+        xr = bf16_ref(x)
+    else:
+        codes, s = layer.quantize_activations(x)
+        xr = (lb.decode(codes, "float8_e4m3fn").astype(np.float64) * s[:, None])
+    check_float(y, xr, wd, None, K + 2)
+    yr = _core.lowbit_linear(layer.packed, layer.scales, "mxfp4", K, 32, x=np.ascontiguousarray(xr, np.float32),
+                             impl="ref") if act != "float8_e4m3fn" else None
+    if yr is not None:
+        check_float(yr, xr, wd, None, K)
+
+
+def test_mxfp4_bad_input(rng):
+    w = make(rng, 8, 64)
+    with pytest.raises(ValueError, match="act: 'int8' needs int4 or int8"):
+        PackedLinear(w, "mxfp4", act="int8")
+    with pytest.raises(ValueError, match="multiple of the MXFP4 block"):
+        PackedLinear(w[:, :48], "mxfp4")
+    with pytest.raises(ValueError, match=r"E2M1 codes must lie in \[0, 15\]"):
+        _core.lowbit_pack_codes(np.full((1, 32), 16, np.int8), "mxfp4", 32)
+    layer = PackedLinear(w, "mxfp4")
+    with pytest.raises(ValueError, match="int8 activations need int4 or int8"):
+        _core.lowbit_linear(layer.packed, layer.scales, "mxfp4", 64, 32, xq=np.zeros((1, 64), np.int8),
+                            xs=np.ones(1, np.float32))

@@ -20,7 +20,8 @@ namespace {
 int wfmt_of(const std::string& fmt) {
   if (fmt == "int4") return LB_W_INT4;
   if (fmt == "int8") return LB_W_INT8;
-  throw ValueError("fmt: expected 'int4' or 'int8', got '" + fmt + "'");
+  if (fmt == "mxfp4") return LB_W_FP4;
+  throw ValueError("fmt: expected 'int4', 'int8' or 'mxfp4', got '" + fmt + "'");
 }
 
 template <class T>
@@ -33,6 +34,7 @@ const T* arr(const py::array& a, const char* name, const char* dtype) {
 
 py::dict quantize_pack(const py::array& w, const std::string& fmt, int64_t group) {
   const int f = wfmt_of(fmt);
+  if (f == LB_W_FP4) throw ValueError("fmt: mxfp4 weights are quantized by scalecore.lowbit.quantize, then packed");
   const float* wp = arr<float>(w, "weight", "float32");
   if (w.ndim() != 2) throw ValueError("weight: expected a 2-D (out, in) array, got shape " + shape_str(w));
   const int64_t N = w.shape(0), K = w.shape(1);

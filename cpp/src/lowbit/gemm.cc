@@ -24,14 +24,17 @@ void linear_f32_ref(const LbLinearArgs& a) {
   const int64_t K = a.K, N = a.N, M = a.M, G = K / a.group, rb = lb_row_bytes(a.wfmt, K);
   parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
     std::vector<int8_t> codes(static_cast<size_t>(K));
+    std::vector<float> vals(static_cast<size_t>(K));
     for (int64_t n = n0; n < n1; ++n) {
       lowbit_unpack_row(a.w + n * rb, K, a.group, a.wfmt, 0, K, codes.data());
+      for (int64_t k = 0; k < K; ++k)
+        vals[k] = a.wfmt == LB_W_FP4 ? lb_e2m1_value(codes[k]) : static_cast<float>(codes[k]);
       for (int64_t m = 0; m < M; ++m) {
         const float* x = a.x + m * K;
         float acc = 0.f;
         for (int64_t g = 0; g < G; ++g) {
           float s = 0.f;
-          for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k) s += static_cast<float>(codes[k]) * x[k];
+          for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k) s += vals[k] * x[k];
           acc += s * a.ws[n * G + g];
         }
         a.y[m * N + n] = a.bias ? acc + a.bias[n] : acc;
@@ -102,6 +105,8 @@ void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
   if (act != LB_A_F32 && act != LB_A_INT8) throw ValueError("act: unknown activation kind");
   if (act == LB_A_F32 && !a.x) throw ValueError("x: missing float activations");
   if (act == LB_A_INT8 && (!a.xq || !a.xs)) throw ValueError("x: missing int8 activations or scales");
+  if (act == LB_A_INT8 && a.wfmt == LB_W_FP4)
+    throw ValueError("act: int8 activations need int4 or int8 weights (mxfp4 runs float32, bfloat16 or float8_e4m3fn)");
   if (act == LB_A_INT8 && a.wfmt == LB_W_INT8 && a.group * 128 * 128 >= (int64_t(1) << 31))
     throw ValueError("group_size: int8 x int8 groups must be < 131072 elements (int32 accumulators)");
   if (a.M == 0) return;

@@ -187,6 +187,55 @@ void gemv_f32_int4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
   }
 }
 
+// MXFP4 (E2M1 nibbles, 32-element blocks = one 16-byte chunk of 4 words):
+// V = [v, v >> 4] puts nibbles j and j+1 of the 4 words in lanes 0-3 and 4-7,
+// i.e. elements k0 + 4j .. k0 + 4j + 7 in order; the magnitude is a vpermps
+// lookup of the low 3 bits, the sign bit 3 moved to bit 31.
+template <int MB>
+void gemv_f32_fp4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
+  constexpr int NA = MB == 1 ? 4 : 2;
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2;
+  const __m256 table = _mm256_setr_ps(0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f);
+  const __m256i sbit = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const float* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = a.x + (m0 + m) * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    __m256 tot[MB][NA];
+    for (int m = 0; m < MB; ++m)
+      for (int i = 0; i < NA; ++i) tot[m][i] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m256 acc[MB][NA];
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) acc[m][i] = _mm256_setzero_ps();
+      for (int64_t c = 0; c < gs / 32; ++c) {
+        const int64_t kc = g * gs + 32 * c;
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + kc / 2));
+        const __m256i V = _mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi32(v, 4), 1);
+#define SC_LB_STEP(J)                                                                                     \
+  {                                                                                                       \
+    const __m256 mag = _mm256_permutevar8x32_ps(table, J == 0 ? V : _mm256_srli_epi32(V, 4 * J));           \
+    const __m256i sg = _mm256_and_si256(_mm256_slli_epi32(V, 28 - 4 * J), sbit);                          \
+    const __m256 wf = _mm256_xor_ps(mag, _mm256_castsi256_ps(sg));                                        \
+    for (int m = 0; m < MB; ++m)                                                                          \
+      acc[m][(J / 2) % NA] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x[m] + kc + 4 * J), acc[m][(J / 2) % NA]); \
+  }
+        SC_LB_STEP(0) SC_LB_STEP(2) SC_LB_STEP(4) SC_LB_STEP(6)
+#undef SC_LB_STEP
+      }
+      const __m256 ws = _mm256_set1_ps(a.ws[n * G + g]);
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) tot[m][i] = _mm256_fmadd_ps(acc[m][i], ws, tot[m][i]);
+    }
+    for (int m = 0; m < MB; ++m) {
+      __m256 t = tot[m][0];
+      for (int i = 1; i < NA; ++i) t = _mm256_add_ps(t, tot[m][i]);
+      const float yv = hsum_ps(t);
+      a.y[(m0 + m) * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
 template <int MB>
 void gemv_f32_int8(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
   constexpr int NA = MB == 1 ? 4 : 2;
@@ -631,7 +680,7 @@ void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, 
     }
     for_chunks(kb, ke, gs, [&](int64_t kc, int64_t L) {
       const __m256 sv = scales8(a.ws, G, c0, N, kc / gs);
-      if (L == 8) {
+      if (L == 8 && a.wfmt == LB_W_INT4) {
         __m256i r[8];
         load_rows8(a.w, rb, c0, N, kc / 2, r);
         for (int i = 0; i < 8; ++i) {
@@ -645,9 +694,13 @@ void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, 
       }
       alignas(32) float sc[8];
       _mm256_store_ps(sc, sv);
+      const int64_t len = 8 * L;  // the E2M1 (and int4 tail) chunks, element by element
       for (int c = 0; c < 8; ++c) {
-        if (c0 + c < N) lowbit_unpack_row(a.w + (c0 + c) * rb, K, gs, a.wfmt, kc, kc + 32, codes);
-        for (int e = 0; e < 32; ++e) Bh[kNR * (kc - kb + e) + c] = c0 + c < N ? float(codes[e]) * sc[c] : 0.f;
+        if (c0 + c < N) lowbit_unpack_row(a.w + (c0 + c) * rb, K, gs, a.wfmt, kc, kc + len, codes);
+        for (int64_t e = 0; e < len; ++e) {
+          const float v = a.wfmt == LB_W_FP4 ? lb_e2m1_value(codes[e]) : float(codes[e]);
+          Bh[kNR * (kc - kb + e) + c] = c0 + c < N ? v * sc[c] : 0.f;
+        }
       }
     });
   }
@@ -850,6 +903,8 @@ struct GemvF32 {
     parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
       if (a.wfmt == LB_W_INT4)
         gemv_f32_int4<MB>(a, 0, n0, n1);
+      else if (a.wfmt == LB_W_FP4)
+        gemv_f32_fp4<MB>(a, 0, n0, n1);
       else
         gemv_f32_int8<MB>(a, 0, n0, n1);
     });

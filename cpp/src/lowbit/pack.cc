@@ -12,7 +12,7 @@ namespace sc {
 namespace lowbit {
 
 void lb_check_layout(int wfmt, int64_t N, int64_t K, int64_t group) {
-  if (wfmt != LB_W_INT4 && wfmt != LB_W_INT8) throw ValueError("fmt: expected int4 or int8");
+  if (wfmt != LB_W_INT4 && wfmt != LB_W_INT8 && wfmt != LB_W_FP4) throw ValueError("fmt: expected int4, int8 or mxfp4");
   if (N < 1 || K < 1) throw ValueError("weight: expected a non-empty (out, in) matrix");
   if (group < 32 || group % 32 != 0)
     throw ValueError("group_size: expected a positive multiple of 32 (or None for per-channel), got " +
@@ -71,9 +71,11 @@ void lowbit_pack_codes(const int8_t* codes, int64_t N, int64_t K, int64_t group,
     std::memcpy(packed, codes, static_cast<size_t>(N * K));
     return;
   }
+  const int lo = wfmt == LB_W_FP4 ? 0 : -8, hi = wfmt == LB_W_FP4 ? 15 : 7;
   for (int64_t i = 0; i < N * K; ++i)
-    if (codes[i] < -8 || codes[i] > 7)
-      throw ValueError("codes: int4 codes must lie in [-8, 7], got " + std::to_string(codes[i]));
+    if (codes[i] < lo || codes[i] > hi)
+      throw ValueError(std::string("codes: ") + (wfmt == LB_W_FP4 ? "E2M1 codes must lie in [0, 15]" : "int4 codes must lie in [-8, 7]") +
+                       ", got " + std::to_string(codes[i]));
   parallel_for(N, 64, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       uint8_t* row = packed + n * (K / 2);
@@ -104,7 +106,9 @@ void lowbit_unpack_row(const uint8_t* row, int64_t K, int64_t group, int wfmt, i
     const int64_t cb = g0 + c0, ce = cb + 8 * L;
     for (int64_t e = k - cb; e < 8 * L && cb + e < ke; ++e) {
       const int64_t word = e % L, nib = e / L;
-      out[cb + e - kb] = static_cast<int8_t>(lb_int4_decode(chunk[word * 4 + nib / 2], static_cast<int>((nib & 1) * 4)));
+      const uint8_t byte = chunk[word * 4 + nib / 2];
+      const int shift = static_cast<int>((nib & 1) * 4);
+      out[cb + e - kb] = static_cast<int8_t>(wfmt == LB_W_FP4 ? (byte >> shift) & 0xF : lb_int4_decode(byte, shift));
     }
     k = ce;
   }

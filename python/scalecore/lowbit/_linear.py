@@ -23,7 +23,8 @@ import numpy as np
 from .. import _core
 from .._array import shape_str, to_numpy
 
-WEIGHT_FORMATS = ("int4", "int8")
+WEIGHT_FORMATS = ("int4", "int8", "mxfp4")
+E2M1_VALUES = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6], np.float32)
 ACTIVATIONS = ("float32", "bfloat16", "int8", "float8_e4m3fn")
 E4M3_MAX = np.float32(448.0)
 
@@ -56,6 +57,22 @@ def _like(y: np.ndarray, x: Any) -> Any:
     return fn(y)
 
 
+def _pack_mxfp4(w: np.ndarray):
+    """OCP MXFP4 by scalecore.lowbit.quantize, repacked into the kernel layout
+    with the E8M0 scales as float32 (exact powers of two)."""
+    from ._quant import decode, quantize
+
+    q = quantize(w, "mxfp4")
+    packed = q.codes  # element 2i in the low nibble of byte i
+    codes = np.empty((w.shape[0], w.shape[1]), np.int8)
+    codes[:, 0::2] = packed & 0xF
+    codes[:, 1::2] = packed >> 4
+    scales = np.ascontiguousarray(decode(np.ascontiguousarray(q.scales), "float8_e8m0fnu"), dtype=np.float32)
+    if not np.isfinite(scales).all():
+        raise ValueError("weight: an MXFP4 block scale is NaN (E8M0 0xFF)")
+    return _core.lowbit_pack_codes(codes, "mxfp4", 32), scales
+
+
 class PackedLinear:
     """A linear layer ``y = x @ W.T (+ bias)`` with low-bit packed weights.
 
@@ -64,11 +81,17 @@ class PackedLinear:
     weight : array_like, shape (out_features, in_features)
         Float weights; quantized and packed at construction.  Must be finite
         (a NaN or Inf weight raises ``ValueError``).
-    fmt : {"int4", "int8"}
-        Weight format: symmetric codes in [-8, 7] or [-128, 127].
+    fmt : {"int4", "int8", "mxfp4"}
+        Weight format: symmetric codes in [-8, 7] or [-128, 127], or OCP
+        MXFP4 (E2M1 elements with one E8M0 scale per 32, quantized by
+        :func:`scalecore.lowbit.quantize`, so ``dequantize()`` equals
+        ``quantize(W, "mxfp4").dequantize()``).  MXFP4 runs the float
+        activations (``"float32"``, ``"bfloat16"``, ``"float8_e4m3fn"``).
     group_size : int or None, default 128
         Elements per scale along ``in_features``: a positive multiple of 32
         that divides ``in_features``; ``None`` is one scale per output row.
+        ``"mxfp4"`` always uses its 32-element blocks (the argument is
+        ignored; ``in_features`` must be a multiple of 32).
     act : {"float32", "bfloat16", "int8"}
         Activation numerics.  ``"float32"``: ``y = x @ dequantize().T`` to
         float32 rounding (accumulation error at most
@@ -120,6 +143,13 @@ class PackedLinear:
         n, k = w.shape
         if n == 0 or k == 0:
             raise ValueError(f"weight: expected a non-empty matrix, got shape {shape_str(w.shape)}")
+        if fmt == "mxfp4":
+            if act == "int8":
+                raise ValueError("act: 'int8' needs int4 or int8 weights; mxfp4 runs 'float32', 'bfloat16' or "
+                                 "'float8_e4m3fn'")
+            if k % 32:
+                raise ValueError(f"weight: in_features = {k} is not a multiple of the MXFP4 block (32)")
+            group_size = 32
         if group_size is None:
             g = k
             if k % 32:
@@ -134,9 +164,12 @@ class PackedLinear:
                 raise ValueError(f"weight: in_features = {k} is not a multiple of group_size = {g}")
         if not np.isfinite(w).all():
             raise ValueError("weight: expected finite values (NaN or Inf found)")
-        d = _core.lowbit_quantize_pack(w, fmt, g)
-        self._packed: np.ndarray = d["packed"]
-        self._scales: np.ndarray = d["scales"]
+        if fmt == "mxfp4":
+            self._packed, self._scales = _pack_mxfp4(w)
+        else:
+            d = _core.lowbit_quantize_pack(w, fmt, g)
+            self._packed = d["packed"]
+            self._scales = d["scales"]
         self.fmt = fmt
         self.act = act
         self.group_size = g
@@ -167,13 +200,16 @@ class PackedLinear:
         return int(self._packed.nbytes + self._scales.nbytes + (0 if self.bias is None else self.bias.nbytes))
 
     def codes(self) -> np.ndarray:
-        """The integer codes, int8 (out_features, in_features)."""
+        """The integer codes, int8 (out_features, in_features); for mxfp4 the
+        E2M1 codes 0..15."""
         return _core.lowbit_unpack_codes(self._packed, self.fmt, self.in_features, self.group_size)
 
     def dequantize(self) -> np.ndarray:
-        """The dequantized weight ``code * scale`` in float32, (out_features, in_features)."""
+        """The dequantized weight ``code * scale`` in float32 (for mxfp4
+        ``e2m1(code) * 2^(e - 127)``), (out_features, in_features)."""
         n, k, g = self.out_features, self.in_features, self.group_size
-        c = self.codes().astype(np.float32).reshape(n, k // g, g)
+        codes = self.codes()
+        c = (E2M1_VALUES[codes] if self.fmt == "mxfp4" else codes.astype(np.float32)).reshape(n, k // g, g)
         return (c * self._scales[:, :, None]).reshape(n, k)
 
     # ------------------------------------------------------------------ call

@@ -32,7 +32,10 @@
 
 namespace sc {
 namespace lowbit {
-enum LbWeightFormat : int { LB_W_INT4 = 0, LB_W_INT8 = 1 };
+// LB_W_FP4: MXFP4 elements, E2M1 codes (bit 3 sign, bits 0-2 the magnitude
+// index of {0, .5, 1, 1.5, 2, 3, 4, 6}) in the INT4 layout, with float32
+// block scales (the E8M0 scale 2^(e-127) of a 32-element block, exact).
+enum LbWeightFormat : int { LB_W_INT4 = 0, LB_W_INT8 = 1, LB_W_FP4 = 2 };
 }  // namespace lowbit
 }  // namespace sc
 
@@ -51,6 +54,13 @@ SC_HD void lb_int4_position(int64_t k, int64_t group, int64_t* byte, int* shift)
   const int64_t word = e % L, nib = e / L;
   *byte = (g0 + c0) / 2 + word * 4 + nib / 2;
   *shift = static_cast<int>((nib & 1) * 4);
+}
+
+// The E2M1 value of a 4-bit code.
+SC_HD float lb_e2m1_value(int code) {
+  const float mag[8] = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f};
+  const float v = mag[code & 7];
+  return (code & 8) ? -v : v;
 }
 
 // The signed code in a nibble.
@@ -111,7 +121,8 @@ namespace sc {
 namespace lowbit {
 
 // Bytes of one packed row.
-inline int64_t lb_row_bytes(int wfmt, int64_t K) { return wfmt == LB_W_INT4 ? K / 2 : K; }
+inline int64_t lb_row_bytes(int wfmt, int64_t K) { return wfmt == LB_W_INT8 ? K : K / 2; }
+inline bool lb_is_nibble(int wfmt) { return wfmt != LB_W_INT8; }
 
 // Throws ValueError unless (wfmt, K, group) is a supported combination.
 void lb_check_layout(int wfmt, int64_t N, int64_t K, int64_t group);
@@ -121,14 +132,16 @@ void lb_check_layout(int wfmt, int64_t N, int64_t K, int64_t group);
 void lowbit_quantize_weights(const float* w, int64_t N, int64_t K, int64_t group, int wfmt, int8_t* codes,
                              float* scales);
 
-// Packs codes (N, K) (in [-8, 7] for int4) into the layout above.
+// Packs codes (N, K) (in [-8, 7] for int4, E2M1 codes in [0, 15] for fp4)
+// into the layout above.
 void lowbit_pack_codes(const int8_t* codes, int64_t N, int64_t K, int64_t group, int wfmt, uint8_t* packed);
 
 // Inverse of lowbit_pack_codes for rows [n0, n1): codes (n1-n0, K).
 void lowbit_unpack_codes(const uint8_t* packed, int64_t n0, int64_t n1, int64_t K, int64_t group, int wfmt,
                          int8_t* codes);
 
-// Elements [kb, ke) of one packed row as int8 codes (any kb, ke).
+// Elements [kb, ke) of one packed row as int8 codes (any kb, ke); fp4 codes
+// come back as their raw nibble 0..15.
 void lowbit_unpack_row(const uint8_t* row, int64_t K, int64_t group, int wfmt, int64_t kb, int64_t ke,
                        int8_t* out);
 
