@@ -307,7 +307,7 @@ def test_bad_input(rng):
         PackedLinear(w[:, :100], "int4", group_size=None)
     with pytest.raises(TypeError, match="group_size"):
         PackedLinear(w, "int4", group_size=64.0)
-    with pytest.raises(ValueError, match=r"fmt: expected one of \['int4', 'int8', 'mxfp4'\]"):
+    with pytest.raises(ValueError, match=r"fmt: expected one of \['int4', 'int8', 'mxfp4', 'nvfp4'\]"):
         PackedLinear(w, "int3")
     with pytest.raises(ValueError, match="act: expected one of"):
         PackedLinear(w, "int4", act="float16")
@@ -388,20 +388,23 @@ def test_fp8_activations(simd, shape, rng):
         assert np.isnan(y2[1]).all()
 
 
+@pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4"])
 @pytest.mark.parametrize("act", ["float32", "bfloat16", "float8_e4m3fn"])
 @pytest.mark.parametrize("shape", [(1, 37, 256), (3, 21, 96), (17, 37, 320)])
-def test_mxfp4_weights(simd, act, shape, rng):
-    """MXFP4 weights (lbfmt's quantize, E2M1 nibbles + E8M0 scales) through
-    the float kernels: dequantize() equals Quantized.dequantize(); outputs
-    within the float bound of the float64 product."""
+def test_fp4_weights(simd, fmt, act, shape, rng):
+    """MXFP4 / NVFP4 weights (lbfmt's quantize: E2M1 nibbles with E8M0 scales
+    per 32, or E4M3 scales per 16 times a tensor scale) through the float
+    kernels: dequantize() equals Quantized.dequantize(); outputs within the
+    float bound of the float64 product."""
     import scalecore.lowbit as lb
     M, N, K = shape
     w = make(rng, N, K)
-    w[2, 40:72] *= 1e-3  # a small block: a different E8M0 exponent
-    layer = PackedLinear(w, "mxfp4", act=act)
-    assert layer.group_size == 32 and layer.packed.shape == (N, K // 2)
+    w[2, 40:72] *= 1e-3  # small blocks: other block scales
+    layer = PackedLinear(w, fmt, act=act)
+    sg = 32 if fmt == "mxfp4" else 16
+    assert layer.group_size == sg and layer.packed.shape == (N, K // 2) and layer.scales.shape == (N, K // sg)
     wd = layer.dequantize()
-    np.testing.assert_array_equal(wd, lb.quantize(w, "mxfp4").dequantize())
+    np.testing.assert_array_equal(wd, lb.quantize(w, fmt).dequantize())
     x = rng.standard_normal((M, K)).astype(np.float32)
     y = layer(x)
     if act == "float32":
@@ -413,7 +416,7 @@ def test_mxfp4_weights(simd, act, shape, rng):
         xr = (lb.decode(codes, "float8_e4m3fn").astype(np.float64) * s[:, None])
     check_float(y, xr, wd, None, K + 2)
     yr = _core.lowbit_linear(layer.packed, layer.scales, "mxfp4", K, 32, x=np.ascontiguousarray(xr, np.float32),
-                             impl="ref") if act != "float8_e4m3fn" else None
+                             impl="ref", sgroup=0 if fmt == "mxfp4" else 16) if act != "float8_e4m3fn" else None
     if yr is not None:
         check_float(yr, xr, wd, None, K)
 
@@ -422,7 +425,7 @@ def test_mxfp4_bad_input(rng):
     w = make(rng, 8, 64)
     with pytest.raises(ValueError, match="act: 'int8' needs int4 or int8"):
         PackedLinear(w, "mxfp4", act="int8")
-    with pytest.raises(ValueError, match="multiple of the MXFP4 block"):
+    with pytest.raises(ValueError, match="not a multiple of 32"):
         PackedLinear(w[:, :48], "mxfp4")
     with pytest.raises(ValueError, match=r"E2M1 codes must lie in \[0, 15\]"):
         _core.lowbit_pack_codes(np.full((1, 32), 16, np.int8), "mxfp4", 32)
@@ -430,3 +433,8 @@ def test_mxfp4_bad_input(rng):
     with pytest.raises(ValueError, match="int8 activations need int4 or int8"):
         _core.lowbit_linear(layer.packed, layer.scales, "mxfp4", 64, 32, xq=np.zeros((1, 64), np.int8),
                             xs=np.ones(1, np.float32))
+    with pytest.raises(ValueError, match="separate scale group is only NVFP4"):
+        _core.lowbit_linear(layer.packed, np.ones((8, 16), np.float32), "int4", 64, 32,
+                            x=np.zeros((1, 64), np.float32), sgroup=4)
+    with pytest.raises(ValueError, match="act: 'int8' needs"):
+        PackedLinear(w, "nvfp4", act="int8")

@@ -104,7 +104,7 @@ py::array round_bf16(const py::array& x) {
 
 py::array linear(const py::array& packed, const py::array& scales, const std::string& fmt, int64_t K, int64_t group,
                  const py::object& x, const py::object& xq, const py::object& xs, const py::object& bias,
-                 const std::string& impl, bool quantize_x) {
+                 const std::string& impl, bool quantize_x, int64_t sgroup) {
   LbLinearArgs a;
   a.wfmt = wfmt_of(fmt);
   a.w = arr<uint8_t>(packed, "packed", "uint8");
@@ -113,8 +113,10 @@ py::array linear(const py::array& packed, const py::array& scales, const std::st
   a.K = K;
   a.group = group;
   lb_check_layout(a.wfmt, a.N, K, group);
+  a.sgroup = sgroup;
   a.ws = arr<float>(scales, "scales", "float32");
-  check_shape(scales, {a.N, K / group}, "scales");
+  if (sgroup < 0 || (sgroup > 0 && K % sgroup != 0)) throw ValueError("sgroup: expected a divisor of K");
+  check_shape(scales, {a.N, K / a.scale_group()}, "scales");
   int act;
   if (!x.is_none()) {
     act = LB_A_F32;
@@ -200,7 +202,7 @@ void bind_lowbit_gemm(py::module_& m) {
         "XOR of a uint8 buffer read with the widest loads on the pool (the bench's read-bandwidth reference).");
   m.def("lowbit_linear", &linear, py::arg("packed"), py::arg("scales"), py::arg("fmt"), py::arg("K"),
         py::arg("group"), py::arg("x") = py::none(), py::arg("xq") = py::none(), py::arg("xs") = py::none(),
-        py::arg("bias") = py::none(), py::arg("impl") = "auto", py::arg("quantize_x") = false,
+        py::arg("bias") = py::none(), py::arg("impl") = "auto", py::arg("quantize_x") = false, py::arg("sgroup") = 0,
         "y (M, N) = x @ W^T (+ bias) with packed W; float x (quantized per token to int8 first when quantize_x), "
         "or int8 codes xq with per-row scales xs.");
 }

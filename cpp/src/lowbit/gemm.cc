@@ -21,7 +21,7 @@ namespace lowbit {
 namespace {
 
 void linear_f32_ref(const LbLinearArgs& a) {
-  const int64_t K = a.K, N = a.N, M = a.M, G = K / a.group, rb = lb_row_bytes(a.wfmt, K);
+  const int64_t K = a.K, N = a.N, M = a.M, sg = a.scale_group(), G = K / sg, rb = lb_row_bytes(a.wfmt, K);
   parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
     std::vector<int8_t> codes(static_cast<size_t>(K));
     std::vector<float> vals(static_cast<size_t>(K));
@@ -34,7 +34,7 @@ void linear_f32_ref(const LbLinearArgs& a) {
         float acc = 0.f;
         for (int64_t g = 0; g < G; ++g) {
           float s = 0.f;
-          for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k) s += vals[k] * x[k];
+          for (int64_t k = g * sg; k < (g + 1) * sg; ++k) s += vals[k] * x[k];
           acc += s * a.ws[n * G + g];
         }
         a.y[m * N + n] = a.bias ? acc + a.bias[n] : acc;
@@ -105,6 +105,8 @@ void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
   if (act != LB_A_F32 && act != LB_A_INT8) throw ValueError("act: unknown activation kind");
   if (act == LB_A_F32 && !a.x) throw ValueError("x: missing float activations");
   if (act == LB_A_INT8 && (!a.xq || !a.xs)) throw ValueError("x: missing int8 activations or scales");
+  if (a.sgroup != 0 && !(a.wfmt == LB_W_FP4 && a.group == 32 && a.sgroup == 16))
+    throw ValueError("scales: a separate scale group is only NVFP4's (16 within the 32-element fp4 layout)");
   if (act == LB_A_INT8 && a.wfmt == LB_W_FP4)
     throw ValueError("act: int8 activations need int4 or int8 weights (mxfp4 runs float32, bfloat16 or float8_e4m3fn)");
   if (act == LB_A_INT8 && a.wfmt == LB_W_INT8 && a.group * 128 * 128 >= (int64_t(1) << 31))

@@ -191,10 +191,12 @@ void gemv_f32_int4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
 // V = [v, v >> 4] puts nibbles j and j+1 of the 4 words in lanes 0-3 and 4-7,
 // i.e. elements k0 + 4j .. k0 + 4j + 7 in order; the magnitude is a vpermps
 // lookup of the low 3 bits, the sign bit 3 moved to bit 31.
-template <int MB>
+// With NVFP4's 16-element scales (S16), steps 0, 2 and 4, 6 of a chunk are
+// its two scale blocks, accumulated and scaled apart.
+template <int MB, bool S16>
 void gemv_f32_fp4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
-  constexpr int NA = MB == 1 ? 4 : 2;
-  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2;
+  constexpr int NA = S16 ? 2 : (MB == 1 ? 4 : 2);
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, Gs = K / a.scale_group();
   const __m256 table = _mm256_setr_ps(0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f);
   const __m256i sbit = _mm256_set1_epi32(static_cast<int>(0x80000000u));
   const float* x[MB];
@@ -218,10 +220,19 @@ void gemv_f32_fp4(const LbLinearArgs& a, int64_t m0, int64_t n0, int64_t n1) {
     const __m256i sg = _mm256_and_si256(_mm256_slli_epi32(V, 28 - 4 * J), sbit);                          \
     const __m256 wf = _mm256_xor_ps(mag, _mm256_castsi256_ps(sg));                                        \
     for (int m = 0; m < MB; ++m)                                                                          \
-      acc[m][(J / 2) % NA] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x[m] + kc + 4 * J), acc[m][(J / 2) % NA]); \
+      acc[m][S16 ? J / 4 : (J / 2) % NA] =                                                               \
+          _mm256_fmadd_ps(wf, _mm256_loadu_ps(x[m] + kc + 4 * J), acc[m][S16 ? J / 4 : (J / 2) % NA]);    \
   }
         SC_LB_STEP(0) SC_LB_STEP(2) SC_LB_STEP(4) SC_LB_STEP(6)
 #undef SC_LB_STEP
+      }
+      if (S16) {  // gs == 32: acc[m][h] holds scale block 2g + h
+        const __m256 w0 = _mm256_set1_ps(a.ws[n * Gs + 2 * g]), w1 = _mm256_set1_ps(a.ws[n * Gs + 2 * g + 1]);
+        for (int m = 0; m < MB; ++m) {
+          tot[m][0] = _mm256_fmadd_ps(acc[m][0], w0, tot[m][0]);
+          tot[m][1] = _mm256_fmadd_ps(acc[m][1], w1, tot[m][1]);
+        }
+        continue;
       }
       const __m256 ws = _mm256_set1_ps(a.ws[n * G + g]);
       for (int m = 0; m < MB; ++m)
@@ -699,7 +710,8 @@ void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, 
         if (c0 + c < N) lowbit_unpack_row(a.w + (c0 + c) * rb, K, gs, a.wfmt, kc, kc + len, codes);
         for (int64_t e = 0; e < len; ++e) {
           const float v = a.wfmt == LB_W_FP4 ? lb_e2m1_value(codes[e]) : float(codes[e]);
-          Bh[kNR * (kc - kb + e) + c] = c0 + c < N ? v * sc[c] : 0.f;
+          const float sv1 = c0 + c < N && a.sgroup ? a.ws[(c0 + c) * (K / a.sgroup) + (kc + e) / a.sgroup] : sc[c];
+          Bh[kNR * (kc - kb + e) + c] = c0 + c < N ? v * sv1 : 0.f;
         }
       }
     });
@@ -903,8 +915,10 @@ struct GemvF32 {
     parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
       if (a.wfmt == LB_W_INT4)
         gemv_f32_int4<MB>(a, 0, n0, n1);
+      else if (a.wfmt == LB_W_FP4 && a.scale_group() == 16)
+        gemv_f32_fp4<MB, true>(a, 0, n0, n1);
       else if (a.wfmt == LB_W_FP4)
-        gemv_f32_fp4<MB>(a, 0, n0, n1);
+        gemv_f32_fp4<MB, false>(a, 0, n0, n1);
       else
         gemv_f32_int8<MB>(a, 0, n0, n1);
     });

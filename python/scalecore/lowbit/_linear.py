@@ -23,7 +23,7 @@ import numpy as np
 from .. import _core
 from .._array import shape_str, to_numpy
 
-WEIGHT_FORMATS = ("int4", "int8", "mxfp4")
+WEIGHT_FORMATS = ("int4", "int8", "mxfp4", "nvfp4")
 E2M1_VALUES = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6], np.float32)
 ACTIVATIONS = ("float32", "bfloat16", "int8", "float8_e4m3fn")
 E4M3_MAX = np.float32(448.0)
@@ -57,19 +57,26 @@ def _like(y: np.ndarray, x: Any) -> Any:
     return fn(y)
 
 
-def _pack_mxfp4(w: np.ndarray):
-    """OCP MXFP4 by scalecore.lowbit.quantize, repacked into the kernel layout
-    with the E8M0 scales as float32 (exact powers of two)."""
+def _pack_fp4(w: np.ndarray, fmt: str):
+    """OCP MXFP4 or NVFP4 by scalecore.lowbit.quantize, repacked into the
+    kernel layout with float32 block scales: MXFP4 2^(e - 127) (exact),
+    NVFP4 ``float32(decode_e4m3(s) * tensor_scale)`` (the block scale of
+    ``Quantized.dequantize``)."""
     from ._quant import decode, quantize
 
-    q = quantize(w, "mxfp4")
+    q = quantize(w, fmt)
     packed = q.codes  # element 2i in the low nibble of byte i
     codes = np.empty((w.shape[0], w.shape[1]), np.int8)
     codes[:, 0::2] = packed & 0xF
     codes[:, 1::2] = packed >> 4
-    scales = np.ascontiguousarray(decode(np.ascontiguousarray(q.scales), "float8_e8m0fnu"), dtype=np.float32)
+    if fmt == "mxfp4":
+        scales = decode(np.ascontiguousarray(q.scales), "float8_e8m0fnu").astype(np.float32)
+    else:
+        scales = (decode(np.ascontiguousarray(q.scales), "float8_e4m3fn").astype(np.float32)
+                  * np.float32(q.tensor_scale)).astype(np.float32)
+    scales = np.ascontiguousarray(scales)
     if not np.isfinite(scales).all():
-        raise ValueError("weight: an MXFP4 block scale is NaN (E8M0 0xFF)")
+        raise ValueError(f"weight: a {fmt} block scale is not finite")
     return _core.lowbit_pack_codes(codes, "mxfp4", 32), scales
 
 
@@ -81,17 +88,19 @@ class PackedLinear:
     weight : array_like, shape (out_features, in_features)
         Float weights; quantized and packed at construction.  Must be finite
         (a NaN or Inf weight raises ``ValueError``).
-    fmt : {"int4", "int8", "mxfp4"}
+    fmt : {"int4", "int8", "mxfp4", "nvfp4"}
         Weight format: symmetric codes in [-8, 7] or [-128, 127], or OCP
         MXFP4 (E2M1 elements with one E8M0 scale per 32, quantized by
         :func:`scalecore.lowbit.quantize`, so ``dequantize()`` equals
-        ``quantize(W, "mxfp4").dequantize()``).  MXFP4 runs the float
-        activations (``"float32"``, ``"bfloat16"``, ``"float8_e4m3fn"``).
+        ``quantize(W, "mxfp4").dequantize()``), or NVFP4 (E2M1, one E4M3
+        scale per 16 and a float32 tensor scale, held as float32 block
+        scales ``decode_e4m3(s) * tensor_scale``).  MXFP4 and NVFP4 run the
+        float activations (``"float32"``, ``"bfloat16"``, ``"float8_e4m3fn"``).
     group_size : int or None, default 128
         Elements per scale along ``in_features``: a positive multiple of 32
         that divides ``in_features``; ``None`` is one scale per output row.
-        ``"mxfp4"`` always uses its 32-element blocks (the argument is
-        ignored; ``in_features`` must be a multiple of 32).
+        ``"mxfp4"`` / ``"nvfp4"`` use their own blocks (32 / 16; the argument
+        is ignored; ``in_features`` must be a multiple of 32).
     act : {"float32", "bfloat16", "int8"}
         Activation numerics.  ``"float32"``: ``y = x @ dequantize().T`` to
         float32 rounding (accumulation error at most
@@ -143,12 +152,12 @@ class PackedLinear:
         n, k = w.shape
         if n == 0 or k == 0:
             raise ValueError(f"weight: expected a non-empty matrix, got shape {shape_str(w.shape)}")
-        if fmt == "mxfp4":
+        if fmt in ("mxfp4", "nvfp4"):
             if act == "int8":
-                raise ValueError("act: 'int8' needs int4 or int8 weights; mxfp4 runs 'float32', 'bfloat16' or "
+                raise ValueError(f"act: 'int8' needs int4 or int8 weights; {fmt} runs 'float32', 'bfloat16' or "
                                  "'float8_e4m3fn'")
             if k % 32:
-                raise ValueError(f"weight: in_features = {k} is not a multiple of the MXFP4 block (32)")
+                raise ValueError(f"weight: in_features = {k} is not a multiple of 32 (the {fmt} kernel layout)")
             group_size = 32
         if group_size is None:
             g = k
@@ -164,15 +173,17 @@ class PackedLinear:
                 raise ValueError(f"weight: in_features = {k} is not a multiple of group_size = {g}")
         if not np.isfinite(w).all():
             raise ValueError("weight: expected finite values (NaN or Inf found)")
-        if fmt == "mxfp4":
-            self._packed, self._scales = _pack_mxfp4(w)
+        self._sgroup = 16 if fmt == "nvfp4" else 0  # NVFP4: one scale per 16 in the 32-element layout
+        if fmt in ("mxfp4", "nvfp4"):
+            self._packed, self._scales = _pack_fp4(w, fmt)
         else:
             d = _core.lowbit_quantize_pack(w, fmt, g)
             self._packed = d["packed"]
             self._scales = d["scales"]
         self.fmt = fmt
         self.act = act
-        self.group_size = g
+        self._lgroup = g  # the kernel layout's group (32 for the fp4 formats)
+        self.group_size = 16 if fmt == "nvfp4" else g  # elements per scale
         self.in_features = k
         self.out_features = n
         if bias is None:
@@ -184,6 +195,10 @@ class PackedLinear:
             self.bias = b
 
     # ------------------------------------------------------------------ data
+    @property
+    def _kfmt(self) -> str:
+        return "mxfp4" if self.fmt == "nvfp4" else self.fmt  # the kernels' name of the E2M1 nibble layout
+
     @property
     def packed(self) -> np.ndarray:
         """The packed weight codes, uint8 (out_features, in_features * bits / 8)."""
@@ -202,14 +217,16 @@ class PackedLinear:
     def codes(self) -> np.ndarray:
         """The integer codes, int8 (out_features, in_features); for mxfp4 the
         E2M1 codes 0..15."""
-        return _core.lowbit_unpack_codes(self._packed, self.fmt, self.in_features, self.group_size)
+        kfmt = "mxfp4" if self.fmt == "nvfp4" else self.fmt  # same E2M1 nibble layout
+        return _core.lowbit_unpack_codes(self._packed, kfmt, self.in_features, self._lgroup)
 
     def dequantize(self) -> np.ndarray:
         """The dequantized weight ``code * scale`` in float32 (for mxfp4
         ``e2m1(code) * 2^(e - 127)``), (out_features, in_features)."""
-        n, k, g = self.out_features, self.in_features, self.group_size
+        n, k = self.out_features, self.in_features
+        g = self.group_size
         codes = self.codes()
-        c = (E2M1_VALUES[codes] if self.fmt == "mxfp4" else codes.astype(np.float32)).reshape(n, k // g, g)
+        c = (E2M1_VALUES[codes] if self.fmt in ("mxfp4", "nvfp4") else codes.astype(np.float32)).reshape(n, k // g, g)
         return (c * self._scales[:, :, None]).reshape(n, k)
 
     # ------------------------------------------------------------------ call
@@ -226,8 +243,8 @@ class PackedLinear:
         else:
             if self.act == "bfloat16":
                 x2 = _core.lowbit_round_bf16(x2)
-            y = _core.lowbit_linear(self._packed, self._scales, self.fmt, k, self.group_size, x=x2, bias=self.bias,
-                                    quantize_x=self.act == "int8")
+            y = _core.lowbit_linear(self._packed, self._scales, self._kfmt, k, self._lgroup, x=x2, bias=self.bias,
+                                    quantize_x=self.act == "int8", sgroup=self._sgroup)
         return _like(y.reshape(*lead, self.out_features), x)
 
     def quantize_activations(self, x: Any):
@@ -251,7 +268,8 @@ class PackedLinear:
 
         codes, s = self.quantize_activations(x2)
         xd = np.ascontiguousarray(decode(codes, "float8_e4m3fn"), dtype=np.float32)
-        y = _core.lowbit_linear(self._packed, self._scales, self.fmt, self.in_features, self.group_size, x=xd)
+        y = _core.lowbit_linear(self._packed, self._scales, self._kfmt, self.in_features, self._lgroup, x=xd,
+                                sgroup=self._sgroup)
         y *= s[:, None]
         if self.bias is not None:
             y += self.bias

@@ -36,7 +36,11 @@ struct LbLinearArgs {
   int wfmt = 0;                    // LbWeightFormat
   int64_t M = 0, N = 0, K = 0, group = 0;
   const uint8_t* w = nullptr;      // packed (N, row_bytes)
-  const float* ws = nullptr;       // (N, G)
+  const float* ws = nullptr;       // (N, K / scale_group())
+  // Elements per scale when it differs from the layout group: 16 for NVFP4
+  // (E2M1 in the 32-element layout, one scale per 16; float activations only).
+  int64_t sgroup = 0;
+  int64_t scale_group() const { return sgroup > 0 ? sgroup : group; }
   const float* x = nullptr;        // LB_A_F32: (M, K)
   const int8_t* xq = nullptr;      // LB_A_INT8: (M, K)
   const float* xs = nullptr;       // LB_A_INT8: (M,)
