@@ -6,6 +6,10 @@
 //     converted to float and FMA'd with x; per group the lane sums are scaled
 //     by the group scale.  Several independent accumulators hide FMA latency.
 //   * int8 x float32: vpmovsxbd + cvt + FMA.
+//   * MXFP4 / NVFP4 (E2M1) x float32: gemv_f32_fp4, a vpermps magnitude
+//     lookup and the sign bit moved to bit 31; NVFP4's 16-element scales
+//     split each 32-element chunk in two.  (Their GEMM panel is built
+//     element by element: slower than the int4 panel, see the report.)
 //   * int4 x int8 (W4A8): nibbles XOR 8 give u = code + 8 in [0, 15] as the
 //     *unsigned* operand of vpmaddubsw, the activation codes (permuted per call
 //     into the nibble order of the chunk) as the signed one.  Saturation
