@@ -8,8 +8,8 @@
 //   * int8 x float32: vpmovsxbd + cvt + FMA.
 //   * MXFP4 / NVFP4 (E2M1) x float32: gemv_f32_fp4, a vpermps magnitude
 //     lookup and the sign bit moved to bit 31; NVFP4's 16-element scales
-//     split each 32-element chunk in two.  (Their GEMM panel is built
-//     element by element: slower than the int4 panel, see the report.)
+//     split each 32-element chunk in two; their GEMM panel transposes 8
+//     rows' 4 words (4 x 8 in-lane unpacks) and decodes the same way.
 //   * int4 x int8 (W4A8): nibbles XOR 8 give u = code + 8 in [0, 15] as the
 //     *unsigned* operand of vpmaddubsw, the activation codes (permuted per call
 //     into the nibble order of the chunk) as the signed one.  Saturation
@@ -707,9 +707,46 @@ void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, 
         }
         return;
       }
+      if (a.wfmt == LB_W_FP4 && L == 4) {
+        // 4 words of 8 rows, transposed (Z[i] lane c = word i of row c0 + c);
+        // element kc + 4j + i of the 8 columns is nibble j of Z[i].
+        __m128i r[8];
+        for (int c = 0; c < 8; ++c)
+          r[c] = c0 + c < N ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.w + (c0 + c) * rb + kc / 2))
+                            : _mm_setzero_si128();
+        __m256i Y[4], Z[4];
+        for (int c = 0; c < 4; ++c) Y[c] = _mm256_inserti128_si256(_mm256_castsi128_si256(r[c]), r[c + 4], 1);
+        const __m256i t0 = _mm256_unpacklo_epi32(Y[0], Y[1]), t1 = _mm256_unpackhi_epi32(Y[0], Y[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(Y[2], Y[3]), t3 = _mm256_unpackhi_epi32(Y[2], Y[3]);
+        Z[0] = _mm256_unpacklo_epi64(t0, t2);
+        Z[1] = _mm256_unpackhi_epi64(t0, t2);
+        Z[2] = _mm256_unpacklo_epi64(t1, t3);
+        Z[3] = _mm256_unpackhi_epi64(t1, t3);
+        const __m256 table = _mm256_setr_ps(0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f);
+        const __m256i sbit = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+        __m256 s2[2] = {sv, sv};  // the scales of elements 0-15 and 16-31 of the chunk
+        if (a.sgroup) {
+          const int64_t Gs = K / a.sgroup;
+          s2[0] = scales8(a.ws, Gs, c0, N, kc / a.sgroup);
+          s2[1] = scales8(a.ws, Gs, c0, N, kc / a.sgroup + 1);
+        }
+        for (int i = 0; i < 4; ++i) {
+#define SC_LB_STEP(J)                                                                                   \
+  {                                                                                                     \
+    const __m256 mag = _mm256_permutevar8x32_ps(table, _mm256_srli_epi32(Z[i], 4 * J));                 \
+    const __m256i sg = _mm256_and_si256(_mm256_slli_epi32(Z[i], 28 - 4 * J), sbit);                     \
+    _mm256_store_ps(Bh + kNR * (kc - kb + 4 * J + i),                                                   \
+                    _mm256_mul_ps(_mm256_xor_ps(mag, _mm256_castsi256_ps(sg)), s2[J / 4]));              \
+  }
+          SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+          SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+#undef SC_LB_STEP
+        }
+        return;
+      }
       alignas(32) float sc[8];
       _mm256_store_ps(sc, sv);
-      const int64_t len = 8 * L;  // the E2M1 (and int4 tail) chunks, element by element
+      const int64_t len = 8 * L;  // the int4 tail chunks (and E2M1 64-chunks), element by element
       for (int c = 0; c < 8; ++c) {
         if (c0 + c < N) lowbit_unpack_row(a.w + (c0 + c) * rb, K, gs, a.wfmt, kc, kc + len, codes);
         for (int64_t e = 0; e < len; ++e) {
