@@ -4,7 +4,7 @@ side by side in one process, 2 threads each unless a row says 1.
 Cases (the speed lines of issue 13):
 
 * ``lowbit_gemv``  1 x 4096 x 4096 and 1 x 11008 x 4096 (out x in), W4A32
-  and W4A8 (int4, group 128).  Each timed call cycles through copies of the
+  and W4A8 (int4, group 128), and MXFP4 x float32 (bandwidth and numpy rows).  Each timed call cycles through copies of the
   weights totalling >= 256 MiB, so the L3 cannot hold them (decoding).  Rows:
   weight bytes/s against the machine's read bandwidth measured in the same
   run (``lowbit_read_probe``: 256-bit loads over 256 MiB on the same pool;
@@ -139,14 +139,15 @@ def bench_gemv(quick: bool):
         f32s = [w] + [w.copy() for _ in range(max(0, -(-total // w.nbytes) - 1))]
         tq = _torch_int8_dynamic(w)
         tqs = [tq] + [copy.deepcopy(tq) for _ in range(max(0, -(-total // (n * k)) - 1))]
-        for act, name in (("float32", "W4A32"), ("int8", "W4A8")):
-            base = PackedLinear(w, "int4", group_size=128, act=act)
+        for fmt, act, name in (("int4", "float32", "W4A32"), ("int4", "int8", "W4A8"),
+                               ("mxfp4", "float32", "MXFP4-A32")):
+            base = PackedLinear(w, fmt, group_size=128, act=act)
             layers = _copies(base, total)
             wbytes = sum(l.nbytes for l in layers)
             ours = _cycle([lambda l=l: l(x) for l in layers])
             y = base(x)
             ref = x.astype(np.float64) @ base.dequantize().astype(np.float64).T
-            extra = {"shape": [1, n, k], "act": act, "group_size": 128, "matrices": len(layers),
+            extra = {"shape": [1, n, k], "fmt": fmt, "act": act, "group_size": base.group_size, "matrices": len(layers),
                      "weight_bytes_per_pass": wbytes, "threads": THREADS, "openblas_threads": blas,
                      "rel_err_vs_dequant_f64": float(np.abs(y - ref).max() / np.abs(ref).max())}
             lab = f"{name} GEMV 1x{n}x{k}"
@@ -157,6 +158,8 @@ def bench_gemv(quick: bool):
             pairs.append(Pair(label=f"{lab} vs numpy float32", ours=ours, ours_items=len(layers),
                               peer=_cycle([lambda W=W: x @ W.T for W in f32s]), peer_items=len(f32s),
                               peer_name=f"numpy f32 (openblas {blas} threads)", unit="GEMV", repeat=7, extra=extra))
+            if fmt != "int4":  # the torch peers below are INT8 / INT4 kernels
+                continue
             pairs.append(Pair(label=f"{lab} vs torch int8 dynamic", ours=ours, ours_items=len(layers),
                               peer=_cycle([lambda q=q: q(xt) for q in tqs]), peer_items=len(tqs),
                               peer_name="torch quantize_dynamic qint8", unit="GEMV", repeat=7, extra=extra))
