@@ -11,6 +11,7 @@ void bind_fit(py::module_& m);
 void bind_ot(py::module_& m);
 void bind_tp(py::module_& m);
 void bind_lowbit(py::module_& m);
+void bind_lowbit_gemm(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "scalecore's C++ core (CPU).";
@@ -32,4 +33,5 @@ PYBIND11_MODULE(_core, m) {
   bind_ot(m);
   bind_tp(m);
   bind_lowbit(m);
+  bind_lowbit_gemm(m);
 }

@@ -13,12 +13,15 @@
 * :func:`quantize` -> :class:`Quantized` - MX (OCP v1.0), NVFP4, INT8/INT4
   groups (symmetric and asymmetric) and FireQ's INT4 with E4M3 scales.
 * :func:`hadamard` - the randomized fast Walsh-Hadamard transform.
+* :class:`PackedLinear` - a linear layer with INT4/INT8 weights packed for the
+  fused-dequant CPU GEMV/GEMM kernels (W4A32, W4A16 bfloat16, W4A8, W8A8).
 
 The C++ kernels run at every SIMD level (reference, generic, AVX2) on the
 thread pool; results do not depend on the level or the thread count.
 """
 from ._formats import Format, formats
 from ._hadamard import hadamard, hadamard_signs
+from ._linear import PackedLinear
 from ._quant import Quantized, decode, encode, quantize, quantize_int4_fp8scale, select_fp8_multiplier
 
 __all__ = [
@@ -32,4 +35,5 @@ __all__ = [
     "select_fp8_multiplier",
     "hadamard",
     "hadamard_signs",
+    "PackedLinear",
 ]

@@ -1,0 +1,82 @@
+// Fused-dequant GEMV/GEMM of the lowbit family: y (M, N) = x (M, K) @ W^T
+// (+ bias), W packed (N, K) as in pack.h with float32 group scales (N, G),
+// G = K / group.
+//
+// Activation kinds:
+//   LB_A_F32   x float32 (bfloat16 activations are rounded to bf16 first,
+//              lowbit_round_bf16, then run here).  Each output is
+//                 y = sum_g ws[n,g] * (sum_{k in g} code[n,k] * x[k])   (+ bias)
+//              in float32 with a level-dependent summation order; the error
+//              against the float64 product of the dequantized operands is at
+//              most (K + 3) * 2^-24 * sum_k |x_k| |code_k * ws| (tests use it).
+//   LB_A_INT8  x quantized per token (lowbit_quantize_tokens): codes xq (M, K)
+//              and scales xs (M).  Per group the integer sum
+//                 isum[m,n,g] = sum_{k in g} xq[m,k] * code[n,k]
+//              is exact (int32); then, in this order and in float32
+//              (lb_i8_epilogue below, identically at every level, so the
+//              outputs are bit-identical):
+//                 p_g = float(isum_g) * ws[n,g]            (rounded)
+//                 s_l = sum of p_g over g = l mod 8, in increasing g, from 0
+//                 acc = ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
+//                 y = acc * xs[m];  y = y + bias[n]
+//              (eight chains of groups, as an 8-lane vector sums them).
+//              INT8 weights need |isum| < 2^31: K * 128 * 128 < 2^31.
+// The kernels with M <= lb_gemv_max_rows() stream the weights once (GEMV);
+// larger M repacks 16-column panels per level (GEMM).  Results do not depend
+// on the thread count.
+#pragma once
+#include <cstdint>
+
+namespace sc {
+namespace lowbit {
+
+enum LbActKind : int { LB_A_F32 = 0, LB_A_INT8 = 1 };
+
+struct LbLinearArgs {
+  int wfmt = 0;                    // LbWeightFormat
+  int64_t M = 0, N = 0, K = 0, group = 0;
+  const uint8_t* w = nullptr;      // packed (N, row_bytes)
+  const float* ws = nullptr;       // (N, K / scale_group())
+  // Elements per scale when it differs from the layout group: 16 for NVFP4
+  // (E2M1 in the 32-element layout, one scale per 16; float activations only).
+  int64_t sgroup = 0;
+  int64_t scale_group() const { return sgroup > 0 ? sgroup : group; }
+  const float* x = nullptr;        // LB_A_F32: (M, K)
+  const int8_t* xq = nullptr;      // LB_A_INT8: (M, K)
+  const float* xs = nullptr;       // LB_A_INT8: (M,)
+  const float* bias = nullptr;     // (N,) or null
+  float* y = nullptr;              // (M, N)
+};
+
+// One table per SIMD level.
+struct LbGemmKernels {
+  void (*linear_f32)(const LbLinearArgs&);
+  void (*linear_i8)(const LbLinearArgs&);
+};
+
+const LbGemmKernels& lb_gemm_kernels_ref();
+#if defined(SC_HAVE_AVX2_KERNELS)
+const LbGemmKernels& lb_gemm_kernels_avx2();
+#endif
+
+inline int64_t lb_gemv_max_rows() { return 4; }
+
+// The reduction of the eight group chains s[0..7] of the integer paths.
+inline float lb_i8_combine(const float* s) {
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+// Reads n bytes (n % 32 == 0) with the widest loads of the active level on
+// the thread pool and returns their XOR (so the loads cannot be dropped):
+// the read-bandwidth reference the GEMV benchmark compares itself to.
+uint64_t lowbit_read_probe(const uint8_t* p, int64_t n);
+#if defined(SC_HAVE_AVX2_KERNELS)
+uint64_t lb_read_probe_avx2(const uint8_t* p, int64_t n);
+#endif
+
+// Validates the arguments and runs the kernel of `impl`: "auto" (the active
+// SIMD level; scalar runs the reference) or "ref".
+void lowbit_linear(const LbLinearArgs& a, int act, const char* impl = "auto");
+
+}  // namespace lowbit
+}  // namespace sc
