@@ -9,6 +9,7 @@ namespace py = pybind11;
 void bind_common(py::module_& m);
 void bind_fit(py::module_& m);
 void bind_ot(py::module_& m);
+void bind_tp_product(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "scalecore's C++ core (CPU).";
@@ -28,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
   bind_common(m);
   bind_fit(m);
   bind_ot(m);
+  bind_tp_product(m);
 }

@@ -1,0 +1,353 @@
+// The tensor-product plan (validation, weight offsets, sparse CG) and the
+// driver of tp_contract: row gathers, the output's direct / scattered /
+// shared sums, threads and the kernel level.
+#include "scalecore/tp/product.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "scalecore/common/dispatch.h"
+#include "scalecore/common/errors.h"
+#include "scalecore/common/threads.h"
+
+namespace sc {
+namespace tp {
+
+namespace {
+
+const char* const kModeNames[kTpNumModes] = {"uvw", "uvu", "uvv", "uuw", "uuu", "uvuv"};
+const char* const kSlotNames[4] = {"x", "y", "weight", "out"};
+const char* const kIrrepsNames[3] = {"irreps_in1", "irreps_in2", "irreps_out"};
+
+std::string ins_name(size_t p) { return "instructions[" + std::to_string(p) + "]"; }
+
+// Nonzero entries of one direction, grouped by output index.
+// dir 0: (a, b, o) = (i, j, k); 1: (k, j, i); 2: (i, k, j).
+template <class S>
+TpCg<S> sparse_direction(const std::vector<double>& C, int d1, int d2, int d3, double scale, int dir) {
+  double cmax = 0;
+  for (double c : C) cmax = std::max(cmax, fabs(c));
+  const double tol = 1e-12 * cmax;
+  struct E {
+    int a, b, o;
+    double v;
+  };
+  std::vector<E> es;
+  for (int i = 0; i < d1; ++i)
+    for (int j = 0; j < d2; ++j)
+      for (int k = 0; k < d3; ++k) {
+        const double c = C[(static_cast<size_t>(i) * d2 + j) * d3 + k];
+        if (!(fabs(c) > tol)) continue;
+        E e;
+        if (dir == 0) e = {i, j, k, c * scale};
+        else if (dir == 1) e = {k, j, i, c * scale};
+        else e = {i, k, j, c * scale};
+        es.push_back(e);
+      }
+  std::stable_sort(es.begin(), es.end(), [](const E& x, const E& y) { return x.o < y.o; });
+  TpCg<S> cg;
+  for (size_t q = 0; q < es.size(); ++q) {
+    if (q == 0 || es[q].o != es[q - 1].o) {
+      cg.group.push_back(static_cast<int32_t>(q));
+      cg.out_index.push_back(static_cast<int16_t>(es[q].o));
+    }
+    cg.nz.push_back({static_cast<int16_t>(es[q].a), static_cast<int16_t>(es[q].b), static_cast<S>(es[q].v)});
+  }
+  cg.group.push_back(static_cast<int32_t>(es.size()));
+  return cg;
+}
+
+template <class S>
+void build_kernel_plan(TpPlan& P, std::vector<TpCg<S>> (&cgs)[3], std::vector<TpPathDesc<S>>& desc,
+                       TpKernelPlan<S>& kp) {
+  desc.clear();
+  for (int dir = 0; dir < 3; ++dir) cgs[dir].clear();
+  int64_t tmp = 1;
+  for (size_t p = 0; p < P.instructions.size(); ++p) {
+    const TpInstruction& I = P.instructions[p];
+    const TpIrrep &a = P.irreps[0][I.i_in1], &b = P.irreps[1][I.i_in2], &c = P.irreps[2][I.i_out];
+    if (a.mul == 0 || b.mul == 0 || c.mul == 0) continue;  // e3nn produces no code for empty paths
+    const int d1 = 2 * a.l + 1, d2 = 2 * b.l + 1, d3 = 2 * c.l + 1;
+    for (int dir = 0; dir < 3; ++dir)
+      cgs[dir].push_back(sparse_direction<S>(P.cg_dense[p], d1, d2, d3, I.path_weight, dir));
+    TpPathDesc<S> D{};
+    D.mode = I.mode;
+    D.has_weight = I.has_weight ? 1 : 0;
+    D.mul1 = a.mul;
+    D.mul2 = b.mul;
+    D.mulo = c.mul;
+    D.d1 = d1;
+    D.d2 = d2;
+    D.d3 = d3;
+    D.off1 = P.offsets[0][I.i_in1];
+    D.off2 = P.offsets[1][I.i_in2];
+    D.offo = P.offsets[2][I.i_out];
+    D.w_off = P.w_offset[p];
+    desc.push_back(D);
+    const int64_t maxd = std::max(d1, std::max(d2, d3));
+    tmp = std::max<int64_t>(tmp, maxd * std::max(a.mul, b.mul));
+    tmp = std::max<int64_t>(tmp, static_cast<int64_t>(a.mul) * b.mul);
+  }
+  // Views (after all vectors are final).
+  for (size_t q = 0; q < desc.size(); ++q)
+    for (int dir = 0; dir < 3; ++dir) {
+      const TpCg<S>& cg = cgs[dir][q];
+      desc[q].cg[dir] = {cg.nz.data(), cg.group.data(), cg.out_index.data(),
+                         static_cast<int32_t>(cg.out_index.size())};
+    }
+  kp.paths = desc.data();
+  kp.n_paths = static_cast<int>(desc.size());
+  kp.dim1 = P.dim[0];
+  kp.dim2 = P.dim[1];
+  kp.dimo = P.dim[2];
+  kp.weight_numel = P.weight_numel;
+  kp.tmp = tmp + 8;
+  kp.scratch = kp.dim1 + kp.dim2 + kp.dimo + 3 * kp.tmp;
+  for (int t = 0; t < 3; ++t) {
+    kp.blk_off[t] = P.blk_off[t].data();
+    kp.blk_mul[t] = P.blk_mul[t].data();
+    kp.blk_d[t] = P.blk_d[t].data();
+    kp.n_blk[t] = static_cast<int>(P.blk_off[t].size());
+  }
+}
+
+// ir_mul block layout -> mul_ir row (overwrite).
+template <class S>
+void from_ir_mul(const TpPlan& P, int t, const S* src, S* dst) {
+  for (size_t b = 0; b < P.blk_off[t].size(); ++b) {
+    const int64_t off = P.blk_off[t][b];
+    const int m = P.blk_mul[t][b], d = P.blk_d[t][b];
+    if (m == 1 || d == 1) {
+      memcpy(dst + off, src + off, sizeof(S) * static_cast<size_t>(m) * d);
+      continue;
+    }
+    for (int u = 0; u < m; ++u)
+      for (int i = 0; i < d; ++i) dst[off + u * d + i] = src[off + i * m + u];
+  }
+}
+
+}  // namespace
+
+const char* tp_mode_name(int mode) { return mode >= 0 && mode < kTpNumModes ? kModeNames[mode] : "?"; }
+
+int tp_mode_from_name(const char* name) {
+  for (int m = 0; m < kTpNumModes; ++m)
+    if (strcmp(name, kModeNames[m]) == 0) return m;
+  return -1;
+}
+
+std::vector<int64_t> tp_path_shape(const TpPlan& plan, int p) {
+  const TpInstruction& I = plan.instructions[p];
+  const int64_t m1 = plan.irreps[0][I.i_in1].mul, m2 = plan.irreps[1][I.i_in2].mul, mo = plan.irreps[2][I.i_out].mul;
+  switch (I.mode) {
+    case SC_TP_UVW: return {m1, m2, mo};
+    case SC_TP_UVU:
+    case SC_TP_UVV:
+    case SC_TP_UVUV: return {m1, m2};
+    case SC_TP_UUW: return {m1, mo};
+    default: return {m1};
+  }
+}
+
+std::shared_ptr<TpPlan> tp_plan_build(const std::vector<TpIrrep>& in1, const std::vector<TpIrrep>& in2,
+                                      const std::vector<TpIrrep>& out,
+                                      const std::vector<TpInstruction>& instructions,
+                                      const std::vector<std::vector<double>>& cg) {
+  auto P = std::make_shared<TpPlan>();
+  const std::vector<TpIrrep>* irr[3] = {&in1, &in2, &out};
+  for (int t = 0; t < 3; ++t) {
+    P->irreps[t] = *irr[t];
+    int64_t off = 0;
+    for (size_t b = 0; b < irr[t]->size(); ++b) {
+      const TpIrrep& r = (*irr[t])[b];
+      if (r.mul < 0 || r.l < 0 || (r.parity != 1 && r.parity != -1))
+        throw ValueError(std::string(kIrrepsNames[t]) + "[" + std::to_string(b) + "]: expected mul >= 0, l >= 0 "
+                         "and parity +-1, got mul=" + std::to_string(r.mul) + " l=" + std::to_string(r.l) +
+                         " p=" + std::to_string(r.parity));
+      if (r.l > 64) throw ValueError(std::string(kIrrepsNames[t]) + ": l > 64 is not supported");
+      P->offsets[t].push_back(off);
+      P->blk_off[t].push_back(off);
+      P->blk_mul[t].push_back(r.mul);
+      P->blk_d[t].push_back(2 * r.l + 1);
+      off += static_cast<int64_t>(r.mul) * (2 * r.l + 1);
+    }
+    P->dim[t] = off;
+  }
+  if (cg.size() != instructions.size())
+    throw ValueError("cg: expected one CG table per instruction (" + std::to_string(instructions.size()) +
+                     "), got " + std::to_string(cg.size()));
+  P->instructions = instructions;
+  P->cg_dense = cg;
+  int64_t woff = 0;
+  for (size_t p = 0; p < instructions.size(); ++p) {
+    const TpInstruction& I = instructions[p];
+    const int idx[3] = {I.i_in1, I.i_in2, I.i_out};
+    for (int t = 0; t < 3; ++t)
+      if (idx[t] < 0 || idx[t] >= static_cast<int>(irr[t]->size()))
+        throw ValueError(ins_name(p) + ": " + std::string(t == 0 ? "i_in1" : t == 1 ? "i_in2" : "i_out") + "=" +
+                         std::to_string(idx[t]) + " indexes a missing irrep (" + kIrrepsNames[t] + " has " +
+                         std::to_string(irr[t]->size()) + ")");
+    if (I.mode < 0 || I.mode >= kTpNumModes)
+      throw ValueError(ins_name(p) + ": unknown connection mode " + std::to_string(I.mode));
+    const TpIrrep &a = in1[I.i_in1], &b = in2[I.i_in2], &c = out[I.i_out];
+    if (c.l < std::abs(a.l - b.l) || c.l > a.l + b.l || a.parity * b.parity != c.parity)
+      throw ValueError(ins_name(p) + ": the output irrep (l=" + std::to_string(c.l) + ", p=" +
+                       std::to_string(c.parity) + ") is not in the product of (l=" + std::to_string(a.l) + ", p=" +
+                       std::to_string(a.parity) + ") and (l=" + std::to_string(b.l) + ", p=" +
+                       std::to_string(b.parity) + ") (selection rule |l1-l2| <= l <= l1+l2, p = p1 p2)");
+    std::string bad;
+    switch (I.mode) {
+      case SC_TP_UVU: if (c.mul != a.mul) bad = "mode uvu needs mul_out == mul_in1"; break;
+      case SC_TP_UVV: if (c.mul != b.mul) bad = "mode uvv needs mul_out == mul_in2"; break;
+      case SC_TP_UUW:
+        if (a.mul != b.mul) bad = "mode uuw needs mul_in1 == mul_in2";
+        else if (!I.has_weight && c.mul != 1) bad = "mode uuw without weight needs mul_out == 1";
+        break;
+      case SC_TP_UUU: if (a.mul != b.mul || a.mul != c.mul) bad = "mode uuu needs equal multiplicities"; break;
+      case SC_TP_UVUV: if (c.mul != a.mul * b.mul) bad = "mode uvuv needs mul_out == mul_in1 * mul_in2"; break;
+      case SC_TP_UVW: if (!I.has_weight) bad = "mode uvw needs has_weight=True"; break;
+      default: break;
+    }
+    if (!bad.empty()) throw ValueError(ins_name(p) + ": " + bad);
+    if (!std::isfinite(I.path_weight)) throw ValueError(ins_name(p) + ": path_weight must be finite");
+    const size_t want = static_cast<size_t>(2 * a.l + 1) * (2 * b.l + 1) * (2 * c.l + 1);
+    if (cg[p].size() != want)
+      throw ValueError("cg[" + std::to_string(p) + "]: expected " + std::to_string(want) + " entries, got " +
+                       std::to_string(cg[p].size()));
+    if (I.has_weight) {
+      P->w_offset.push_back(woff);
+      int64_t np = 1;
+      for (int64_t s : tp_path_shape(*P, static_cast<int>(p))) np *= s;
+      woff += np;
+    } else {
+      P->w_offset.push_back(-1);
+    }
+  }
+  P->weight_numel = woff;
+  build_kernel_plan(*P, P->cg64, P->desc64, P->kp64);
+  build_kernel_plan(*P, P->cg32, P->desc32, P->kp32);
+  for (const auto& c : P->cg64[0]) P->nnz += static_cast<int64_t>(c.nz.size());
+  return P;
+}
+
+template <class S>
+void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out, int64_t n, int impl) {
+  if (slot < 0 || slot > 3) throw ValueError("tp_contract: slot must be 0..3");
+  if (n < 0) throw ValueError("tp_contract: n must be >= 0");
+  const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
+  for (int s = 0; s < 4; ++s) {
+    const TpOperand<S>& o = ops[s];
+    if (s != slot && o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
+    if (o.shared && o.index) throw ValueError(std::string(kSlotNames[s]) + ": shared and indexed at once");
+    if (!o.shared && !o.index && o.rows != n)
+      throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
+                       std::to_string(o.rows));
+    if (o.shared && s != slot && o.rows < 1)
+      throw ValueError(std::string(kSlotNames[s]) + ": a shared operand needs one row");
+    if (o.index) {
+      for (int64_t e = 0; e < n; ++e)
+        if (o.index[e] < 0 || o.index[e] >= o.rows)
+          throw ValueError(std::string(kSlotNames[s]) + " index: entry " + std::to_string(e) + " is " +
+                           std::to_string(o.index[e]) + ", outside [0, " + std::to_string(o.rows) + ")");
+    }
+  }
+  const TpOperand<S>& oo = ops[slot];
+  const int64_t W = width[slot];
+  const int64_t out_rows = oo.shared ? 1 : oo.rows;
+  if (impl == 1) {
+    tp_contract_ref(plan, slot, ops, out, n);
+    return;
+  }
+  const TpKernelPlan<S>& kp = plan.kernel_plan<S>();
+#if defined(SC_HAVE_AVX2_KERNELS)
+  const TpRowKernels<S>& K = simd_at_least(SimdLevel::avx2) ? tp_row_kernels_avx2<S>() : tp_row_kernels_generic<S>();
+#else
+  const TpRowKernels<S>& K = tp_row_kernels_generic<S>();
+#endif
+  auto rowptr = [&](int s, int64_t e) -> const S* {
+    if (s == slot) return nullptr;
+    const TpOperand<S>& o = ops[s];
+    const int64_t r = o.shared ? 0 : o.index ? o.index[e] : e;
+    return o.data + r * width[s];
+  };
+  // The row kernel's accumulator: ir_mul for feature slots, flat for weights.
+  auto run_row = [&](int64_t e, S* acc, S* scratch) {
+    K.row(kp, slot, rowptr(SC_TP_X, e), rowptr(SC_TP_Y, e), rowptr(SC_TP_W, e), rowptr(SC_TP_OUT, e), acc, scratch);
+  };
+  const int layout = slot == SC_TP_X ? 0 : slot == SC_TP_Y ? 1 : slot == SC_TP_OUT ? 2 : -1;
+  auto emit = [&](const S* acc, S* dst) {
+    if (layout < 0)
+      memcpy(dst, acc, sizeof(S) * static_cast<size_t>(W));
+    else
+      from_ir_mul(plan, layout, acc, dst);
+  };
+  if (W == 0) return;
+  if (n == 0 || kp.n_paths == 0) {
+    memset(out, 0, sizeof(S) * static_cast<size_t>(out_rows * W));
+    return;
+  }
+  const size_t scratch_n = static_cast<size_t>(kp.scratch);
+  if (oo.shared) {
+    // Fixed chunks (boundaries depend on n only), partial sums reduced in order.
+    const int64_t chunk = 128;
+    const int64_t nch = (n + chunk - 1) / chunk;
+    std::vector<S> part(static_cast<size_t>(nch * W));
+    parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+      std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
+      for (int64_t c = c0; c < c1; ++c) {
+        std::fill(acc.begin(), acc.end(), S(0));
+        for (int64_t e = c * chunk; e < std::min(n, (c + 1) * chunk); ++e) run_row(e, acc.data(), scratch.data());
+        emit(acc.data(), part.data() + c * W);
+      }
+    });
+    for (int64_t k = 0; k < W; ++k) {
+      double s = 0;
+      for (int64_t c = 0; c < nch; ++c) s += part[c * W + k];
+      out[k] = static_cast<S>(s);
+    }
+    return;
+  }
+  if (oo.index) {
+    // Rows grouped by target (counting sort, stable in e).
+    std::vector<int64_t> start(static_cast<size_t>(out_rows + 1), 0), perm(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) ++start[oo.index[e] + 1];
+    for (int64_t r = 0; r < out_rows; ++r) start[r + 1] += start[r];
+    {
+      std::vector<int64_t> fill(start.begin(), start.end() - 1);
+      for (int64_t e = 0; e < n; ++e) perm[fill[oo.index[e]]++] = e;
+    }
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n / std::max<int64_t>(1, out_rows)));
+    parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
+      std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
+      for (int64_t r = r0; r < r1; ++r) {
+        S* dst = out + r * W;
+        if (start[r] == start[r + 1]) {
+          memset(dst, 0, sizeof(S) * static_cast<size_t>(W));
+          continue;
+        }
+        std::fill(acc.begin(), acc.end(), S(0));
+        for (int64_t q = start[r]; q < start[r + 1]; ++q) run_row(perm[q], acc.data(), scratch.data());
+        emit(acc.data(), dst);
+      }
+    });
+    return;
+  }
+  parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
+    std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
+    for (int64_t e = e0; e < e1; ++e) {
+      std::fill(acc.begin(), acc.end(), S(0));
+      run_row(e, acc.data(), scratch.data());
+      emit(acc.data(), out + e * W);
+    }
+  });
+}
+
+template void tp_contract<double>(const TpPlan&, int, const TpOperand<double>[4], double*, int64_t, int);
+template void tp_contract<float>(const TpPlan&, int, const TpOperand<float>[4], float*, int64_t, int);
+
+}  // namespace tp
+}  // namespace sc
