@@ -115,21 +115,6 @@ void build_kernel_plan(TpPlan& P, std::vector<TpCg<S>> (&cgs)[3], std::vector<Tp
   }
 }
 
-// ir_mul block layout -> mul_ir row (overwrite).
-template <class S>
-void from_ir_mul(const TpPlan& P, int t, const S* src, S* dst) {
-  for (size_t b = 0; b < P.blk_off[t].size(); ++b) {
-    const int64_t off = P.blk_off[t][b];
-    const int m = P.blk_mul[t][b], d = P.blk_d[t][b];
-    if (m == 1 || d == 1) {
-      memcpy(dst + off, src + off, sizeof(S) * static_cast<size_t>(m) * d);
-      continue;
-    }
-    for (int u = 0; u < m; ++u)
-      for (int i = 0; i < d; ++i) dst[off + u * d + i] = src[off + i * m + u];
-  }
-}
-
 }  // namespace
 
 const char* tp_mode_name(int mode) { return mode >= 0 && mode < kTpNumModes ? kModeNames[mode] : "?"; }
@@ -283,7 +268,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     if (layout < 0)
       memcpy(dst, acc, sizeof(S) * static_cast<size_t>(W));
     else
-      from_ir_mul(plan, layout, acc, dst);
+      K.from_ir_mul(kp, layout, acc, dst);
   };
   if (W == 0) return;
   if (n == 0 || kp.n_paths == 0) {

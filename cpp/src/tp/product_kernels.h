@@ -207,18 +207,62 @@ inline void k_ternary_reduce(const TpCgView<S>& cg, const S* SC_RESTRICT A, int6
 
 // ---- layouts -------------------------------------------------------------------
 
-// mul_ir row -> ir_mul row (layout t: 0 x, 1 y, 2 out).
+// Block transposes between mul_ir ([m][D]) and ir_mul ([D][m]), with D a
+// compile-time constant for D <= 9 (the loops unroll; one contiguous run of
+// D per channel) and a generic loop beyond.
+template <int D, class S>
+inline void k_tr_to_ir(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m) {
+  for (int u = 0; u < m; ++u)
+    for (int i = 0; i < D; ++i) dst[i * m + u] = src[u * D + i];
+}
+template <int D, class S>
+inline void k_tr_from_ir(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m) {
+  for (int u = 0; u < m; ++u)
+    for (int i = 0; i < D; ++i) dst[u * D + i] = src[i * m + u];
+}
+template <bool TO, class S>
+inline void k_transpose(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m, int d) {
+  if (m == 1 || d == 1) {
+    memcpy(dst, src, sizeof(S) * static_cast<size_t>(m) * d);
+    return;
+  }
+#define SC_TP_TR(D)                                       \
+  case D:                                                 \
+    if (TO)                                               \
+      k_tr_to_ir<D>(src, dst, m);                         \
+    else                                                  \
+      k_tr_from_ir<D>(src, dst, m);                       \
+    return;
+  switch (d) {
+    SC_TP_TR(3)
+    SC_TP_TR(5)
+    SC_TP_TR(7)
+    SC_TP_TR(9)
+    default: break;
+  }
+#undef SC_TP_TR
+  for (int u = 0; u < m; ++u)
+    for (int i = 0; i < d; ++i) {
+      if (TO)
+        dst[i * m + u] = src[u * d + i];
+      else
+        dst[u * d + i] = src[i * m + u];
+    }
+}
+
+// mul_ir row <-> ir_mul row (layout t: 0 x, 1 y, 2 out).
 template <class S>
 inline void k_to_ir_mul(const TpKernelPlan<S>& kp, int t, const S* SC_RESTRICT src, S* SC_RESTRICT dst) {
   for (int b = 0; b < kp.n_blk[t]; ++b) {
     const int64_t off = kp.blk_off[t][b];
-    const int m = kp.blk_mul[t][b], d = kp.blk_d[t][b];
-    if (m == 1 || d == 1) {
-      memcpy(dst + off, src + off, sizeof(S) * static_cast<size_t>(m) * d);
-      continue;
-    }
-    for (int u = 0; u < m; ++u)
-      for (int i = 0; i < d; ++i) dst[off + i * m + u] = src[off + u * d + i];
+    k_transpose<true>(src + off, dst + off, kp.blk_mul[t][b], kp.blk_d[t][b]);
+  }
+}
+template <class S>
+inline void k_from_ir_mul(const TpKernelPlan<S>& kp, int t, const S* SC_RESTRICT src, S* SC_RESTRICT dst) {
+  for (int b = 0; b < kp.n_blk[t]; ++b) {
+    const int64_t off = kp.blk_off[t][b];
+    k_transpose<false>(src + off, dst + off, kp.blk_mul[t][b], kp.blk_d[t][b]);
   }
 }
 
@@ -274,8 +318,43 @@ inline void path_uuu(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
 }
 
 template <class V, class S>
+inline void path_uvu1(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
+  // mul2 = 1 (MACE's edge attributes): W[u] multiplies the x (or grad out)
+  // channel vectors and y enters as broadcast scalars.
+  const int m = P.mul1;
+  auto scaled = [&](const S* A, int rows) -> const S* {
+    if (!io.W) return A;
+    for (int r = 0; r < rows; ++r) k_mul<V>(m, A + r * m, io.W, io.t1 + r * m);
+    return io.t1;
+  };
+  switch (slot) {
+    case SC_TP_OUT:
+      k_ternary<V, false, true>(P.cg[0], scaled(io.X, P.d1), m, io.Y, 1, io.acc, m, m);
+      break;
+    case SC_TP_X:
+      k_ternary<V, false, true>(P.cg[1], scaled(io.G, P.d3), m, io.Y, 1, io.acc, m, m);
+      break;
+    case SC_TP_Y:
+      k_ternary_reduce<V>(P.cg[2], scaled(io.X, P.d1), m, io.G, m, io.acc, 1, m);
+      break;
+    case SC_TP_W: {
+      // gW[u] = sum_i X[i][u] H[i][u], H[i][u] = sum C G[k][u] Y[j]
+      S* H = io.t2;
+      memset(H, 0, sizeof(S) * static_cast<size_t>(P.d1) * m);
+      k_ternary<V, false, true>(P.cg[1], io.G, m, io.Y, 1, H, m, m);
+      for (int i = 0; i < P.d1; ++i) k_muladd<V>(m, io.X + i * m, H + i * m, io.acc);
+      break;
+    }
+  }
+}
+
+template <class V, class S>
 inline void path_uvu(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
   const int m = P.mul1, n = P.mul2;
+  if (n == 1) {
+    path_uvu1<V>(P, slot, io);
+    return;
+  }
   // Wt[v][u] = W[u, v] (1 without weight), in t3.
   S* Wt = io.t3;
   for (int u = 0; u < m; ++u)

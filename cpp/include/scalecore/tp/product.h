@@ -65,6 +65,8 @@ struct TpRowKernels {
   const char* name;
   void (*row)(const TpKernelPlan<S>& kp, int out_slot, const S* x, const S* y, const S* w, const S* g, S* acc,
               S* scratch);
+  // ir_mul accumulator -> mul_ir row of layout t (0 x, 1 y, 2 out), overwriting dst.
+  void (*from_ir_mul)(const TpKernelPlan<S>& kp, int t, const S* src, S* dst);
 };
 
 template <class S>
