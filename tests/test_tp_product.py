@@ -269,3 +269,19 @@ class TestBadInput:
             plan.forward(x, y, np.zeros(3))
         with pytest.raises(TypeError, match="weight: expected dtype"):
             plan.forward(x, y, np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_fused_backward_equals_the_three_contractions(simd, shared):
+    rng = np.random.default_rng(11)
+    in1, in2, out, instr = _random_product(rng, lmax=3, max_mul=9)
+    plan = TensorProductPlan(_irreps_str(in1), _irreps_str(in2), _irreps_str(out), instr)
+    n = 300  # more than one chunk of the shared-weight sum
+    x = rng.standard_normal((n, plan.irreps_in1.dim)).astype(np.float32)
+    y = rng.standard_normal((n, plan.irreps_in2.dim)).astype(np.float32)
+    g = rng.standard_normal((n, plan.irreps_out.dim)).astype(np.float32)
+    w = rng.standard_normal((plan.weight_numel,) if shared else (n, plan.weight_numel)).astype(np.float32)
+    fused = plan.backward(x, y, w, g)
+    for slot, got in zip(("x", "y", "weight"), fused):
+        want = plan.contract(slot, x, y, w, g, weight_shared=shared, n=n)
+        assert np.array_equal(got.reshape(want.shape), want)

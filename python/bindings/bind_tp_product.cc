@@ -59,6 +59,36 @@ void contract_impl(const TpPlan& plan, int slot, const std::vector<py::object>& 
   tp_contract<S>(plan, slot, ops, po, n, impl);
 }
 
+template <class S>
+void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool w_shared,
+                   const std::vector<py::object>& outs, int64_t n, int impl) {
+  const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
+  TpOperand<S> ops[4];
+  for (int s = 0; s < 4; ++s) {
+    ops[s].shared = s == SC_TP_W && w_shared;
+    ops[s].rows = ops[s].shared ? 1 : n;
+    py::array a = py::reinterpret_borrow<py::array>(data[s]);
+    ops[s].data = checked_ptr<S>(a, kArg[s]);
+    const int64_t want = ops[s].rows * width[s];
+    if (a.size() != want)
+      throw ValueError(std::string(kArg[s]) + ": expected " + std::to_string(ops[s].rows) + " rows of " +
+                       std::to_string(width[s]) + ", got shape " + shape_str(a));
+  }
+  S* po[3] = {nullptr, nullptr, nullptr};
+  const char* names[3] = {"grad_x", "grad_y", "grad_weight"};
+  for (int s = 0; s < 3; ++s) {
+    if (outs[s].is_none()) continue;
+    py::array a = py::reinterpret_borrow<py::array>(outs[s]);
+    po[s] = checked_mut_ptr<S>(a, names[s]);
+    const int64_t want = (s == SC_TP_W && w_shared ? 1 : n) * width[s];
+    if (a.size() != want)
+      throw ValueError(std::string(names[s]) + ": expected " + std::to_string(want) + " elements, got shape " +
+                       shape_str(a));
+  }
+  py::gil_scoped_release nogil;
+  tp_backward<S>(plan, ops, po[0], po[1], po[2], n, impl);
+}
+
 }  // namespace
 
 void bind_tp_product(py::module_& m) {
@@ -119,4 +149,22 @@ void bind_tp_product(py::module_& m) {
       "Compute slot `slot` (0 x, 1 y, 2 weight, 3 out) of the trilinear product from the other three over n rows "
       "into out (overwritten).  Per slot: data (C-contiguous, out's dtype; None for the computed slot), shared, "
       "index (int64 gather/scatter rows or None) and rows.  impl 1 runs the reference.  Releases the GIL.");
+
+  m.def(
+      "tp_backward",
+      [](const TpPlan& plan, const std::vector<py::object>& data, bool w_shared, const std::vector<py::object>& outs,
+         int64_t n, int impl) {
+        if (data.size() != 4 || outs.size() != 3)
+          throw ValueError("tp_backward: data needs (x, y, weight, grad_out), outs (grad_x, grad_y, grad_weight)");
+        py::array g = py::reinterpret_borrow<py::array>(data[3]);
+        if (py::isinstance<py::array_t<float>>(g))
+          backward_impl<float>(plan, data, w_shared, outs, n, impl);
+        else if (py::isinstance<py::array_t<double>>(g))
+          backward_impl<double>(plan, data, w_shared, outs, n, impl);
+        else
+          throw TypeError("grad_out: expected a float32 or float64 array, got " + std::string(py::str(g.dtype())));
+      },
+      py::arg("plan"), py::arg("data"), py::arg("w_shared"), py::arg("outs"), py::arg("n"), py::arg("impl") = 0,
+      "grad_x, grad_y, grad_weight of <grad_out, T(x, y, w)> in one pass per row (outs entries None to skip), "
+      "into the given arrays.  Releases the GIL.");
 }

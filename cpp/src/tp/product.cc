@@ -331,6 +331,68 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
   });
 }
 
+template <class S>
+void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S* gw, int64_t n, int impl) {
+  const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
+  for (int s = 0; s < 4; ++s) {
+    const TpOperand<S>& o = ops[s];
+    if (o.index) throw ValueError("tp_backward: indexed operands go through tp_contract");
+    if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
+    if (!o.shared && o.rows != n)
+      throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
+                       std::to_string(o.rows));
+  }
+  if (ops[SC_TP_X].shared || ops[SC_TP_Y].shared || ops[SC_TP_OUT].shared)
+    throw ValueError("tp_backward: only the weights may be shared");
+  const bool wshared = ops[SC_TP_W].shared;
+  const int64_t W = width[SC_TP_W];
+  if (impl == 1 || n == 0) {
+    S* outs[3] = {gx, gy, gw};
+    for (int s = 0; s < 3; ++s)
+      if (outs[s]) tp_contract(plan, s, ops, outs[s], n, impl);
+    return;
+  }
+  const TpKernelPlan<S>& kp = plan.kernel_plan<S>();
+#if defined(SC_HAVE_AVX2_KERNELS)
+  const TpRowKernels<S>& K = simd_at_least(SimdLevel::avx2) ? tp_row_kernels_avx2<S>() : tp_row_kernels_generic<S>();
+#else
+  const TpRowKernels<S>& K = tp_row_kernels_generic<S>();
+#endif
+  auto row_of = [&](int s, int64_t e) { return ops[s].data + (ops[s].shared ? 0 : e) * width[s]; };
+  const int64_t chunk = 128;
+  const int64_t nch = (n + chunk - 1) / chunk;
+  std::vector<S> part(wshared && gw ? static_cast<size_t>(nch * W) : 0);
+  const size_t scratch_n = static_cast<size_t>(kp.scratch);
+  parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+    std::vector<S> scratch(scratch_n), ax(gx ? plan.dim[0] : 0), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
+    for (int64_t c = c0; c < c1; ++c) {
+      if (gw && wshared) std::fill(aw.begin(), aw.end(), S(0));
+      for (int64_t e = c * chunk; e < std::min(n, (c + 1) * chunk); ++e) {
+        std::fill(ax.begin(), ax.end(), S(0));
+        std::fill(ay.begin(), ay.end(), S(0));
+        if (gw && !wshared) std::fill(aw.begin(), aw.end(), S(0));
+        S* acc[4] = {gx ? ax.data() : nullptr, gy ? ay.data() : nullptr, gw ? aw.data() : nullptr, nullptr};
+        K.row_multi(kp, row_of(SC_TP_X, e), row_of(SC_TP_Y, e), row_of(SC_TP_W, e), row_of(SC_TP_OUT, e), acc,
+                    scratch.data());
+        if (gx) K.from_ir_mul(kp, 0, ax.data(), gx + e * plan.dim[0]);
+        if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
+        if (gw && !wshared) memcpy(gw + e * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+      }
+      if (gw && wshared) memcpy(part.data() + c * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+    }
+  });
+  if (gw && wshared) {
+    for (int64_t k = 0; k < W; ++k) {
+      double s = 0;
+      for (int64_t c = 0; c < nch; ++c) s += part[c * W + k];
+      gw[k] = static_cast<S>(s);
+    }
+  }
+}
+
+template void tp_backward<double>(const TpPlan&, const TpOperand<double>[4], double*, double*, double*, int64_t, int);
+template void tp_backward<float>(const TpPlan&, const TpOperand<float>[4], float*, float*, float*, int64_t, int);
+
 template void tp_contract<double>(const TpPlan&, int, const TpOperand<double>[4], double*, int64_t, int);
 template void tp_contract<float>(const TpPlan&, int, const TpOperand<float>[4], float*, int64_t, int);
 

@@ -522,8 +522,25 @@ inline void path_uvuv(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
 // ---- the row kernel ------------------------------------------------------------
 
 template <class V, class S>
-void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S* w, const S* g, S* acc,
-            S* scratch) {
+inline void run_path(const TpPathDesc<S>& P, int slot, PathIo<S>& io) {
+  switch (P.mode) {
+    case SC_TP_UVW: path_uvw<V>(P, slot, io); break;
+    case SC_TP_UVU: path_uvu<V>(P, slot, io); break;
+    case SC_TP_UVV: path_uvv<V>(P, slot, io); break;
+    case SC_TP_UUW: path_uuw<V>(P, slot, io); break;
+    case SC_TP_UUU: path_uuu<V>(P, slot, io); break;
+    case SC_TP_UVUV: path_uvuv<V>(P, slot, io); break;
+    default: break;
+  }
+}
+
+// Adds row contributions to the slots whose accumulator is not nullptr
+// (acc[SC_TP_X], acc[SC_TP_Y], acc[SC_TP_W], acc[SC_TP_OUT]); the inputs each
+// of them needs must be given (x, y, w, g: nullptr when computed).  The
+// inputs are converted to ir_mul once for all requested slots.
+template <class V, class S>
+void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w, const S* g, S* const acc[4],
+                  S* scratch) {
   S* X = scratch;
   S* Y = X + kp.dim1;
   S* G = Y + kp.dim2;
@@ -535,26 +552,28 @@ void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S
   if (g) k_to_ir_mul(kp, 2, g, G);
   for (int pi = 0; pi < kp.n_paths; ++pi) {
     const TpPathDesc<S>& P = kp.paths[pi];
-    if (slot == SC_TP_W && !P.has_weight) continue;
     PathIo<S> io;
     io.X = X + P.off1;
     io.Y = Y + P.off2;
     io.G = G + P.offo;
-    io.W = P.has_weight && w ? w + P.w_off : nullptr;  // nullptr when w is the computed slot
-    io.acc = acc + (slot == SC_TP_X ? P.off1 : slot == SC_TP_Y ? P.off2 : slot == SC_TP_OUT ? P.offo : P.w_off);
+    io.W = P.has_weight && w ? w + P.w_off : nullptr;  // nullptr when w is a computed slot
     io.t1 = t1;
     io.t2 = t2;
     io.t3 = t3;
-    switch (P.mode) {
-      case SC_TP_UVW: path_uvw<V>(P, slot, io); break;
-      case SC_TP_UVU: path_uvu<V>(P, slot, io); break;
-      case SC_TP_UVV: path_uvv<V>(P, slot, io); break;
-      case SC_TP_UUW: path_uuw<V>(P, slot, io); break;
-      case SC_TP_UUU: path_uuu<V>(P, slot, io); break;
-      case SC_TP_UVUV: path_uvuv<V>(P, slot, io); break;
-      default: break;
+    for (int slot = 0; slot < 4; ++slot) {
+      if (!acc[slot] || (slot == SC_TP_W && !P.has_weight)) continue;
+      io.acc = acc[slot] + (slot == SC_TP_X ? P.off1 : slot == SC_TP_Y ? P.off2 : slot == SC_TP_OUT ? P.offo : P.w_off);
+      run_path<V>(P, slot, io);
     }
   }
+}
+
+template <class V, class S>
+void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S* w, const S* g, S* acc,
+            S* scratch) {
+  S* accs[4] = {nullptr, nullptr, nullptr, nullptr};
+  accs[slot] = acc;
+  tp_row_multi<V>(kp, x, y, w, g, accs, scratch);
 }
 
 }  // namespace

@@ -281,13 +281,30 @@ class TensorProductPlan:
         _core.tp_contract(self._plan, s, data, shared, index, rows, out, int(n), int(impl))
         return out
 
+    def backward_rows(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        grad_out: np.ndarray,
+        *,
+        weight_shared: bool,
+        n: int,
+        outs: Sequence[Optional[np.ndarray]],
+        impl: int = 0,
+    ) -> None:
+        """grad_x, grad_y, grad_weight of ``<grad_out, T(x, y, weight)>`` in one
+        pass per row (the plain product: no indices), written into ``outs``
+        (entries None are skipped).  Equal to three :meth:`contract` calls."""
+        _core.tp_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared), list(outs), int(n), int(impl))
+
     # ---- numpy-level product and gradients ---------------------------------
     def _prep(self, x, y, weight):
         x = _as_row_array(x, "x", self.irreps_in1.dim)
         y = _as_row_array(y, "y", self.irreps_in2.dim)
         if x.dtype != y.dtype:
             raise TypeError(f"x, y: expected one dtype, got {x.dtype} and {y.dtype}")
-        if self.weight_numel == 0:
+        if weight is None and self.weight_numel == 0:
             weight = np.zeros((0,), x.dtype)
         elif weight is None:
             raise ValueError(f"weight: this product has {self.weight_numel} weights; pass them")
@@ -318,10 +335,12 @@ class TensorProductPlan:
         xb, yb, wb, shared, batch, n = self._prep(x, y, weight)
         g = _as_row_array(grad_out, "grad_out", self.irreps_out.dim)
         gb = np.ascontiguousarray(np.broadcast_to(g, batch + g.shape[-1:]), dtype=xb.dtype).reshape(n, -1)
-        kw = dict(weight_shared=shared, n=n, impl=impl)
-        gx = self.contract("x", xb, yb, wb, gb, **kw).reshape(batch + (self.irreps_in1.dim,))
-        gy = self.contract("y", xb, yb, wb, gb, **kw).reshape(batch + (self.irreps_in2.dim,))
-        gw = self.contract("weight", xb, yb, wb, gb, **kw)
+        gx = np.empty((n, self.irreps_in1.dim), xb.dtype)
+        gy = np.empty((n, self.irreps_in2.dim), xb.dtype)
+        gw = np.empty((self.weight_numel,) if shared else (n, self.weight_numel), xb.dtype)
+        self.backward_rows(xb, yb, wb, gb, weight_shared=shared, n=n, outs=(gx, gy, gw), impl=impl)
+        gx = gx.reshape(batch + (self.irreps_in1.dim,))
+        gy = gy.reshape(batch + (self.irreps_in2.dim,))
         if not shared:
             gw = gw.reshape(batch + (self.weight_numel,))
         return gx, gy, gw

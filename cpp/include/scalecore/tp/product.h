@@ -54,6 +54,13 @@ struct TpOperand {
 template <class S>
 void tp_contract(const TpPlan& plan, int out_slot, const TpOperand<S> ops[4], S* out, int64_t n, int impl = 0);
 
+// The backward of the plain product in one pass per row: grad_x, grad_y and
+// grad_w of <g, T(x, y, w)> (each output nullptr to skip it).  Inputs as in
+// tp_contract with no indices; ops[SC_TP_W].shared makes grad_w the sum over
+// rows (fixed chunks, reduced in order).  Equal to three tp_contract calls.
+template <class S>
+void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S* gw, int64_t n, int impl = 0);
+
 // ---- kernels (internal: product_ref.cc, product_generic.cc, product_avx2.cc) ----
 
 // The per-row kernel of one level: adds row e's contribution to the slot
@@ -65,6 +72,9 @@ struct TpRowKernels {
   const char* name;
   void (*row)(const TpKernelPlan<S>& kp, int out_slot, const S* x, const S* y, const S* w, const S* g, S* acc,
               S* scratch);
+  // The same for several slots at once (acc[slot] nullptr: not computed).
+  void (*row_multi)(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w, const S* g, S* const acc[4],
+                    S* scratch);
   // ir_mul accumulator -> mul_ir row of layout t (0 x, 1 y, 2 out), overwriting dst.
   void (*from_ir_mul)(const TpKernelPlan<S>& kp, int t, const S* src, S* dst);
 };

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -135,6 +135,12 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, grad):
     x, y, w, g, src, dst = ctx.saved_tensors
     s = ctx.slot
+    if s == 3 and src is None and dst is None:
+        # The plain product's backward: one fused pass for the three gradients.
+        need = ctx.needs_input_grad[2:5]
+        gx, gy, gw = backward(ctx.plan_id, x, y, w, grad.contiguous(), ctx.w_shared, need[0], need[1], need[2])
+        return (None, None, gx if need[0] else None, gy if need[1] else None, gw if need[2] else None,
+                None, None, None, None, None)
     vals: List[Optional[torch.Tensor]] = [x, y, w, g]
     vals[s] = grad.contiguous()
     grads: List[Optional[torch.Tensor]] = [None, None, None, None]
@@ -149,3 +155,71 @@ def _backward(ctx, grad):
 
 
 contract.register_autograd(_backward, setup_context=_setup_context)
+
+
+@torch.library.custom_op("scalecore_tp::backward", mutates_args=())
+def backward(
+    plan_id: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    g: torch.Tensor,
+    w_shared: bool,
+    need_x: bool,
+    need_y: bool,
+    need_w: bool,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """grad_x, grad_y, grad_w of ``<g, T(x, y, w)>`` for the plain product in
+    one pass (a gradient not asked for comes back as an empty tensor)."""
+    plan = _plan(plan_id)
+    n = g.shape[0]
+    outs = [torch.empty(s, dtype=g.dtype) for s in _bwd_shapes(plan, n, w_shared, need_x, need_y, need_w)]
+    plan.backward_rows(_np(x), _np(y), _np(w), _np(g), weight_shared=w_shared, n=n,
+                       outs=[o.numpy() if k else None for o, k in zip(outs, (need_x, need_y, need_w))])
+    return outs[0], outs[1], outs[2]
+
+
+def _bwd_shapes(plan, n, w_shared, need_x, need_y, need_w):
+    return [(n, plan.dims[0]) if need_x else (0,), (n, plan.dims[1]) if need_y else (0,),
+            ((plan.dims[2],) if w_shared else (n, plan.dims[2])) if need_w else (0,)]
+
+
+@backward.register_fake
+def _(plan_id, x, y, w, g, w_shared, need_x, need_y, need_w):
+    plan = _plan(plan_id)
+    shapes = _bwd_shapes(plan, g.shape[0], w_shared, need_x, need_y, need_w)
+    return tuple(g.new_empty(s) for s in shapes)
+
+
+def _bwd_setup(ctx, inputs, output):
+    plan_id, x, y, w, g, w_shared, need_x, need_y, need_w = inputs
+    ctx.plan_id, ctx.w_shared = plan_id, w_shared
+    ctx.need = (need_x, need_y, need_w)
+    ctx.save_for_backward(x, y, w, g)
+
+
+def _bwd_backward(ctx, ggx, ggy, ggw):
+    # d<gg, (Tx, Ty, Tw)(x, y, w, g)> through the four contractions: with
+    # F(x, y, w, g) = <g, T(x, y, w)>, each output is dF/d(slot), so its
+    # gradient with respect to slot t is "slot t from the others", with the
+    # output's own slot replaced by its incoming gradient.
+    x, y, w, g = ctx.saved_tensors
+    pid, sh = ctx.plan_id, ctx.w_shared
+    vals = [x, y, w, g]
+    incoming = [ggx if ctx.need[0] else None, ggy if ctx.need[1] else None, ggw if ctx.need[2] else None]
+    grads: List[Optional[torch.Tensor]] = [None, None, None, None]
+    for s, gg in enumerate(incoming):
+        if gg is None:
+            continue
+        for t in range(4):
+            if t == s or not ctx.needs_input_grad[1 + t]:
+                continue
+            args = list(vals)
+            args[s] = gg.contiguous()
+            args[t] = None
+            term = contract(pid, t, args[0], args[1], args[2], args[3], None, None, 0, sh)
+            grads[t] = term if grads[t] is None else grads[t] + term
+    return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None)
+
+
+backward.register_autograd(_bwd_backward, setup_context=_bwd_setup)
