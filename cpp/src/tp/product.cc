@@ -115,6 +115,30 @@ void build_kernel_plan(TpPlan& P, std::vector<TpCg<S>> (&cgs)[3], std::vector<Tp
   }
 }
 
+// The shared weights with each uvw block transposed to [v][w][u] and each
+// uuw block to [w][u] (other blocks copied): the x / y gradients then run
+// G W^T as row-times-matrix over contiguous channels.
+template <class S>
+std::vector<S> transposed_weights(const TpKernelPlan<S>& kp, const S* w) {
+  std::vector<S> wt(w, w + kp.weight_numel);
+  for (int p = 0; p < kp.n_paths; ++p) {
+    const TpPathDesc<S>& P = kp.paths[p];
+    if (!P.has_weight) continue;
+    const S* src = w + P.w_off;
+    S* dst = wt.data() + P.w_off;
+    const int m = P.mul1, n = P.mul2, q = P.mulo;
+    if (P.mode == SC_TP_UVW) {
+      for (int u = 0; u < m; ++u)
+        for (int v = 0; v < n; ++v)
+          for (int c = 0; c < q; ++c) dst[(static_cast<int64_t>(v) * q + c) * m + u] = src[(u * n + v) * q + c];
+    } else if (P.mode == SC_TP_UUW) {
+      for (int u = 0; u < m; ++u)
+        for (int c = 0; c < q; ++c) dst[static_cast<int64_t>(c) * m + u] = src[u * q + c];
+    }
+  }
+  return wt;
+}
+
 }  // namespace
 
 const char* tp_mode_name(int mode) { return mode >= 0 && mode < kTpNumModes ? kModeNames[mode] : "?"; }
@@ -260,8 +284,13 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     return o.data + r * width[s];
   };
   // The row kernel's accumulator: ir_mul for feature slots, flat for weights.
+  std::vector<S> wt;
+  if (ops[SC_TP_W].shared && (slot == SC_TP_X || slot == SC_TP_Y) && n > 0) wt = transposed_weights(kp, ops[SC_TP_W].data);
   auto run_row = [&](int64_t e, S* acc, S* scratch) {
-    K.row(kp, slot, rowptr(SC_TP_X, e), rowptr(SC_TP_Y, e), rowptr(SC_TP_W, e), rowptr(SC_TP_OUT, e), acc, scratch);
+    S* accs[4] = {nullptr, nullptr, nullptr, nullptr};
+    accs[slot] = acc;
+    K.row_multi(kp, rowptr(SC_TP_X, e), rowptr(SC_TP_Y, e), rowptr(SC_TP_W, e), wt.empty() ? nullptr : wt.data(),
+                rowptr(SC_TP_OUT, e), accs, scratch);
   };
   const int layout = slot == SC_TP_X ? 0 : slot == SC_TP_Y ? 1 : slot == SC_TP_OUT ? 2 : -1;
   auto emit = [&](const S* acc, S* dst) {
@@ -359,6 +388,8 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   const TpRowKernels<S>& K = tp_row_kernels_generic<S>();
 #endif
   auto row_of = [&](int s, int64_t e) { return ops[s].data + (ops[s].shared ? 0 : e) * width[s]; };
+  std::vector<S> wt;
+  if (wshared && (gx || gy) && n > 0) wt = transposed_weights(kp, ops[SC_TP_W].data);
   const int64_t chunk = 128;
   const int64_t nch = (n + chunk - 1) / chunk;
   std::vector<S> part(wshared && gw ? static_cast<size_t>(nch * W) : 0);
@@ -372,8 +403,8 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
         std::fill(ay.begin(), ay.end(), S(0));
         if (gw && !wshared) std::fill(aw.begin(), aw.end(), S(0));
         S* acc[4] = {gx ? ax.data() : nullptr, gy ? ay.data() : nullptr, gw ? aw.data() : nullptr, nullptr};
-        K.row_multi(kp, row_of(SC_TP_X, e), row_of(SC_TP_Y, e), row_of(SC_TP_W, e), row_of(SC_TP_OUT, e), acc,
-                    scratch.data());
+        K.row_multi(kp, row_of(SC_TP_X, e), row_of(SC_TP_Y, e), row_of(SC_TP_W, e), wt.empty() ? nullptr : wt.data(),
+                    row_of(SC_TP_OUT, e), acc, scratch.data());
         if (gx) K.from_ir_mul(kp, 0, ax.data(), gx + e * plan.dim[0]);
         if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
         if (gw && !wshared) memcpy(gw + e * W, aw.data(), sizeof(S) * static_cast<size_t>(W));

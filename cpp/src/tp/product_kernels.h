@@ -275,6 +275,7 @@ struct PathIo {
   const S* Y;   // [d2][m2]
   const S* G;   // [d3][mo]
   const S* W;   // weight block or nullptr (no weight)
+  const S* WT;  // the block transposed (uvw: [v][w][u], uuw: [w][u]) or nullptr
   S* acc;       // the output slot's block
   S* t1;
   S* t2;
@@ -418,8 +419,7 @@ inline void path_uvv(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
     for (int i = 0; i < P.d1; ++i)
       for (int u = 0; u < m; ++u) io.acc[i * m + u] += k_dot<V>(n, wrow(u), H + i * n);
   } else {  // SC_TP_W
-    for (int i = 0; i < P.d1; ++i)
-      for (int u = 0; u < m; ++u) k_axpy<V>(n, io.X[i * m + u], H + i * n, io.acc + u * n);
+    for (int u = 0; u < m; ++u) k_rowmat<V>(n, P.d1, io.X + u, m, H, n, io.acc + u * n);
   }
 }
 
@@ -437,15 +437,19 @@ inline void path_uuw(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
         for (int k = 0; k < P.d3; ++k) io.acc[k] += k_sum(m, Pk + k * m);
       }
     } else {
-      for (int k = 0; k < P.d3; ++k)
-        for (int u = 0; u < m; ++u) k_axpy<V>(p, Pk[k * m + u], io.G + k * p, io.acc + u * p);
+      for (int u = 0; u < m; ++u) k_rowmat<V>(p, P.d3, Pk + u, m, io.G, p, io.acc + u * p);
     }
     return;
   }
   // Gt[k][u] = sum_w W[u, w] G[k][w]
   S* Gt = io.t1;
   for (int k = 0; k < P.d3; ++k)
-    for (int u = 0; u < m; ++u) Gt[k * m + u] = io.W ? k_dot<V>(p, io.W + u * p, io.G + k * p) : io.G[k];
+    if (io.W && io.WT) {  // Gt[k][:] = G[k][:] W^T, W^T [w][u] contiguous in u
+      memset(Gt + k * m, 0, sizeof(S) * static_cast<size_t>(m));
+      k_rowmat<V>(m, p, io.G + k * p, 1, io.WT, m, Gt + k * m);
+    } else {
+      for (int u = 0; u < m; ++u) Gt[k * m + u] = io.W ? k_dot<V>(p, io.W + u * p, io.G + k * p) : io.G[k];
+    }
   if (slot == SC_TP_X)
     k_ternary<V, false, false>(P.cg[1], Gt, m, io.Y, m, io.acc, m, m);
   else
@@ -463,13 +467,17 @@ inline void path_uvw(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
       if (slot == SC_TP_OUT) {
         for (int k = 0; k < P.d3; ++k) k_rowmat<V>(p, m, Q + k * m, 1, io.W + v * p, n * p, io.acc + k * p);
       } else {
-        for (int k = 0; k < P.d3; ++k)
-          for (int u = 0; u < m; ++u) k_axpy<V>(p, Q[k * m + u], io.G + k * p, io.acc + (u * n + v) * p);
+        for (int u = 0; u < m; ++u) k_rowmat<V>(p, P.d3, Q + u, m, io.G, p, io.acc + (u * n + v) * p);
       }
     } else {
       S* Gt = io.t1;  // [d3][m]: Gt[k][u] = sum_w W[u, v, w] G[k][w]
       for (int k = 0; k < P.d3; ++k)
-        for (int u = 0; u < m; ++u) Gt[k * m + u] = k_dot<V>(p, io.W + (u * n + v) * p, io.G + k * p);
+        if (io.WT) {  // W^T [v][w][u]
+          memset(Gt + k * m, 0, sizeof(S) * static_cast<size_t>(m));
+          k_rowmat<V>(m, p, io.G + k * p, 1, io.WT + static_cast<int64_t>(v) * p * m, m, Gt + k * m);
+        } else {
+          for (int u = 0; u < m; ++u) Gt[k * m + u] = k_dot<V>(p, io.W + (u * n + v) * p, io.G + k * p);
+        }
       if (slot == SC_TP_X)
         k_ternary<V, false, true>(P.cg[1], Gt, m, io.Y + v, n, io.acc, m, m);
       else
@@ -539,8 +547,8 @@ inline void run_path(const TpPathDesc<S>& P, int slot, PathIo<S>& io) {
 // of them needs must be given (x, y, w, g: nullptr when computed).  The
 // inputs are converted to ir_mul once for all requested slots.
 template <class V, class S>
-void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w, const S* g, S* const acc[4],
-                  S* scratch) {
+void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w, const S* wt, const S* g,
+                  S* const acc[4], S* scratch) {
   S* X = scratch;
   S* Y = X + kp.dim1;
   S* G = Y + kp.dim2;
@@ -557,6 +565,7 @@ void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w,
     io.Y = Y + P.off2;
     io.G = G + P.offo;
     io.W = P.has_weight && w ? w + P.w_off : nullptr;  // nullptr when w is a computed slot
+    io.WT = io.W && wt ? wt + P.w_off : nullptr;
     io.t1 = t1;
     io.t2 = t2;
     io.t3 = t3;
@@ -573,7 +582,7 @@ void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S
             S* scratch) {
   S* accs[4] = {nullptr, nullptr, nullptr, nullptr};
   accs[slot] = acc;
-  tp_row_multi<V>(kp, x, y, w, g, accs, scratch);
+  tp_row_multi<V>(kp, x, y, w, static_cast<const S*>(nullptr), g, accs, scratch);
 }
 
 }  // namespace

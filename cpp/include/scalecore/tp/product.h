@@ -73,8 +73,10 @@ struct TpRowKernels {
   void (*row)(const TpKernelPlan<S>& kp, int out_slot, const S* x, const S* y, const S* w, const S* g, S* acc,
               S* scratch);
   // The same for several slots at once (acc[slot] nullptr: not computed).
-  void (*row_multi)(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w, const S* g, S* const acc[4],
-                    S* scratch);
+  // wt: the weights with the uvw / uuw blocks transposed ([v][w][u], [w][u])
+  // or nullptr (shared weights: made once per call, for the x / y gradients).
+  void (*row_multi)(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w, const S* wt, const S* g,
+                    S* const acc[4], S* scratch);
   // ir_mul accumulator -> mul_ir row of layout t (0 x, 1 y, 2 out), overwriting dst.
   void (*from_ir_mul)(const TpKernelPlan<S>& kp, int t, const S* src, S* dst);
 };
