@@ -171,6 +171,24 @@ def test_each_mode_matches_e3nn(mode):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_levels_match_reference_mace_like(simd, dtype):
+    # Channel counts of whole packs plus a tail (the vectorised transposes),
+    # l up to 3 on both sides, the channelwise product MACE uses.
+    from scalecore.tp.torch import tp_out_irreps_with_instructions
+    out, instr = tp_out_irreps_with_instructions("17x0e+17x1o+17x2e+9x3o", "0e+1o+2e+3o", "0e+1o+2e+3o")
+    plan = TensorProductPlan("17x0e+17x1o+17x2e+9x3o", "0e+1o+2e+3o", out, instr)
+    rng = np.random.default_rng(5)
+    n = 9
+    x, y, g = (rng.standard_normal((n, d)).astype(dtype) for d in (plan.irreps_in1.dim, plan.irreps_in2.dim,
+                                                                     plan.irreps_out.dim))
+    w = rng.standard_normal((n, plan.weight_numel)).astype(dtype)
+    fast = (plan.forward(x, y, w),) + plan.backward(x, y, w, g)
+    ref = (plan.forward(x, y, w, impl=1),) + plan.backward(x, y, w, g, impl=1)
+    for a, b in zip(fast, ref):
+        _rel_close(a.astype(np.float64), b.astype(np.float64), 1e-12 if dtype == np.float64 else 2e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_levels_match_reference(simd, dtype):
     # The level's kernel against the plain reference (impl=1), every mode,
     # shared and per-sample weights, channel counts with odd tails.

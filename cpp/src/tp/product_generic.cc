@@ -30,6 +30,14 @@ inline float vfma(float a, float b, float c) { return a * b + c; }
 inline double vfma(double a, double b, double c) { return a * b + c; }
 inline float vhsum(float v) { return v; }
 inline double vhsum(double v) { return v; }
+template <int D, class S>
+inline int vtr_to_ir(const S*, S*, int) {
+  return 0;
+}
+template <int D, class S>
+inline int vtr_from_ir(const S*, S*, int) {
+  return 0;
+}
 }  // namespace
 SC_FAMILY_NS_END
 

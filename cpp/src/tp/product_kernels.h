@@ -210,14 +210,17 @@ inline void k_ternary_reduce(const TpCgView<S>& cg, const S* SC_RESTRICT A, int6
 // Block transposes between mul_ir ([m][D]) and ir_mul ([D][m]), with D a
 // compile-time constant for D <= 9 (the loops unroll; one contiguous run of
 // D per channel) and a generic loop beyond.
+// The including file may vectorise a prefix of the channels:
+// vtr_to_ir<D>(src, dst, m) / vtr_from_ir<D>(...) return how many channels
+// (from 0) they transposed.
 template <int D, class S>
 inline void k_tr_to_ir(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m) {
-  for (int u = 0; u < m; ++u)
+  for (int u = vtr_to_ir<D>(src, dst, m); u < m; ++u)
     for (int i = 0; i < D; ++i) dst[i * m + u] = src[u * D + i];
 }
 template <int D, class S>
 inline void k_tr_from_ir(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m) {
-  for (int u = 0; u < m; ++u)
+  for (int u = vtr_from_ir<D>(src, dst, m); u < m; ++u)
     for (int i = 0; i < D; ++i) dst[u * D + i] = src[i * m + u];
 }
 template <bool TO, class S>
