@@ -14,6 +14,7 @@ namespace py = pybind11;
 
 void bind_cuda_fit(py::module_& m);
 void bind_cuda_ot(py::module_& m);
+void bind_cuda_tp(py::module_& m);
 
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "scalecore's CUDA kernels.";
@@ -58,4 +59,5 @@ PYBIND11_MODULE(_cuda, m) {
   });
   bind_cuda_fit(m);
   bind_cuda_ot(m);
+  bind_cuda_tp(m);
 }

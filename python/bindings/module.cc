@@ -9,6 +9,7 @@ namespace py = pybind11;
 void bind_common(py::module_& m);
 void bind_fit(py::module_& m);
 void bind_ot(py::module_& m);
+void bind_tp(py::module_& m);
 void bind_tp_product(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
@@ -29,5 +30,6 @@ PYBIND11_MODULE(_core, m) {
   bind_common(m);
   bind_fit(m);
   bind_ot(m);
+  bind_tp(m);
   bind_tp_product(m);
 }

@@ -36,7 +36,7 @@ __version__ = _core.__version__
 # ``import scalecore`` loads neither them nor their dependencies (pandas,
 # matplotlib, dask, torch).  One table, one ``__getattr__``: a name listed
 # here is reachable as ``scalecore.<name>`` and shown by ``dir(scalecore)``.
-_SUBPACKAGES = ("fitting", "scaling", "ot", "datasel", "distributed")
+_SUBPACKAGES = ("fitting", "scaling", "ot", "datasel", "distributed", "tp")
 
 
 def __getattr__(name: str):
