@@ -57,9 +57,6 @@ inline void tr8x8(__m256 r[8]) {
   r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
-inline __m256i lane_mask(int d) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(d), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 // ir_mul [D][m] -> mul_ir [m][D] for 8 channels at a time (float, D < 8).
 template <int D, class S>
 inline int vtr_from_ir(const S* src, S* dst, int m) {
@@ -90,11 +87,20 @@ inline int vtr_to_ir(const S* src, S* dst, int m) {
   if (sizeof(S) != 4 || D >= 8) return 0;
   const float* s = reinterpret_cast<const float*>(src);
   float* d = reinterpret_cast<float*>(dst);
-  const __m256i mask = lane_mask(D);
   int u = 0;
   for (; u + 8 <= m; u += 8) {
     __m256 r[8];
-    for (int j = 0; j < 8; ++j) r[j] = _mm256_maskload_ps(s + (u + j) * D, mask);
+    // Full-width loads while they stay inside the block (lanes beyond D are
+    // ignored); the block's last rows through a copy.
+    for (int j = 0; j < 8; ++j) {
+      if ((u + j) * D + 8 <= m * D) {
+        r[j] = _mm256_loadu_ps(s + (u + j) * D);
+      } else {
+        alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int i = 0; i < D; ++i) t[i] = s[(u + j) * D + i];
+        r[j] = _mm256_load_ps(t);
+      }
+    }
     tr8x8(r);
     for (int i = 0; i < D; ++i) _mm256_storeu_ps(d + i * m + u, r[i]);
   }

@@ -532,6 +532,20 @@ inline void path_uvuv(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
 
 // ---- the row kernel ------------------------------------------------------------
 
+// uvu with mul2 = 1, grad x and grad w together: both come from
+// H[i][u] = sum C G[k][u] Y[j] (gX = W H, gW = sum_i X H), one CG pass.
+template <class V, class S>
+inline void path_uvu1_xw(const TpPathDesc<S>& P, const PathIo<S>& io, S* ax, S* aw) {
+  const int m = P.mul1;
+  S* H = io.t2;
+  memset(H, 0, sizeof(S) * static_cast<size_t>(P.d1) * m);
+  k_ternary<V, false, true>(P.cg[1], io.G, m, io.Y, 1, H, m, m);
+  for (int i = 0; i < P.d1; ++i) {
+    k_muladd<V>(m, io.W, H + i * m, ax + i * m);
+    k_muladd<V>(m, io.X + i * m, H + i * m, aw);
+  }
+}
+
 template <class V, class S>
 inline void run_path(const TpPathDesc<S>& P, int slot, PathIo<S>& io) {
   switch (P.mode) {
@@ -572,8 +586,14 @@ void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w,
     io.t1 = t1;
     io.t2 = t2;
     io.t3 = t3;
+    bool done_xw = false;
+    if (P.mode == SC_TP_UVU && P.mul2 == 1 && io.W && acc[SC_TP_X] && acc[SC_TP_W]) {
+      path_uvu1_xw<V>(P, io, acc[SC_TP_X] + P.off1, acc[SC_TP_W] + P.w_off);
+      done_xw = true;
+    }
     for (int slot = 0; slot < 4; ++slot) {
       if (!acc[slot] || (slot == SC_TP_W && !P.has_weight)) continue;
+      if (done_xw && (slot == SC_TP_X || slot == SC_TP_W)) continue;
       io.acc = acc[slot] + (slot == SC_TP_X ? P.off1 : slot == SC_TP_Y ? P.off2 : slot == SC_TP_OUT ? P.offo : P.w_off);
       run_path<V>(P, slot, io);
     }
