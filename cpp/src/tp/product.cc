@@ -272,6 +272,23 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     return;
   }
   const TpKernelPlan<S>& kp = plan.kernel_plan<S>();
+  if (impl == 2) {
+    // The CUDA forward's per-channel math (tp_path_forward_channel), serial.
+    if (slot != SC_TP_OUT || ops[SC_TP_X].index || ops[SC_TP_Y].index || ops[SC_TP_W].index || oo.index ||
+        ops[SC_TP_X].shared || ops[SC_TP_Y].shared)
+      throw ValueError("impl 2 (the device math) computes the plain product only");
+    memset(out, 0, sizeof(S) * static_cast<size_t>(n * W));
+    for (int64_t e = 0; e < n; ++e) {
+      const S* wr = ops[SC_TP_W].data + (ops[SC_TP_W].shared ? 0 : e) * width[SC_TP_W];
+      for (int p = 0; p < kp.n_paths; ++p) {
+        const TpPathDesc<S>& P = kp.paths[p];
+        for (int c = 0; c < P.mulo; ++c)
+          tp_path_forward_channel(P, ops[SC_TP_X].data + e * width[SC_TP_X], ops[SC_TP_Y].data + e * width[SC_TP_Y],
+                                  P.has_weight ? wr + P.w_off : nullptr, out + e * W, c);
+      }
+    }
+    return;
+  }
 #if defined(SC_HAVE_AVX2_KERNELS)
   const TpRowKernels<S>& K = simd_at_least(SimdLevel::avx2) ? tp_row_kernels_avx2<S>() : tp_row_kernels_generic<S>();
 #else

@@ -265,7 +265,8 @@ class TensorProductPlan:
         are C-contiguous 2-D (rows, width) of one float dtype (the shared
         weight is 1-D).  ``x_index`` / ``out_index`` gather x rows and scatter
         output rows (the fused convolution); the sums are deterministic.
-        ``impl=1`` runs the plain reference kernel.
+        ``impl=1`` runs the plain reference kernel, ``impl=2`` (product only)
+        the CUDA forward's per-channel math on the CPU.
         """
         s = _SLOTS[slot]
         data = [x, y, weight, grad_out]

@@ -25,6 +25,8 @@
 
 #include <vector>
 
+#include "scalecore/common/hd.h"
+
 namespace sc {
 namespace tp {
 
@@ -110,6 +112,52 @@ struct TpKernelPlan {
   const int32_t* blk_d[3];
   int n_blk[3];
 };
+
+// The forward product of one path for one output channel c, on mul_ir rows
+// (x, y, the path's weight block w or nullptr, out): adds
+// out[offo + c * d3 + k] for every k of the path.  Written once for host and
+// device: the CUDA forward kernel runs it per (row, output channel), and the
+// CPU runs it as tp_contract's impl 2, which the tests compare with the
+// reference.  Channel c is w (uvw, uuw), u (uvu, uuu), v (uvv) or u*mul2+v
+// (uvuv).
+template <class S>
+SC_HD void tp_path_forward_channel(const TpPathDesc<S>& P, const S* x, const S* y, const S* w, S* out, int c) {
+  const int m = P.mul1, n = P.mul2, p = P.mulo, d1 = P.d1, d2 = P.d2, d3 = P.d3;
+  const S* X = x + P.off1;
+  const S* Y = y + P.off2;
+  S* O = out + P.offo + static_cast<int64_t>(c) * d3;
+  const TpCgView<S>& cg = P.cg[0];
+  // sum over the (u, v) pairs the mode connects to channel c, with weight wt
+  int u0 = 0, u1 = m, v0 = 0, v1 = n;
+  switch (P.mode) {
+    case SC_TP_UVU: u0 = c; u1 = c + 1; break;
+    case SC_TP_UVV: v0 = c; v1 = c + 1; break;
+    case SC_TP_UUU: u0 = c; u1 = c + 1; break;
+    case SC_TP_UVUV: u0 = c / n; u1 = u0 + 1; v0 = c % n; v1 = v0 + 1; break;
+    default: break;
+  }
+  const bool same_uv = P.mode == SC_TP_UUW || P.mode == SC_TP_UUU;
+  for (int u = u0; u < u1; ++u) {
+    for (int v = same_uv ? u : v0; v < (same_uv ? u + 1 : v1); ++v) {
+      S wt = S(1);
+      if (w) {
+        switch (P.mode) {
+          case SC_TP_UVW: wt = w[(static_cast<int64_t>(u) * n + v) * p + c]; break;
+          case SC_TP_UUW: wt = w[static_cast<int64_t>(u) * p + c]; break;
+          case SC_TP_UUU: wt = w[u]; break;
+          default: wt = w[static_cast<int64_t>(u) * n + v]; break;  // uvu, uvv, uvuv
+        }
+      }
+      const S* xu = X + static_cast<int64_t>(u) * d1;
+      const S* yv = Y + static_cast<int64_t>(v) * d2;
+      for (int32_t g = 0; g < cg.n_groups; ++g) {
+        S s = S(0);
+        for (int32_t q = cg.group[g]; q < cg.group[g + 1]; ++q) s += cg.nz[q].val * xu[cg.nz[q].a] * yv[cg.nz[q].b];
+        O[cg.out_index[g]] += wt * s;
+      }
+    }
+  }
+}
 
 // The plan: validated irreps and instructions, weight offsets, the sparse CG
 // of every path in float64 and float32 (scaled by the path coefficient).

@@ -48,7 +48,8 @@ struct TpOperand {
   const int64_t* index = nullptr;  // gather (input) / scatter (output) row of each e
 };
 
-// impl: 0 = the kernel of the active SIMD level, 1 = the plain reference.
+// impl: 0 = the kernel of the active SIMD level, 1 = the plain reference,
+// 2 = the CUDA forward's per-channel math run on the CPU (product only).
 // ops[slot] for the three inputs and the output's description; out has
 // ops[out_slot].rows (or 1 when shared) rows and is overwritten.
 template <class S>
