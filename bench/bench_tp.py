@@ -48,12 +48,15 @@ def _fwd(fn, set_threads):
     return run
 
 
-def _fwd_bwd(fn, leaves, set_threads):
+def _fwd_bwd(fn, leaves, set_threads, grad_out):
+    """Forward, then backward from a dense upstream gradient (as in training;
+    ``.sum().backward()`` would hand both libraries a broadcast tensor of
+    ones instead)."""
     def run():
         set_threads()
         for t in leaves:
             t.grad = None
-        fn().sum().backward()
+        fn().backward(grad_out)
 
     return run
 
@@ -82,6 +85,7 @@ def bench_mace(quick: bool):
         err = _max_rel(ours(x, y, w), ref(x, y, w))
     extra = {"edges": n, "irreps_out": str(out), "paths": len(instr), "weight_numel": ours.weight_numel,
              "max_rel_diff_vs_e3nn": err}
+    gout = torch.randn(n, ours.irreps_out.dim, generator=g)
     pairs = []
     for t in (1, 2):
         st = _threads(t)
@@ -89,8 +93,8 @@ def bench_mace(quick: bool):
                           ours_items=n, peer=_fwd(lambda: ref(x, y, w), st), peer_items=n, peer_name="e3nn",
                           unit="edges", repeat=3, extra=dict(extra, threads=t)))
         pairs.append(Pair(label=f"mace uvu forward+backward, {t} thread(s)",
-                          ours=_fwd_bwd(lambda: ours(x, y, w), (x, y, w), st), ours_items=n,
-                          peer=_fwd_bwd(lambda: ref(x, y, w), (x, y, w), st), peer_items=n, peer_name="e3nn",
+                          ours=_fwd_bwd(lambda: ours(x, y, w), (x, y, w), st, gout), ours_items=n,
+                          peer=_fwd_bwd(lambda: ref(x, y, w), (x, y, w), st, gout), peer_items=n, peer_name="e3nn",
                           unit="edges", repeat=3, extra=dict(extra, threads=t)))
     return pairs
 
@@ -123,14 +127,15 @@ def bench_conv(quick: bool):
     with torch.no_grad():
         err = _max_rel(ours(), peer())
     extra = {"nodes": n_nodes, "edges": n_edges, "max_rel_diff_vs_e3nn": err}
+    gout = torch.randn(n_nodes, conv.irreps_out.dim, generator=g)
     pairs = []
     for t in (1, 2):
         st = _threads(t)
         pairs.append(Pair(label=f"conv forward, {t} thread(s)", ours=_fwd(ours, st), ours_items=n_edges,
                           peer=_fwd(peer, st), peer_items=n_edges, peer_name="e3nn + index_add_", unit="edges",
                           repeat=3, extra=dict(extra, threads=t)))
-        pairs.append(Pair(label=f"conv forward+backward, {t} thread(s)", ours=_fwd_bwd(ours, (x, y, w), st),
-                          ours_items=n_edges, peer=_fwd_bwd(peer, (x, y, w), st), peer_items=n_edges,
+        pairs.append(Pair(label=f"conv forward+backward, {t} thread(s)", ours=_fwd_bwd(ours, (x, y, w), st, gout),
+                          ours_items=n_edges, peer=_fwd_bwd(peer, (x, y, w), st, gout), peer_items=n_edges,
                           peer_name="e3nn + index_add_", unit="edges", repeat=3, extra=dict(extra, threads=t)))
     return pairs
 
@@ -155,6 +160,7 @@ def bench_fctp(quick: bool):
         err = _max_rel(ours(x, y), ref(x, y))
     extra = {"batch": n, "paths": len(ours.instructions), "weight_numel": ours.weight_numel,
              "max_rel_diff_vs_e3nn": err}
+    gout = torch.randn(n, ours.irreps_out.dim, generator=g)
     pairs = []
     for t in (1, 2):
         st = _threads(t)
@@ -162,7 +168,7 @@ def bench_fctp(quick: bool):
                           peer=_fwd(lambda: ref(x, y), st), peer_items=n, peer_name="e3nn", unit="samples",
                           repeat=3, extra=dict(extra, threads=t)))
         pairs.append(Pair(label=f"fctp forward+backward, {t} thread(s)",
-                          ours=_fwd_bwd(lambda: ours(x, y), (x, y, ours.weight), st), ours_items=n,
-                          peer=_fwd_bwd(lambda: ref(x, y), (x, y, ref.weight), st), peer_items=n,
+                          ours=_fwd_bwd(lambda: ours(x, y), (x, y, ours.weight), st, gout), ours_items=n,
+                          peer=_fwd_bwd(lambda: ref(x, y), (x, y, ref.weight), st, gout), peer_items=n,
                           peer_name="e3nn", unit="samples", repeat=3, extra=dict(extra, threads=t)))
     return pairs
