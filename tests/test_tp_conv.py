@@ -133,3 +133,39 @@ class TestBadInput:
             self.conv(self.x, self.y, self.w[:5], self.src, self.dst, 4)
         with pytest.raises(ValueError, match="node_features"):
             self.conv(self.x, self.y, self.w, self.src, self.dst, 5)
+
+
+def test_torch_compile_fullgraph_with_backward():
+    conv, _ = _mace_like()
+    n_nodes, n_edges = 5, 12
+    src, dst = _graph(n_nodes, n_edges, seed=3)
+    x = torch.randn(n_nodes, conv.irreps_in1.dim)
+    y = torch.randn(n_edges, conv.irreps_in2.dim)
+    w = torch.randn(n_edges, conv.weight_numel)
+
+    def f(x, y, w):
+        return conv(x, y, w, src, dst, n_nodes).tanh().sum()
+
+    cf = torch.compile(f, fullgraph=True, backend="aot_eager")
+    leaves = [[t.clone().requires_grad_() for t in (x, y, w)] for _ in range(2)]
+    cf(*leaves[0]).backward()
+    f(*leaves[1]).backward()
+    for a, b in zip(leaves[0], leaves[1]):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6)
+
+
+def test_opcheck():
+    from scalecore.tp.torch import _ops
+
+    conv, _ = _mace_like()
+    src, dst = _graph(4, 7, seed=4)
+    x = torch.randn(4, conv.irreps_in1.dim, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(7, conv.irreps_in2.dim, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, conv.weight_numel, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(_ops.contract, (conv._plan_id, 3, x, y, w, None, src, dst, 4, False))
+    tp = sct.TensorProduct("2x1o", "1o", "2x0e+2x1e", [(0, 0, 0, "uvu", True), (0, 0, 1, "uvu", True)],
+                           shared_weights=False, internal_weights=False)
+    a = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(3, tp.weight_numel, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(_ops.contract, (tp._plan_id, 3, a, b, c, None, None, None, 0, False))

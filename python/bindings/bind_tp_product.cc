@@ -61,12 +61,18 @@ void contract_impl(const TpPlan& plan, int slot, const std::vector<py::object>& 
 
 template <class S>
 void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool w_shared,
+                   const std::vector<py::object>& index, const std::vector<int64_t>& rows,
                    const std::vector<py::object>& outs, int64_t n, int impl) {
   const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
   TpOperand<S> ops[4];
   for (int s = 0; s < 4; ++s) {
     ops[s].shared = s == SC_TP_W && w_shared;
-    ops[s].rows = ops[s].shared ? 1 : n;
+    ops[s].rows = ops[s].shared ? 1 : index[s].is_none() ? n : rows[s];
+    if (!index[s].is_none()) {
+      py::array ia = py::reinterpret_borrow<py::array>(index[s]);
+      ops[s].index = checked_ptr<int64_t>(ia, (std::string(kArg[s]) + " index").c_str());
+      check_shape(ia, {static_cast<py::ssize_t>(n)}, (std::string(kArg[s]) + " index").c_str());
+    }
     py::array a = py::reinterpret_borrow<py::array>(data[s]);
     ops[s].data = checked_ptr<S>(a, kArg[s]);
     const int64_t want = ops[s].rows * width[s];
@@ -152,19 +158,22 @@ void bind_tp_product(py::module_& m) {
 
   m.def(
       "tp_backward",
-      [](const TpPlan& plan, const std::vector<py::object>& data, bool w_shared, const std::vector<py::object>& outs,
-         int64_t n, int impl) {
-        if (data.size() != 4 || outs.size() != 3)
-          throw ValueError("tp_backward: data needs (x, y, weight, grad_out), outs (grad_x, grad_y, grad_weight)");
+      [](const TpPlan& plan, const std::vector<py::object>& data, bool w_shared, const std::vector<py::object>& index,
+         const std::vector<int64_t>& rows, const std::vector<py::object>& outs, int64_t n, int impl) {
+        if (data.size() != 4 || outs.size() != 3 || index.size() != 4 || rows.size() != 4)
+          throw ValueError("tp_backward: data, index, rows need (x, y, weight, grad_out), outs (grad_x, grad_y, "
+                           "grad_weight)");
         py::array g = py::reinterpret_borrow<py::array>(data[3]);
         if (py::isinstance<py::array_t<float>>(g))
-          backward_impl<float>(plan, data, w_shared, outs, n, impl);
+          backward_impl<float>(plan, data, w_shared, index, rows, outs, n, impl);
         else if (py::isinstance<py::array_t<double>>(g))
-          backward_impl<double>(plan, data, w_shared, outs, n, impl);
+          backward_impl<double>(plan, data, w_shared, index, rows, outs, n, impl);
         else
           throw TypeError("grad_out: expected a float32 or float64 array, got " + std::string(py::str(g.dtype())));
       },
-      py::arg("plan"), py::arg("data"), py::arg("w_shared"), py::arg("outs"), py::arg("n"), py::arg("impl") = 0,
+      py::arg("plan"), py::arg("data"), py::arg("w_shared"), py::arg("index"), py::arg("rows"), py::arg("outs"),
+      py::arg("n"), py::arg("impl") = 0,
       "grad_x, grad_y, grad_weight of <grad_out, T(x, y, w)> in one pass per row (outs entries None to skip), "
-      "into the given arrays.  Releases the GIL.");
+      "into the given arrays; x (without grad_x) and grad_out may be gathered by an int64 index with `rows` rows.  "
+      "Releases the GIL.");
 }

@@ -382,11 +382,19 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
   for (int s = 0; s < 4; ++s) {
     const TpOperand<S>& o = ops[s];
-    if (o.index) throw ValueError("tp_backward: indexed operands go through tp_contract");
+    // Gathers: x (when grad x is not asked for here: it would need a scatter)
+    // and grad out (the convolution's receivers).
+    if (o.index && !((s == SC_TP_X && !gx) || s == SC_TP_OUT))
+      throw ValueError(std::string("tp_backward: ") + kSlotNames[s] + " may not be indexed here");
     if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
-    if (!o.shared && o.rows != n)
+    if (!o.shared && !o.index && o.rows != n)
       throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
                        std::to_string(o.rows));
+    if (o.index)
+      for (int64_t e = 0; e < n; ++e)
+        if (o.index[e] < 0 || o.index[e] >= o.rows)
+          throw ValueError(std::string(kSlotNames[s]) + " index: entry " + std::to_string(e) + " is " +
+                           std::to_string(o.index[e]) + ", outside [0, " + std::to_string(o.rows) + ")");
   }
   if (ops[SC_TP_X].shared || ops[SC_TP_Y].shared || ops[SC_TP_OUT].shared)
     throw ValueError("tp_backward: only the weights may be shared");
@@ -404,7 +412,10 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
 #else
   const TpRowKernels<S>& K = tp_row_kernels_generic<S>();
 #endif
-  auto row_of = [&](int s, int64_t e) { return ops[s].data + (ops[s].shared ? 0 : e) * width[s]; };
+  auto row_of = [&](int s, int64_t e) {
+    const int64_t r = ops[s].shared ? 0 : ops[s].index ? ops[s].index[e] : e;
+    return ops[s].data + r * width[s];
+  };
   std::vector<S> wt;
   if (wshared && (gx || gy) && n > 0) wt = transposed_weights(kp, ops[SC_TP_W].data);
   const int64_t chunk = 128;

@@ -292,12 +292,19 @@ class TensorProductPlan:
         weight_shared: bool,
         n: int,
         outs: Sequence[Optional[np.ndarray]],
+        x_index: Optional[np.ndarray] = None,
+        out_index: Optional[np.ndarray] = None,
+        x_rows: int = 0,
+        out_rows: int = 0,
         impl: int = 0,
     ) -> None:
         """grad_x, grad_y, grad_weight of ``<grad_out, T(x, y, weight)>`` in one
-        pass per row (the plain product: no indices), written into ``outs``
-        (entries None are skipped).  Equal to three :meth:`contract` calls."""
-        _core.tp_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared), list(outs), int(n), int(impl))
+        pass per row, written into ``outs`` (entries None are skipped).  x
+        (when grad_x is not asked for) and grad_out may be gathered through
+        ``x_index`` / ``out_index`` (the convolution's edge gradients).  Equal
+        to three :meth:`contract` calls up to rounding."""
+        _core.tp_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared), [x_index, None, None, out_index],
+                          [int(x_rows), 0, 0, int(out_rows)], list(outs), int(n), int(impl))
 
     # ---- numpy-level product and gradients ---------------------------------
     def _prep(self, x, y, weight):
