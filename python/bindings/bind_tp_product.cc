@@ -86,7 +86,8 @@ void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool
     if (outs[s].is_none()) continue;
     py::array a = py::reinterpret_borrow<py::array>(outs[s]);
     po[s] = checked_mut_ptr<S>(a, names[s]);
-    const int64_t want = (s == SC_TP_W && w_shared ? 1 : n) * width[s];
+    const int64_t nrows = s == SC_TP_W && w_shared ? 1 : s == SC_TP_X && ops[SC_TP_X].index ? ops[SC_TP_X].rows : n;
+    const int64_t want = nrows * width[s];
     if (a.size() != want)
       throw ValueError(std::string(names[s]) + ": expected " + std::to_string(want) + " elements, got shape " +
                        shape_str(a));

@@ -384,7 +384,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
     const TpOperand<S>& o = ops[s];
     // Gathers: x (when grad x is not asked for here: it would need a scatter)
     // and grad out (the convolution's receivers).
-    if (o.index && !((s == SC_TP_X && !gx) || s == SC_TP_OUT))
+    if (o.index && !(s == SC_TP_X || s == SC_TP_OUT))
       throw ValueError(std::string("tp_backward: ") + kSlotNames[s] + " may not be indexed here");
     if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
     if (!o.shared && !o.index && o.rows != n)
@@ -399,6 +399,8 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   if (ops[SC_TP_X].shared || ops[SC_TP_Y].shared || ops[SC_TP_OUT].shared)
     throw ValueError("tp_backward: only the weights may be shared");
   const bool wshared = ops[SC_TP_W].shared;
+  if (ops[SC_TP_X].index && gx && wshared)
+    throw ValueError("tp_backward: a gathered x with its gradient needs per-row weights");
   const int64_t W = width[SC_TP_W];
   if (impl == 1 || n == 0) {
     S* outs[3] = {gx, gy, gw};
@@ -418,6 +420,38 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   };
   std::vector<S> wt;
   if (wshared && (gx || gy) && n > 0) wt = transposed_weights(kp, ops[SC_TP_W].data);
+  if (ops[SC_TP_X].index && gx) {
+    // The convolution: rows grouped by sender (stable counting sort); grad x
+    // summed per sender in ascending row order, grad y / grad w per row.
+    const int64_t* idx = ops[SC_TP_X].index;
+    const int64_t nodes = ops[SC_TP_X].rows;
+    std::vector<int64_t> start(static_cast<size_t>(nodes + 1), 0), perm(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) ++start[idx[e] + 1];
+    for (int64_t r = 0; r < nodes; ++r) start[r + 1] += start[r];
+    {
+      std::vector<int64_t> fill(start.begin(), start.end() - 1);
+      for (int64_t e = 0; e < n; ++e) perm[fill[idx[e]]++] = e;
+    }
+    const size_t scratch_g = static_cast<size_t>(kp.scratch);
+    parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
+      std::vector<S> scratch(scratch_g), ax(plan.dim[0]), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
+      for (int64_t r = r0; r < r1; ++r) {
+        std::fill(ax.begin(), ax.end(), S(0));
+        for (int64_t q = start[r]; q < start[r + 1]; ++q) {
+          const int64_t e = perm[q];
+          std::fill(ay.begin(), ay.end(), S(0));
+          std::fill(aw.begin(), aw.end(), S(0));
+          S* acc[4] = {ax.data(), gy ? ay.data() : nullptr, gw ? aw.data() : nullptr, nullptr};
+          K.row_multi(kp, row_of(SC_TP_X, e), row_of(SC_TP_Y, e), row_of(SC_TP_W, e), nullptr, row_of(SC_TP_OUT, e),
+                      acc, scratch.data());
+          if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
+          if (gw) memcpy(gw + e * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+        }
+        K.from_ir_mul(kp, 0, ax.data(), gx + r * plan.dim[0]);
+      }
+    });
+    return;
+  }
   const int64_t chunk = 128;
   const int64_t nch = (n + chunk - 1) / chunk;
   std::vector<S> part(wshared && gw ? static_cast<size_t>(nch * W) : 0);

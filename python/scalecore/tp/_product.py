@@ -299,10 +299,10 @@ class TensorProductPlan:
         impl: int = 0,
     ) -> None:
         """grad_x, grad_y, grad_weight of ``<grad_out, T(x, y, weight)>`` in one
-        pass per row, written into ``outs`` (entries None are skipped).  x
-        (when grad_x is not asked for) and grad_out may be gathered through
-        ``x_index`` / ``out_index`` (the convolution's edge gradients).  Equal
-        to three :meth:`contract` calls up to rounding."""
+        pass per row, written into ``outs`` (entries None are skipped).  x and
+        grad_out may be gathered through ``x_index`` / ``out_index`` (the
+        convolution: grad_x is then summed per sender, in ascending row order
+        per sender).  Equal to three :meth:`contract` calls up to rounding."""
         _core.tp_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared), [x_index, None, None, out_index],
                           [int(x_rows), 0, 0, int(out_rows)], list(outs), int(n), int(impl))
 

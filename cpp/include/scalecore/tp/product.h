@@ -57,8 +57,9 @@ void tp_contract(const TpPlan& plan, int out_slot, const TpOperand<S> ops[4], S*
 
 // The backward of the plain product in one pass per row: grad_x, grad_y and
 // grad_w of <g, T(x, y, w)> (each output nullptr to skip it).  Inputs as in
-// tp_contract; x (when gx is nullptr) and g may be gathered through their
-// index (the convolution's edge gradients); ops[SC_TP_W].shared makes grad_w the sum over
+// tp_contract; x and g may be gathered through their index (the
+// convolution: grad x is then summed per sender, rows grouped by sender in
+// ascending order; per-row weights); ops[SC_TP_W].shared makes grad_w the sum over
 // rows (fixed chunks, reduced in order).  Equal to three tp_contract calls up
 // to rounding (intermediates are shared between the gradients).
 template <class S>

@@ -142,15 +142,13 @@ def _backward(ctx, grad):
         return (None, None, gx if need[0] else None, gy if need[1] else None, gw if need[2] else None,
                 None, None, None, None, None)
     if s == 3 and src is not None and dst is not None and not ctx.w_shared:
-        # The convolution: grad x grouped by sender (its own pass); the edge
-        # gradients (y, w) from one fused pass over the edges.
+        # The convolution's backward in one pass over the edges grouped by
+        # sender: grad x per sender, grad y / grad w per edge.
         need = ctx.needs_input_grad[2:5]
-        g = grad.contiguous()
-        gx = contract(ctx.plan_id, 0, None, y, w, g, src, dst, ctx.num_nodes, False) if need[0] else None
-        gy = gw = None
-        if need[1] or need[2]:
-            gy, gw = conv_edge_backward(ctx.plan_id, x, y, w, g, src, dst, ctx.num_nodes, need[1], need[2])
-        return (None, None, gx, gy if need[1] else None, gw if need[2] else None, None, None, None, None, None)
+        gx, gy, gw = conv_backward(ctx.plan_id, x, y, w, grad.contiguous(), src, dst, ctx.num_nodes,
+                                   need[0], need[1], need[2])
+        return (None, None, gx if need[0] else None, gy if need[1] else None, gw if need[2] else None,
+                None, None, None, None, None)
     vals: List[Optional[torch.Tensor]] = [x, y, w, g]
     vals[s] = grad.contiguous()
     grads: List[Optional[torch.Tensor]] = [None, None, None, None]
@@ -235,8 +233,8 @@ def _bwd_backward(ctx, ggx, ggy, ggw):
 backward.register_autograd(_bwd_backward, setup_context=_bwd_setup)
 
 
-@torch.library.custom_op("scalecore_tp::conv_edge_backward", mutates_args=())
-def conv_edge_backward(
+@torch.library.custom_op("scalecore_tp::conv_backward", mutates_args=())
+def conv_backward(
     plan_id: int,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -245,44 +243,49 @@ def conv_edge_backward(
     src: torch.Tensor,
     dst: torch.Tensor,
     num_nodes: int,
+    need_x: bool,
     need_y: bool,
     need_w: bool,
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The convolution's edge gradients ``(grad_y, grad_w)`` (per-edge
-    weights) in one pass over the edges, x gathered by sender and g by
-    receiver (a gradient not asked for comes back empty)."""
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fused convolution's gradients ``(grad_x, grad_y, grad_w)``
+    (per-edge weights) in one pass over the edges grouped by sender: x
+    gathered by sender, g by receiver, grad x summed per sender (a gradient
+    not asked for comes back empty)."""
     plan = _plan(plan_id)
     n = y.shape[0]
     _check_index(src, "edge_src", num_nodes)
     _check_index(dst, "edge_dst", num_nodes)
+    gx = torch.empty((num_nodes, plan.dims[0]) if need_x else (0,), dtype=g.dtype)
     gy = torch.empty((n, plan.dims[1]) if need_y else (0,), dtype=g.dtype)
     gw = torch.empty((n, plan.dims[2]) if need_w else (0,), dtype=g.dtype)
     plan.backward_rows(_np(x), _np(y), _np(w), _np(g), weight_shared=False, n=n,
-                       outs=[None, gy.numpy() if need_y else None, gw.numpy() if need_w else None],
+                       outs=[t.numpy() if k else None for t, k in ((gx, need_x), (gy, need_y), (gw, need_w))],
                        x_index=_np(src), out_index=_np(dst), x_rows=num_nodes, out_rows=num_nodes)
-    return gy, gw
+    return gx, gy, gw
 
 
-@conv_edge_backward.register_fake
-def _(plan_id, x, y, w, g, src, dst, num_nodes, need_y, need_w):
+@conv_backward.register_fake
+def _(plan_id, x, y, w, g, src, dst, num_nodes, need_x, need_y, need_w):
     plan = _plan(plan_id)
     n = y.shape[0]
-    return (g.new_empty((n, plan.dims[1]) if need_y else (0,)), g.new_empty((n, plan.dims[2]) if need_w else (0,)))
+    return (g.new_empty((num_nodes, plan.dims[0]) if need_x else (0,)),
+            g.new_empty((n, plan.dims[1]) if need_y else (0,)),
+            g.new_empty((n, plan.dims[2]) if need_w else (0,)))
 
 
-def _ceb_setup(ctx, inputs, output):
-    plan_id, x, y, w, g, src, dst, num_nodes, need_y, need_w = inputs
-    ctx.plan_id, ctx.num_nodes, ctx.need = plan_id, num_nodes, (need_y, need_w)
+def _cb_setup(ctx, inputs, output):
+    plan_id, x, y, w, g, src, dst, num_nodes, need_x, need_y, need_w = inputs
+    ctx.plan_id, ctx.num_nodes, ctx.need = plan_id, num_nodes, (need_x, need_y, need_w)
     ctx.save_for_backward(x, y, w, g, src, dst)
 
 
-def _ceb_backward(ctx, ggy, ggw):
-    # As _bwd_backward, for the two edge gradients, through contract with the
-    # convolution's indices.
+def _cb_backward(ctx, ggx, ggy, ggw):
+    # As _bwd_backward, through contract with the convolution's indices.
     x, y, w, g, src, dst = ctx.saved_tensors
     vals = [x, y, w, g]
+    incoming = [gg if k else None for gg, k in zip((ggx, ggy, ggw), ctx.need)]
     grads: List[Optional[torch.Tensor]] = [None, None, None, None]
-    for s, gg in ((1, ggy if ctx.need[0] else None), (2, ggw if ctx.need[1] else None)):
+    for s, gg in enumerate(incoming):
         if gg is None:
             continue
         for t in range(4):
@@ -293,7 +296,7 @@ def _ceb_backward(ctx, ggy, ggw):
             args[t] = None
             term = contract(ctx.plan_id, t, args[0], args[1], args[2], args[3], src, dst, ctx.num_nodes, False)
             grads[t] = term if grads[t] is None else grads[t] + term
-    return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None, None)
+    return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None, None, None)
 
 
-conv_edge_backward.register_autograd(_ceb_backward, setup_context=_ceb_setup)
+conv_backward.register_autograd(_cb_backward, setup_context=_cb_setup)
