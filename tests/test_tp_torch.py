@@ -220,3 +220,20 @@ class TestBadInput:
             sct.TensorProduct("1o", "1o", "3e", [(0, 0, 0, "uvw", True)])
         with pytest.raises(ValueError, match="missing irrep"):
             sct.TensorProduct("1o", "1o", "0e", [(1, 0, 0, "uvw", True)])
+
+
+def test_deepcopy_and_pickle_round_trip():
+    import copy
+    import io
+
+    tp = sct.FullyConnectedTensorProduct("2x0e+2x1o", "1o", "3x1o+1x0e")
+    x, y = torch.randn(3, tp.irreps_in1.dim), torch.randn(3, tp.irreps_in2.dim)
+    want = tp(x, y)
+    tp2 = copy.deepcopy(tp)
+    assert torch.equal(tp2(x, y), want)
+    buf = io.BytesIO()
+    torch.save(tp, buf)
+    buf.seek(0)
+    tp3 = torch.load(buf, weights_only=False)
+    assert torch.equal(tp3(x, y), want)
+    assert [tuple(i) for i in tp3.instructions] == [tuple(i) for i in tp.instructions]

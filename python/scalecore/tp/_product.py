@@ -216,6 +216,9 @@ class TensorProductPlan:
         irrep_normalization: Optional[str] = None,
         path_normalization: Optional[str] = None,
     ) -> None:
+        self._args = (irreps_in1, irreps_in2, irreps_out, [tuple(i) for i in instructions],
+                      dict(in1_var=in1_var, in2_var=in2_var, out_var=out_var,
+                           irrep_normalization=irrep_normalization, path_normalization=path_normalization))
         self.irreps_in1 = Irreps(irreps_in1)
         self.irreps_in2 = Irreps(irreps_in2)
         self.irreps_out = Irreps(irreps_out)
@@ -235,6 +238,12 @@ class TensorProductPlan:
         )
         self.weight_numel = int(self._plan.weight_numel)
         self.dims = (self.irreps_in1.dim, self.irreps_in2.dim, self.weight_numel, self.irreps_out.dim)
+
+    def __reduce__(self):
+        # Pickled (copy.deepcopy, torch.save) as its constructor arguments; the
+        # C++ plan is rebuilt on load.
+        a1, a2, ao, ins, kw = self._args
+        return (_rebuild_plan, (str(Irreps(a1)), str(Irreps(a2)), str(Irreps(ao)), ins, kw))
 
     def __repr__(self) -> str:
         return (f"TensorProductPlan({self.irreps_in1} x {self.irreps_in2} -> {self.irreps_out} | "
@@ -352,3 +361,7 @@ class TensorProductPlan:
         if not shared:
             gw = gw.reshape(batch + (self.weight_numel,))
         return gx, gy, gw
+
+
+def _rebuild_plan(irreps_in1, irreps_in2, irreps_out, instructions, kwargs):
+    return TensorProductPlan(irreps_in1, irreps_in2, irreps_out, instructions, **kwargs)

@@ -132,6 +132,12 @@ class TensorProduct(torch.nn.Module):
             mask = torch.ones(0)
         self.register_buffer("output_mask", mask)
 
+    def __setstate__(self, state):
+        # After unpickling (torch.load, copy.deepcopy) the plan is rebuilt by
+        # TensorProductPlan.__reduce__; register it with the op again.
+        super().__setstate__(state)
+        self._plan_id = _ops.register_plan(self._plan)
+
     def __repr__(self) -> str:
         npath = sum(prod(i.path_shape) for i in self.instructions)
         return (f"{self.__class__.__name__}({self.irreps_in1.simplify()} x {self.irreps_in2.simplify()} -> "
