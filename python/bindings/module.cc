@@ -10,6 +10,7 @@ void bind_common(py::module_& m);
 void bind_fit(py::module_& m);
 void bind_ot(py::module_& m);
 void bind_tp(py::module_& m);
+void bind_tp_product(py::module_& m);
 void bind_lowbit(py::module_& m);
 void bind_lowbit_gemm(py::module_& m);
 
@@ -32,6 +33,7 @@ PYBIND11_MODULE(_core, m) {
   bind_fit(m);
   bind_ot(m);
   bind_tp(m);
+  bind_tp_product(m);
   bind_lowbit(m);
   bind_lowbit_gemm(m);
 }

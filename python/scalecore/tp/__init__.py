@@ -10,6 +10,7 @@ unit-Frobenius ``wigner_3j``); the tests compare against e3nn itself.
 """
 from ._gaunt import GAUNT_MAX_L, gaunt_cg_ratio, gaunt_coefficients, gaunt_grid, gaunt_tensor_product
 from ._irreps import Irrep, Irreps, MulIr
+from ._product import Instruction, TensorProductPlan
 from ._sh import NORMALIZATIONS, SH_MAX_L, spherical_harmonics, spherical_harmonics_derivatives
 from ._wigner import WIGNER_3J_MAX_L, so3_generators, wigner_3j, wigner_D
 
@@ -30,4 +31,6 @@ __all__ = [
     "gaunt_grid",
     "gaunt_tensor_product",
     "GAUNT_MAX_L",
+    "Instruction",
+    "TensorProductPlan",
 ]
