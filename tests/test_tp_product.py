@@ -171,12 +171,15 @@ def test_each_mode_matches_e3nn(mode):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_levels_match_reference_mace_like(simd, dtype):
+@pytest.mark.parametrize("irreps", ["17x0e+17x1o+17x2e+9x3o", "117x0e+53x1o+5x2e+9x3o"])
+def test_levels_match_reference_mace_like(simd, dtype, irreps):
     # Channel counts of whole packs plus a tail (the vectorised transposes),
-    # l up to 3 on both sides, the channelwise product MACE uses.
+    # l up to 3 on both sides, the channelwise product MACE uses.  117 and 53
+    # pass through the 4-, 2- and 1-pack blocks and the scalar tail at 8 and
+    # 16 lanes.
     from scalecore.tp.torch import tp_out_irreps_with_instructions
-    out, instr = tp_out_irreps_with_instructions("17x0e+17x1o+17x2e+9x3o", "0e+1o+2e+3o", "0e+1o+2e+3o")
-    plan = TensorProductPlan("17x0e+17x1o+17x2e+9x3o", "0e+1o+2e+3o", out, instr)
+    out, instr = tp_out_irreps_with_instructions(irreps, "0e+1o+2e+3o", "0e+1o+2e+3o")
+    plan = TensorProductPlan(irreps, "0e+1o+2e+3o", out, instr)
     rng = np.random.default_rng(5)
     n = 9
     x, y, g = (rng.standard_normal((n, d)).astype(dtype) for d in (plan.irreps_in1.dim, plan.irreps_in2.dim,
@@ -207,6 +210,25 @@ def test_levels_match_reference(simd, dtype):
             tol = 1e-12 if dtype == np.float64 else 2e-5
             for a, b in zip(fast, ref):
                 _rel_close(a.astype(np.float64), b.astype(np.float64), tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_levels_match_reference_wide_uvw(simd, dtype):
+    # Fully connected (uvw) with output multiplicities 117 and 53: the
+    # row-times-matrix kernel's 4-, 2- and 1-pack blocks and its scalar tail.
+    in1, in2, out = "37x0e+21x1o", "0e+1o", "117x0e+53x1o"
+    instr = [(0, 0, 0, "uvw", True), (0, 1, 1, "uvw", True), (1, 0, 1, "uvw", True), (1, 1, 0, "uvw", True)]
+    plan = TensorProductPlan(in1, in2, out, instr)
+    rng = np.random.default_rng(11)
+    n = 5
+    x, y, g = (rng.standard_normal((n, d)).astype(dtype) for d in (plan.irreps_in1.dim, plan.irreps_in2.dim,
+                                                                     plan.irreps_out.dim))
+    for w in (rng.standard_normal((n, plan.weight_numel)).astype(dtype),
+              rng.standard_normal(plan.weight_numel).astype(dtype)):
+        fast = (plan.forward(x, y, w),) + plan.backward(x, y, w, g)
+        ref = (plan.forward(x, y, w, impl=1),) + plan.backward(x, y, w, g, impl=1)
+        for a, b in zip(fast, ref):
+            _rel_close(a.astype(np.float64), b.astype(np.float64), 1e-12 if dtype == np.float64 else 2e-5)
 
 
 def test_thread_count_does_not_change_results():

@@ -266,6 +266,19 @@ std::shared_ptr<TpPlan> tp_plan_build(const std::vector<TpIrrep>& in1, const std
 }
 
 template <class S>
+const TpRowKernels<S>& tp_row_kernels() {
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (simd_at_least(SimdLevel::avx512)) return tp_row_kernels_avx512<S>();
+#endif
+#if defined(SC_HAVE_AVX2_KERNELS)
+  if (simd_at_least(SimdLevel::avx2)) return tp_row_kernels_avx2<S>();
+#endif
+  return tp_row_kernels_generic<S>();
+}
+template const TpRowKernels<double>& tp_row_kernels<double>();
+template const TpRowKernels<float>& tp_row_kernels<float>();
+
+template <class S>
 void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out, int64_t n, int impl) {
   if (slot < 0 || slot > 3) throw ValueError("tp_contract: slot must be 0..3");
   if (n < 0) throw ValueError("tp_contract: n must be >= 0");
@@ -311,11 +324,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     }
     return;
   }
-#if defined(SC_HAVE_AVX2_KERNELS)
-  const TpRowKernels<S>& K = simd_at_least(SimdLevel::avx2) ? tp_row_kernels_avx2<S>() : tp_row_kernels_generic<S>();
-#else
-  const TpRowKernels<S>& K = tp_row_kernels_generic<S>();
-#endif
+  const TpRowKernels<S>& K = tp_row_kernels<S>();
   auto rowptr = [&](int s, int64_t e) -> const S* {
     if (s == slot) return nullptr;
     const TpOperand<S>& o = ops[s];
@@ -432,11 +441,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
     return;
   }
   const TpKernelPlan<S>& kp = plan.kernel_plan<S>();
-#if defined(SC_HAVE_AVX2_KERNELS)
-  const TpRowKernels<S>& K = simd_at_least(SimdLevel::avx2) ? tp_row_kernels_avx2<S>() : tp_row_kernels_generic<S>();
-#else
-  const TpRowKernels<S>& K = tp_row_kernels_generic<S>();
-#endif
+  const TpRowKernels<S>& K = tp_row_kernels<S>();
   auto row_of = [&](int s, int64_t e) {
     const int64_t r = ops[s].shared ? 0 : ops[s].index ? ops[s].index[e] : e;
     return ops[s].data + r * width[s];

@@ -96,6 +96,19 @@ inline void k_rowmat(int64_t p, int64_t m, const S* SC_RESTRICT q, int64_t qs, c
     vstore(O + c + 2 * L, a2);
     vstore(O + c + 3 * L, a3);
   }
+  // Two packs, then one: short rows (32 float channels are two AVX-512
+  // packs) keep two independent chains rather than one.
+  for (; c + 2 * L <= p; c += 2 * L) {
+    V a0 = vload<V>(O + c), a1 = vload<V>(O + c + L);
+    for (int64_t u = 0; u < m; ++u) {
+      const V b = vsplat<V>(q[u * qs]);
+      const S* w = W + u * ws + c;
+      a0 = vfma(b, vload<V>(w), a0);
+      a1 = vfma(b, vload<V>(w + L), a1);
+    }
+    vstore(O + c, a0);
+    vstore(O + c + L, a1);
+  }
   for (; c + L <= p; c += L) {
     V a0 = vload<V>(O + c);
     for (int64_t u = 0; u < m; ++u) a0 = vfma(vsplat<V>(q[u * qs]), vload<V>(W + u * ws + c), a0);
@@ -153,6 +166,30 @@ inline void k_ternary(const TpCgView<S>& cg, const S* SC_RESTRICT A, int64_t lda
       vstore(o + c + L, vload<V>(o + c + L) + a1);
       vstore(o + c + 2 * L, vload<V>(o + c + 2 * L) + a2);
       vstore(o + c + 3 * L, vload<V>(o + c + 3 * L) + a3);
+    }
+    for (; c + 2 * L <= n; c += 2 * L) {
+      V a0 = vsplat<V>(S(0)), a1 = a0;
+      for (const TpNz<S>* q = q0; q < q1; ++q) {
+        if (BA) {
+          const V s = vsplat<V>(q->val * A[q->a * lda]);
+          const S* pb = B + q->b * ldb + c;
+          a0 = vfma(s, vload<V>(pb), a0);
+          a1 = vfma(s, vload<V>(pb + L), a1);
+        } else if (BB) {
+          const V s = vsplat<V>(q->val * B[q->b * ldb]);
+          const S* pa = A + q->a * lda + c;
+          a0 = vfma(s, vload<V>(pa), a0);
+          a1 = vfma(s, vload<V>(pa + L), a1);
+        } else {
+          const V s = vsplat<V>(q->val);
+          const S* pa = A + q->a * lda + c;
+          const S* pb = B + q->b * ldb + c;
+          a0 = vfma(s * vload<V>(pa), vload<V>(pb), a0);
+          a1 = vfma(s * vload<V>(pa + L), vload<V>(pb + L), a1);
+        }
+      }
+      vstore(o + c, vload<V>(o + c) + a0);
+      vstore(o + c + L, vload<V>(o + c + L) + a1);
     }
     for (; c + L <= n; c += L) {
       V a0 = vsplat<V>(S(0));

@@ -1,5 +1,5 @@
 // Spherical harmonics of vectors: argument checks, the single-threaded
-// references, the threaded scalar path and the dispatch to sh_avx2.cc.
+// references, the threaded scalar path and the dispatch to sh_avx2.cc / sh_avx512.cc.
 // The per-point math is scalecore/tp/sh.h (shared with CUDA).
 #include <string>
 
@@ -30,12 +30,15 @@ void check_args(const ShArgs& a) {
                        std::to_string(a.col_offset[l]) + " does not fit in " + std::to_string(a.dim) + " columns");
 }
 
-bool use_avx2() {
-#if defined(SC_HAVE_AVX2_KERNELS)
-  return simd_at_least(SimdLevel::avx2);
-#else
-  return false;
+// 2: AVX-512 kernels, 1: AVX2, 0: the scalar blocks.
+int sh_level() {
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (simd_at_least(SimdLevel::avx512)) return 2;
 #endif
+#if defined(SC_HAVE_AVX2_KERNELS)
+  if (simd_at_least(SimdLevel::avx2)) return 1;
+#endif
+  return 0;
 }
 
 }  // namespace
@@ -74,11 +77,14 @@ template <class S>
 void sh_forward(const ShArgs& a, const S* vec, S* out) {
   check_args(a);
   const ShCoeffs& c = sh_coeffs();
-  const bool v = use_avx2();
+  const int v = sh_level();
   (void)v;
   parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+#if defined(SC_HAVE_AVX512_KERNELS)
+    if (v == 2) return detail::sh_forward_avx512<S>(a, c, vec, out, b, e);
+#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
-    if (v) return detail::sh_forward_avx2<S>(a, c, vec, out, b, e);
+    if (v == 1) return detail::sh_forward_avx2<S>(a, c, vec, out, b, e);
 #endif
     for (int64_t i = b; i < e; ++i) sh_block_forward<S>(a, c, vec, out, i, 1);
   });
@@ -87,11 +93,14 @@ template <class S>
 void sh_backward(const ShArgs& a, const S* vec, const S* gout, S* gvec) {
   check_args(a);
   const ShCoeffs& c = sh_coeffs();
-  const bool v = use_avx2();
+  const int v = sh_level();
   (void)v;
   parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+#if defined(SC_HAVE_AVX512_KERNELS)
+    if (v == 2) return detail::sh_backward_avx512<S>(a, c, vec, gout, gvec, b, e);
+#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
-    if (v) return detail::sh_backward_avx2<S>(a, c, vec, gout, gvec, b, e);
+    if (v == 1) return detail::sh_backward_avx2<S>(a, c, vec, gout, gvec, b, e);
 #endif
     for (int64_t i = b; i < e; ++i) sh_block_backward<S>(a, c, vec, gout, gvec, i, 1);
   });
@@ -100,11 +109,14 @@ template <class S>
 void sh_double_backward(const ShArgs& a, const S* vec, const S* gout, const S* ggvec, S* ggout, S* gvec2) {
   check_args(a);
   const ShCoeffs& c = sh_coeffs();
-  const bool v = use_avx2();
+  const int v = sh_level();
   (void)v;
   parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+#if defined(SC_HAVE_AVX512_KERNELS)
+    if (v == 2) return detail::sh_double_backward_avx512<S>(a, c, vec, gout, ggvec, ggout, gvec2, b, e);
+#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
-    if (v) return detail::sh_double_backward_avx2<S>(a, c, vec, gout, ggvec, ggout, gvec2, b, e);
+    if (v == 1) return detail::sh_double_backward_avx2<S>(a, c, vec, gout, ggvec, ggout, gvec2, b, e);
 #endif
     for (int64_t i = b; i < e; ++i) sh_block_double_backward<S>(a, c, vec, gout, ggvec, ggout, gvec2, i, 1);
   });

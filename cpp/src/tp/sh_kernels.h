@@ -1,6 +1,6 @@
 // Block kernels of the spherical harmonics, written once over an element type
 // P (a scalar S, or a SIMD pack of S: one lane per vector).  Included by sh.cc
-// (P = S) and sh_avx2.cc (P = F64x4 / F32x8); each copy lives in its ISA's
+// (P = S) sh_avx2.cc (P = F64x4 / F32x8) and sh_avx512.cc (F64x8 / F32x16); each copy lives in its ISA's
 // inline namespace (hd.h).  A block is `cnt <= lanes` consecutive vectors
 // starting at i0; missing lanes are padded with the zero vector and never written.
 #pragma once
@@ -23,6 +23,15 @@ void sh_backward_avx2(const ShArgs& a, const ShCoeffs& c, const S* vec, const S*
 template <class S>
 void sh_double_backward_avx2(const ShArgs& a, const ShCoeffs& c, const S* vec, const S* gout, const S* ggvec,
                              S* ggout, S* gvec2, int64_t begin, int64_t end);
+// The same at AVX-512 (sh_avx512.cc: F64x8 / F32x16).
+template <class S>
+void sh_forward_avx512(const ShArgs& a, const ShCoeffs& c, const S* vec, S* out, int64_t begin, int64_t end);
+template <class S>
+void sh_backward_avx512(const ShArgs& a, const ShCoeffs& c, const S* vec, const S* gout, S* gvec, int64_t begin,
+                        int64_t end);
+template <class S>
+void sh_double_backward_avx512(const ShArgs& a, const ShCoeffs& c, const S* vec, const S* gout, const S* ggvec,
+                               S* ggout, S* gvec2, int64_t begin, int64_t end);
 }  // namespace detail
 }  // namespace tp
 }  // namespace sc

@@ -65,7 +65,7 @@ void tp_contract(const TpPlan& plan, int out_slot, const TpOperand<S> ops[4], S*
 template <class S>
 void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S* gw, int64_t n, int impl = 0);
 
-// ---- kernels (internal: product_ref.cc, product_generic.cc, product_avx2.cc) ----
+// ---- kernels (internal: product_ref.cc, product_generic.cc, product_avx2.cc, product_avx512.cc) ----
 
 // The per-row kernel of one level: adds row e's contribution to the slot
 // `out_slot` into acc (ir_mul layout for x/y/out slots, flat for w), from
@@ -91,6 +91,13 @@ const TpRowKernels<S>& tp_row_kernels_generic();
 template <class S>
 const TpRowKernels<S>& tp_row_kernels_avx2();
 #endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+template <class S>
+const TpRowKernels<S>& tp_row_kernels_avx512();
+#endif
+// The row kernels of the SIMD level in use.
+template <class S>
+const TpRowKernels<S>& tp_row_kernels();
 
 // The reference: plain loops over the dense CG in double, straight from the
 // formulas in plan.h, serial.
