@@ -12,8 +12,12 @@ Cases (the speed lines of issue 12):
   (goal >= 15x).
 * ``tp_fctp``  FullyConnectedTensorProduct('32x0e+32x1o+32x2e', '0e+1o+2e',
   '32x0e+32x1o+32x2e'), batch 10,000, forward and forward+backward (goal >= 5x).
+* ``tp_force``  a force-training step (energy -> forces with create_graph ->
+  loss -> weight gradients) through a MACE-sized interaction block
+  (``scalecore.tp.torch.examples.InteractionBlock``, 64 channels, l <= 3,
+  1,000 atoms), goal >= 5x.
 
-Run with ``python -m bench tp_mace tp_conv tp_fctp``.
+Run with ``python -m bench tp_mace tp_conv tp_fctp tp_force``.
 """
 from __future__ import annotations
 
@@ -137,6 +141,44 @@ def bench_conv(quick: bool):
         pairs.append(Pair(label=f"conv forward+backward, {t} thread(s)", ours=_fwd_bwd(ours, (x, y, w), st, gout),
                           ours_items=n_edges, peer=_fwd_bwd(peer, (x, y, w), st, gout), peer_items=n_edges,
                           peer_name="e3nn + index_add_", unit="edges", repeat=3, extra=dict(extra, threads=t)))
+    return pairs
+
+
+@benchmark("tp_force", peer="e3nn 0.6", family="tp",
+           description="force-training step through a MACE-sized interaction block (64 channels, l <= 3), float32")
+def bench_force(quick: bool):
+    """One step of energy -> forces (autograd, create_graph) -> loss ->
+    weight gradients through ``scalecore.tp.torch.examples.InteractionBlock``
+    (two channelwise convolutions, edge harmonics, radial MLPs), scalecore
+    against the same torch code over e3nn."""
+    import torch
+
+    from scalecore.tp.torch.examples import InteractionBlock, energy_force_loss, tiny_molecules
+
+    n_mol, n_atoms = (10, 10) if quick else (100, 10)
+    data = tiny_molecules(n_mol=n_mol, n_atoms=n_atoms, seed=0, r_max=3.0)
+    models = {}
+    for backend in ("scalecore", "e3nn"):
+        torch.manual_seed(0)
+        models[backend] = InteractionBlock(backend, channels=64, lmax=3, r_max=3.0, dtype=torch.float32)
+    losses = {b: float(energy_force_loss(m, data)[0].detach()) for b, m in models.items()}
+    extra = {"atoms": n_mol * n_atoms, "edges": int(data["edge_src"].numel()), "channels": 64, "lmax": 3,
+             "loss_rel_diff_vs_e3nn": abs(losses["scalecore"] - losses["e3nn"]) / abs(losses["e3nn"])}
+
+    def step(model, set_threads):
+        def run():
+            set_threads()
+            model.zero_grad(set_to_none=True)
+            loss, _, _ = energy_force_loss(model, data)
+            loss.backward()
+        return run
+
+    pairs = []
+    for t in (1, 2):
+        st = _threads(t)
+        pairs.append(Pair(label=f"force-training step, {t} thread(s)", ours=step(models["scalecore"], st),
+                          ours_items=n_mol, peer=step(models["e3nn"], st), peer_items=n_mol, peer_name="e3nn",
+                          unit="molecules", repeat=3, extra=dict(extra, threads=t)))
     return pairs
 
 
