@@ -12,9 +12,15 @@ Cases:
   ``TensorProduct`` over the parity-even paths with the matching per-path
   weights (Price of Freedom's MIMO case, L = 2, 4, 6).
 
+* ``tp_lscan``  L = 1 ... 10, single channel, all l <= L (x) all l <= L ->
+  all l <= 2L over the parity-even paths, batch 10,000, forward and
+  forward+backward: scalecore's CG product and Gaunt grid against e3nn's CG
+  product (to L = 8; its code generation grows steeply beyond), plotted to
+  ``bench/results/tp_lscan.png`` (where the Gaunt grid overtakes CG).
+
 Both libraries run on the same number of threads (torch.set_num_threads and
 scalecore.set_num_threads, 1 by default; SCALECORE_BENCH_THREADS=2 for two).
-Run with ``python -m bench tp_sh tp_gaunt``.
+Run with ``python -m bench tp_sh tp_gaunt tp_lscan``.
 """
 from __future__ import annotations
 
@@ -150,4 +156,114 @@ def bench_gaunt(quick: bool):
         pairs.append(Pair(label=f"gaunt forward+backward L={L}", ours=fb_ours, ours_items=n, peer=fb_ref,
                           peer_items=n, peer_name=f"e3nn CG, {len(ratio)} even paths", unit="rows", repeat=3,
                           extra=extra))
+    return pairs
+
+
+def _plot_lscan(result, path):
+    """Times against L, forward and forward+backward, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {}
+    for r in result["records"]:
+        key = (r["method"], r["phase"])
+        series.setdefault(key, []).append((r["L"], r["ours"]["wall_s"]["median"]))
+        if "peer" in r:
+            series.setdefault(("e3nn CG", r["phase"]), []).append((r["L"], r["peer"]["wall_s"]["median"]))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    style = {"scalecore CG": "o-", "scalecore Gaunt grid": "s-", "e3nn CG": "^--"}
+    for ax, phase in zip(axes, ("forward", "forward+backward")):
+        for name in style:
+            pts = sorted(series.get((name, phase), []))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts], style[name], label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("L (all l <= L in each input, l <= 2L out, even paths)")
+        ax.set_title(f"{phase}, batch {result['records'][0]['n']}, float32")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("median wall time (ms)")
+    axes[0].legend()
+    m = result["machine"]
+    fig.suptitle(f"{m['cpu_model']}, simd {m['simd_level']}, {result['records'][0]['threads']} thread(s)",
+                 fontsize=9)
+    fig.tight_layout()
+    out = path.parent / "tp_lscan.png"
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+@benchmark("tp_lscan", peer="e3nn", family="tp", plot=_plot_lscan,
+           description="L-scan 1..10: CG and Gaunt grid against e3nn CG, single channel, batch 10,000, float32")
+def bench_lscan(quick: bool):
+    import torch
+
+    from scalecore.tp.torch import GauntTensorProduct, TensorProduct
+
+    nthr = _setup_threads()
+    n = 1000 if quick else 10000
+    Ls = (1, 2, 3) if quick else tuple(range(1, 11))
+    e3nn_max = 8
+    pairs = []
+    for L in Ls:
+        ref = None
+        if L <= e3nn_max:
+            ref, ir, iro, ratio, lout = _e3nn_gaunt_equivalent(L)
+            instr = [(i.i_in1, i.i_in2, i.i_out, "uvu", True) for i in ref.instructions]
+        else:
+            from scalecore import tp
+
+            ir, iro = tp.Irreps.spherical_harmonics(L), tp.Irreps.spherical_harmonics(2 * L)
+            instr, ratio, lout = [], [], []
+            for i in range(L + 1):
+                for j in range(L + 1):
+                    for k in range(2 * L + 1):
+                        if abs(i - j) <= k <= i + j and (i + j + k) % 2 == 0:
+                            instr.append((i, j, k, "uvu", True))
+                            ratio.append(tp.gaunt_cg_ratio(i, j, k))
+                            lout.append(k)
+            ratio, lout = np.array(ratio), np.array(lout)
+        cg = TensorProduct(str(ir), str(ir), str(iro), instr, irrep_normalization="none", path_normalization="none",
+                           internal_weights=False, shared_weights=True)
+        gaunt = GauntTensorProduct(str(ir), str(ir), str(iro), internal_weights=False)
+        gen = torch.Generator().manual_seed(L)
+        x1 = torch.randn(n, cg.irreps_in1.dim, generator=gen)
+        x2 = torch.randn(n, cg.irreps_in1.dim, generator=gen)
+        w = torch.randn(2 * L + 1, generator=gen)
+        wpath = torch.from_numpy((w.numpy()[lout] * ratio).astype(np.float32))
+        with torch.no_grad():
+            a, b = gaunt(x1, x2, w), cg(x1, x2, wpath)
+        extra = {"n": n, "L": L, "threads": nthr, "paths": len(instr),
+                 "gaunt_vs_cg_max_rel_diff": float((a - b).abs().max() / b.abs().max())}
+        if ref is not None:
+            with torch.no_grad():
+                extra["cg_vs_e3nn_max_rel_diff"] = float((cg(x1, x2, wpath) - ref(x1, x2, wpath)).abs().max()
+                                                         / ref(x1, x2, wpath).abs().max())
+        x1g, x2g = x1.clone().requires_grad_(True), x2.clone().requires_grad_(True)
+        wg, wpg = w.clone().requires_grad_(True), wpath.clone().requires_grad_(True)
+        g = torch.randn(n, cg.irreps_out.dim, generator=gen)
+
+        def fb(m, ww, x1g=x1g, x2g=x2g, g=g):
+            def f():
+                return torch.autograd.grad(m(x1g, x2g, ww), (x1g, x2g, ww), g)
+            return f
+
+        reps = 3 if L <= 6 else 1
+        peer_name = f"e3nn CG, {len(instr)} even paths"
+        for phase in ("forward", "forward+backward"):
+            if phase == "forward":
+                o_cg = _nograd(lambda m=cg, a=x1, b=x2, c=wpath: m(a, b, c))
+                o_g = _nograd(lambda m=gaunt, a=x1, b=x2, c=w: m(a, b, c))
+                p_cg = _nograd(lambda m=ref, a=x1, b=x2, c=wpath: m(a, b, c)) if ref is not None else None
+            else:
+                o_cg, o_g = fb(cg, wpg), fb(gaunt, wg)
+                p_cg = fb(ref, wpg) if ref is not None else None
+            pairs.append(Pair(label=f"L={L} CG {phase}", ours=o_cg, ours_items=n, peer=p_cg,
+                              peer_items=n if p_cg else 0, peer_name=peer_name, unit="rows", repeat=reps,
+                              extra=dict(extra, method="scalecore CG", phase=phase)))
+            # e3nn is timed once per L and phase, beside the CG product.
+            pairs.append(Pair(label=f"L={L} Gaunt grid {phase}", ours=o_g, ours_items=n, unit="rows", repeat=reps,
+                              extra=dict(extra, method="scalecore Gaunt grid", phase=phase)))
     return pairs

@@ -50,11 +50,15 @@ class Pair:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
-def benchmark(name: str, *, peer: str, family: str, description: str):
-    """Register ``fn(quick: bool) -> list[Pair]`` as benchmark ``name``."""
+def benchmark(name: str, *, peer: str, family: str, description: str,
+              plot: Optional[Callable[[Dict[str, Any], Path], Any]] = None):
+    """Register ``fn(quick: bool) -> list[Pair]`` as benchmark ``name``.
+
+    ``plot(result, json_path)``, when given, runs after the record is written
+    (a figure beside it)."""
 
     def deco(fn):
-        _REGISTRY[name] = {"fn": fn, "peer": peer, "family": family, "description": description}
+        _REGISTRY[name] = {"fn": fn, "peer": peer, "family": family, "description": description, "plot": plot}
         return fn
 
     return deco
@@ -198,4 +202,8 @@ def run(name: str, quick: bool = False, out: Optional[Path] = None) -> Dict[str,
     path = out / f"{name}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2, default=float))
     print(f"   wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    if entry.get("plot") is not None:
+        fig = entry["plot"](result, path)
+        if fig:
+            print(f"   plotted {fig}")
     return result
