@@ -16,10 +16,14 @@ namespace py = pybind11;
 #ifndef SCALECORE_COMPILER
 #define SCALECORE_COMPILER "unknown"
 #endif
+#ifndef SCALECORE_SANITIZE
+#define SCALECORE_SANITIZE ""
+#endif
 
 void bind_common(py::module_& m) {
   m.attr("__version__") = SCALECORE_VERSION;
   m.def("compiler", [] { return std::string(SCALECORE_COMPILER); });
+  m.def("sanitize", [] { return std::string(SCALECORE_SANITIZE); });
   m.def("cpu_info", [] {
     const auto& f = sc::cpu_features();
     py::dict d;

@@ -119,7 +119,8 @@ def build_info() -> Dict[str, Any]:
     Returns
     -------
     dict
-        ``version``, ``compiler``, ``cpu`` (vendor, brand, features detected),
+        ``version``, ``compiler``, ``sanitize`` (the sanitizers the core was
+        built with, "" for none), ``cpu`` (vendor, brand, features detected),
         ``simd_level`` (in use), ``simd_max`` (best this CPU supports),
         ``simd_levels`` (runnable here), ``num_threads``, ``hardware_threads``,
         ``cuda`` (``compiled``, ``architectures``, ``runtime_version``,
@@ -129,6 +130,7 @@ def build_info() -> Dict[str, Any]:
     return {
         "version": _core.__version__,
         "compiler": _core.compiler(),
+        "sanitize": _core.sanitize(),
         "cpu": dict(_core.cpu_info()),
         "simd_level": get_simd_level(),
         "simd_max": str(_core.simd_max_supported()),
