@@ -194,16 +194,20 @@ void rows_short(const typename P::T* C, int64_t ldc, int64_t m, const typename P
   const T inf_s = static_cast<T>(HUGE_VAL);
   const typename P::M kt = P::tail(m - (NP - 1) * L);
   V q[NP];
+#pragma GCC unroll 8
   for (int t = 0; t < NP - 1; ++t) q[t] = P::load(pj + t * L);
   q[NP - 1] = P::load(pj + (NP - 1) * L, kt, T(0));
   for (int r = 0; r < cnt; ++r) {
     const T* c = C + (r0 + r) * ldc;
-    V x[NP];
-    for (int t = 0; t < NP - 1; ++t) x[t] = P::sub(P::load(c + t * L), q[t]);
-    x[NP - 1] = P::sub(P::load(c + (NP - 1) * L, kt, inf_s), q[NP - 1]);
-    for (int s = 1; s < NP; s *= 2)
-      for (int t = 0; t + s < NP; t += 2 * s) x[t] = P::min(x[t], x[t + s]);
-    P::store(buf + L * r, P::add(x[0], P::set1(pi[r0 + r])));
+    // Two interleaved chains (the loop is unrolled: everything in registers).
+    V a0 = P::sub(P::load(c + (NP - 1) * L, kt, inf_s), q[NP - 1]), a1 = a0;
+#pragma GCC unroll 8
+    for (int t = 0; t < NP - 1; ++t) {
+      const V x = P::sub(P::load(c + t * L), q[t]);
+      if (t & 1) a1 = P::min(a1, x);
+      else a0 = P::min(a0, x);
+    }
+    P::store(buf + L * r, P::add(P::min(a0, a1), P::set1(pi[r0 + r])));
   }
 }
 
@@ -305,7 +309,11 @@ void to_f32(const double* C, int64_t ldc, int64_t n, int64_t m, float* Cf, int64
   for (int64_t i = 0; i < n; ++i) {
     const double* c = C + i * ldc;
     float* o = Cf + i * ldf;
-    for (int64_t j = 0; j < m; j += 8) {
+    int64_t j = 0;
+    for (; j + 16 <= m; j += 16)
+      _mm512_storeu_ps(o + j, _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_loadu_pd(c + j))),
+                                                 _mm512_cvtpd_ps(_mm512_loadu_pd(c + j + 8)), 1));
+    for (; j < m; j += 8) {
       const __mmask8 k = m8(m - j);
       _mm256_mask_storeu_ps(o + j, k, _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k, c + j)));
     }
