@@ -6,8 +6,9 @@ Cases (the speed lines of issue 6):
   log-stable Sinkhorn against POT's ``sinkhorn_log`` and plain ``sinkhorn``.
 * ``ot_emd``       exact OT at n = 2000 and 4000 against ``emd2``.
 * ``ot_batch``     10,000 problems of 64 x 64: batched exact against an
-  ``emd2`` loop, batched entropic against a ``sinkhorn2`` loop (the loops are
-  timed on a subset; ratios are per problem).
+  ``emd2`` loop (at each vector SIMD level, forced in turn), batched entropic
+  against a ``sinkhorn2`` loop (the loops are timed on a subset; ratios are
+  per problem).
 * ``ot_emd_choice`` random-weight EMD at n = m = 16..256, successive shortest
   paths against the network simplex: the measurement behind emd's choice.
 * ``ot_tiled``     n = m = 100,000, d = 32: tiled Sinkhorn (POT would need an
@@ -115,26 +116,40 @@ def bench_batch(quick: bool):
     I_emd = np.linspace(0, B - 1, S_emd).astype(int)
     I_sk = np.linspace(0, B - 1, S_sk).astype(int)
     pairs = []
-    # Exact, uniform weights (an assignment problem per pair).
-    r = sot.emd(u, u, M)
-    ref = np.array([ot.emd2(u, u, M[i]) for i in I_emd])
-    pairs.append(Pair(
-        label=f"emd batch {B} x 64x64 (uniform)", ours=lambda: sot.emd(u, u, M, n_threads=1), ours_items=B,
-        peer=lambda: [ot.emd2(u, u, M[i]) for i in I_emd], peer_items=S_emd, peer_name="POT emd2 loop",
-        unit="problems", repeat=3,
-        note=f"uniform weights with n = m: solved as assignment problems (Jonker-Volgenant); "
-             f"POT timed on {S_emd} problems spread over the batch",
-        extra={"max_rel_diff": float(np.max(np.abs(r.cost[I_emd] - ref) / ref))}))
-    # Exact, random weights (network simplex).
-    r = sot.emd(W, W[::-1], M)
-    ref = np.array([ot.emd2(W[i], W[B - 1 - i], M[i]) for i in I_emd])
-    pairs.append(Pair(
-        label=f"emd batch {B} x 64x64 (random weights)", ours=lambda: sot.emd(W, W[::-1], M, n_threads=1),
-        ours_items=B, peer=lambda: [ot.emd2(W[i], W[B - 1 - i], M[i]) for i in I_emd], peer_items=S_emd,
-        peer_name="POT emd2 loop", unit="problems", repeat=3,
-        note=f"network simplex (emd's choice at every size, see ot_emd_choice); POT timed on {S_emd} problems "
-             f"spread over the batch",
-        extra={"max_rel_diff": float(np.max(np.abs(r.cost[I_emd] - ref) / ref))}))
+    # Exact, uniform weights (an assignment problem per pair) and random
+    # weights (network simplex), at each vector level this machine has (the
+    # widest last), each forced in turn against the same POT loop.
+    import scalecore
+
+    levels = [lv for lv in scalecore.simd_levels() if lv != "scalar"] or ["scalar"]
+
+    def at(level, fn):
+        def run():
+            with scalecore.simd_level(level):
+                return fn()
+        return run
+
+    ref_u = np.array([ot.emd2(u, u, M[i]) for i in I_emd])
+    ref_w = np.array([ot.emd2(W[i], W[B - 1 - i], M[i]) for i in I_emd])
+    for lv in levels:
+        with scalecore.simd_level(lv):
+            ru = sot.emd(u, u, M)
+            rw = sot.emd(W, W[::-1], M)
+        pairs.append(Pair(
+            label=f"emd batch {B} x 64x64 (uniform, {lv})", ours=at(lv, lambda: sot.emd(u, u, M, n_threads=1)),
+            ours_items=B, peer=lambda: [ot.emd2(u, u, M[i]) for i in I_emd], peer_items=S_emd,
+            peer_name="POT emd2 loop", unit="problems", repeat=3,
+            note=f"uniform weights with n = m: solved as assignment problems (Jonker-Volgenant); scalecore at "
+                 f"SIMD level {lv} (forced); POT timed on {S_emd} problems spread over the batch",
+            extra={"simd_forced": lv, "max_rel_diff": float(np.max(np.abs(ru.cost[I_emd] - ref_u) / ref_u))}))
+        pairs.append(Pair(
+            label=f"emd batch {B} x 64x64 (random weights, {lv})",
+            ours=at(lv, lambda: sot.emd(W, W[::-1], M, n_threads=1)), ours_items=B,
+            peer=lambda: [ot.emd2(W[i], W[B - 1 - i], M[i]) for i in I_emd], peer_items=S_emd,
+            peer_name="POT emd2 loop", unit="problems", repeat=3,
+            note=f"network simplex (emd's choice at every size, see ot_emd_choice); scalecore at SIMD level {lv} "
+                 f"(forced); POT timed on {S_emd} problems spread over the batch",
+            extra={"simd_forced": lv, "max_rel_diff": float(np.max(np.abs(rw.cost[I_emd] - ref_w) / ref_w))}))
 
     # Entropic: each problem stops on its own.
     def pot_loop():

@@ -53,6 +53,14 @@ def _kernels(quick: bool):
     X = rng.standard_normal((n_ot, 16))
     Y = rng.standard_normal((n_ot, 16)) + 0.5
     M = scalecore.ot.cost_matrix(X, Y)
+    B_emd = 200 if quick else 1000
+    Xe = rng.standard_normal((B_emd, 64, 8))
+    Ye = rng.standard_normal((B_emd, 64, 8))
+    Me = ((Xe[:, :, None, :] - Ye[:, None, :, :]) ** 2).sum(-1)
+    We = rng.random((B_emd, 64)) + 0.1
+    We /= We.sum(1, keepdims=True)
+    ue = np.full(64, 1.0 / 64)
+    M32 = M.astype(np.float32)
     lb_rows = 1024 if quick else 4096
     W = rng.standard_normal((lb_rows, 4096)).astype(np.float32)
     core = scalecore._core
@@ -69,6 +77,13 @@ def _kernels(quick: bool):
          "entries"),
         (f"ot sinkhorn {n_ot}x{n_ot}, 100 iterations",
          lambda: scalecore.ot.sinkhorn(a, b, M, 0.05, max_iter=100, tol=1e-30), 100, "iterations"),
+        (f"ot sinkhorn {n_ot}x{n_ot} float32, 100 iterations",
+         lambda: scalecore.ot.sinkhorn(a, b, M32, 0.05, max_iter=100, tol=1e-30), 100, "iterations"),
+        (f"ot sinkhorn {n_ot}x{n_ot} online (x, y), 20 iterations",
+         lambda: scalecore.ot.sinkhorn(a, b, eps=0.05, x=X, y=Y, max_iter=20, tol=1e-30), 20, "iterations"),
+        (f"ot emd batch {B_emd} x 64x64 (uniform)", lambda: scalecore.ot.emd(ue, ue, Me), B_emd, "problems"),
+        (f"ot emd batch {B_emd} x 64x64 (random weights)", lambda: scalecore.ot.emd(We, We[::-1], Me), B_emd,
+         "problems"),
         (f"lowbit encode float8_e4m3fn ({n_vec} values)",
          lambda: scalecore.lowbit.encode(v32, "float8_e4m3fn", saturate=True), n_vec, "values"),
         (f"lowbit quantize mxfp4 {lb_rows}x4096", lambda: scalecore.lowbit.quantize(W, "mxfp4"), W.size, "values"),

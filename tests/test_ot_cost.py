@@ -25,9 +25,11 @@ def test_power(simd, rng, p):
     np.testing.assert_allclose(sot.cost_matrix(x, y, "euclidean", p=p), cdist(x, y) ** p, rtol=1e-12, atol=1e-13)
 
 
-def test_float32_and_levels_vs_reference(simd, rng):
-    x = rng.standard_normal((45, 7)).astype(np.float32)
-    y = rng.standard_normal((29, 7)).astype(np.float32)
+# Shapes around the row blocks (3, 6 and 12 rows) and the 8 / 16-lane tails.
+@pytest.mark.parametrize("n,m,d", [(45, 29, 7), (13, 1, 3), (7, 17, 16), (26, 33, 9), (12, 15, 1)])
+def test_float32_and_levels_vs_reference(simd, rng, n, m, d):
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.standard_normal((m, d)).astype(np.float32)
     for metric in ("sqeuclidean", "euclidean", "cosine"):
         C = sot.cost_matrix(x, y, metric)
         assert C.dtype == np.float32
@@ -35,6 +37,10 @@ def test_float32_and_levels_vs_reference(simd, rng):
             R = sot.cost_matrix(x, y, metric)
         np.testing.assert_allclose(C, R, rtol=2e-5, atol=2e-5)
         np.testing.assert_allclose(C, cdist(x.astype(float), y.astype(float), metric), rtol=1e-4, atol=1e-4)
+        C64 = sot.cost_matrix(x.astype(float), y.astype(float), metric, p=1.5)
+        with reference_kernels():
+            R64 = sot.cost_matrix(x.astype(float), y.astype(float), metric, p=1.5)
+        np.testing.assert_allclose(C64, R64, rtol=1e-12, atol=1e-12)
 
 
 def test_identical_points_cost_zero(rng):

@@ -120,7 +120,7 @@ def test_accelerated_batch_matches_reference_and_pot(simd, rng):
         assert abs(r.n_iter - q.n_iter) <= 2
 
 
-@pytest.mark.parametrize("n", [1, 3, 4, 7, 64, 129])
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 9, 15, 17, 64, 129])
 def test_scale_update_kernel_matches_reference(simd, n):
     for seed in range(3):
         assert _core._ot_scale_kernel_check(n, seed) == []
@@ -142,8 +142,10 @@ def test_tiled_matches_dense(simd, rng):
         assert abs(d.cost - t.cost) <= 1e-8 * d.cost
 
 
-def test_levels_match_reference(simd, rng):
-    a, b, M, x, y = problem(rng, 37, 45)
+# Odd sizes: the 4 / 8 / 16-lane passes' tails on both sides.
+@pytest.mark.parametrize("n,m", [(37, 45), (9, 17), (33, 7)])
+def test_levels_match_reference(simd, rng, n, m):
+    a, b, M, x, y = problem(rng, n, m)
     a[3] = 0
     a /= a.sum()
     eps = 0.05 * np.median(M)

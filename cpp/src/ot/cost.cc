@@ -18,6 +18,9 @@ namespace ot {
 template <class S>
 const OtKernels<S>& ot_kernels(int impl) {
   if (impl == 1) return ot_kernels_ref<S>();
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (simd_at_least(SimdLevel::avx512)) return ot_kernels_avx512<S>();
+#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
   if (simd_at_least(SimdLevel::avx2)) return ot_kernels_avx2<S>();
 #endif

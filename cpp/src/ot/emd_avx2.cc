@@ -99,7 +99,10 @@ void row_min2(const double* c, const double* v, int64_t n, double* u1o, int64_t*
     if (j1 < 0 && h == u1) j1 = j;
     else if (want2 && j2 < 0 && h == u2) j2 = j;
   }
-  if (j2 < 0) u2 = HUGE_VAL;
+  // The values at the indices (a -0.0 and a +0.0 are equal minima; the
+  // reference returns the first one's).
+  if (j1 >= 0) u1 = v ? c[j1] - v[j1] : c[j1];
+  u2 = j2 >= 0 ? (v ? c[j2] - v[j2] : c[j2]) : HUGE_VAL;
   *u1o = u1;
   *j1o = j1;
   *u2o = u2;
@@ -324,14 +327,23 @@ void toc_keys(const double* C, int64_t ldc, int64_t n, int64_t m, int ib, double
     int64_t j = 0;
     for (; j + 4 <= m; j += 4) {
       const __m256d x = _mm256_loadu_pd(c + j);
-      r = _mm256_min_pd(r, x);
-      _mm256_storeu_pd(cmin + j, _mm256_min_pd(_mm256_loadu_pd(cmin + j), x));
+      r = _mm256_min_pd(x, r);
+      // min(x, cmin): cmin on ties, the first row's (signed zeros).
+      _mm256_storeu_pd(cmin + j, _mm256_min_pd(x, _mm256_loadu_pd(cmin + j)));
     }
     double v = hmin4d(r);
     for (; j < m; ++j) {
       v = c[j] < v ? c[j] : v;
       cmin[j] = c[j] < cmin[j] ? c[j] : cmin[j];
     }
+    // The first entry attaining the minimum, as the reference: only a zero
+    // can differ (-0.0 against +0.0).
+    if (v == 0)
+      for (j = 0; j < m; ++j)
+        if (c[j] == 0) {
+          v = c[j];
+          break;
+        }
     rmin[i] = v;
   }
   const __m256i keep = _mm256_set1_epi32(static_cast<int>(~low));

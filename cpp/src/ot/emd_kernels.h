@@ -1,6 +1,6 @@
 // Kernels of the exact solvers (network simplex and Jonker-Volgenant): the
-// reference (emd_kernels_ref.cc, plain loops) and the AVX2 level
-// (emd_avx2.cc).  The generic level's table points at the reference
+// reference (emd_kernels_ref.cc, plain loops), the AVX2 level
+// (emd_avx2.cc) and the AVX-512 level (emd_avx512.cc).  The generic level's table points at the reference
 // functions: for these kernels the plain loop is already the portable code,
 // so there is no separate generic version to test against it.  Contracts are
 // in kernel_api.h (OtKernels).
@@ -35,6 +35,12 @@ SC_OT_EMD_KERNEL_DECLS
 namespace emd_avx2 {
 SC_OT_EMD_KERNEL_DECLS
 }  // namespace emd_avx2
+#endif
+
+#if defined(SC_HAVE_AVX512_KERNELS)
+namespace emd_avx512 {
+SC_OT_EMD_KERNEL_DECLS
+}  // namespace emd_avx512
 #endif
 
 #undef SC_OT_EMD_KERNEL_DECLS

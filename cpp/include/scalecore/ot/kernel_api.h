@@ -1,6 +1,6 @@
 // Plain C++ declarations of the OT kernels each implementation provides: the
 // reference (ot_ref.cc, plain double loops, the oracle), the generic level
-// (ot_generic.cc, no ISA flags) and the AVX2 level (ot_avx2.cc).  Only raw
+// (ot_generic.cc, no ISA flags) the AVX2 level (ot_avx2.cc) and the AVX-512 level (ot_avx512.cc).  Only raw
 // pointers and plain structs cross this boundary; the drivers (cost.cc,
 // sinkhorn.cc, emd.cc) pick a table with ot_kernels<S>(impl).
 #pragma once
@@ -158,6 +158,10 @@ const OtKernels<S>& ot_kernels_generic();
 #if defined(SC_HAVE_AVX2_KERNELS)
 template <class S>
 const OtKernels<S>& ot_kernels_avx2();
+#endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+template <class S>
+const OtKernels<S>& ot_kernels_avx512();
 #endif
 
 // Packs y (m x d) into panels for CostArgs::ypack; out has
