@@ -96,7 +96,10 @@ def as_float_array(
     if arr.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # Contiguous and aligned: buffers from pickle protocol 5 (Dask), np.frombuffer
+    # at an odd offset or packed records can be misaligned, and the C++ kernels
+    # read whole elements (UBSan: misaligned load).
+    return np.require(arr, dtype=dtype, requirements=["C", "A"])
 
 
 def as_mask(x: Any, name: str, ndims: Sequence[int] = (1, 2)) -> np.ndarray:
