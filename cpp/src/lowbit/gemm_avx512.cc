@@ -395,6 +395,12 @@ void build_panel(const LbLinearArgs& a, int64_t n0, uint8_t* rows, uint32_t* B, 
     for (int64_t c = 0; c < kNR; ++c) wsT[g * kNR + c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
 }
 
+inline int32_t load4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 // R rows m .. m+R-1 of the panel: every group's exact isum, its float
 // epilogue in gemm.h's order, y stored for the panel's nc columns.
 template <int R>
@@ -404,15 +410,15 @@ SC_VNNI void micro_vnni(const LbLinearArgs& a, const I8Prep& ap, int64_t m, int6
   __m512 P[8][R];
   for (int l = 0; l < 8; ++l)
     for (int r = 0; r < R; ++r) P[l][r] = _mm512_setzero_ps();
-  const int32_t* xr[R];
-  for (int r = 0; r < R; ++r) xr[r] = reinterpret_cast<const int32_t*>(ap.x + (m + r) * K);
+  const int8_t* xr[R];
+  for (int r = 0; r < R; ++r) xr[r] = ap.x + (m + r) * K;
   for (int64_t g = 0; g < G; ++g) {
     __m512i acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
     const int64_t s0 = g * gs / 4, s1 = s0 + gs / 4;
     for (int64_t s = s0; s < s1; ++s) {
       const __m512i b = _mm512_load_si512(B + kNR * s);
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], b, _mm512_set1_epi32(xr[r][s]));
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], b, _mm512_set1_epi32(load4(xr[r] + 4 * s)));
     }
     const __m512 w = _mm512_load_ps(wsT + kNR * g);
     const int l = static_cast<int>(g % 8);
