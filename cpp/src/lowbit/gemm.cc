@@ -78,9 +78,6 @@ uint64_t lowbit_read_probe(const uint8_t* p, int64_t n) {
 #if defined(SC_HAVE_AVX512_KERNELS)
   if (simd_at_least(SimdLevel::avx512)) return lb_read_probe_avx512(p, n);
 #endif
-#if defined(SC_HAVE_AVX512_KERNELS)
-  if (simd_at_least(SimdLevel::avx512)) return lb_read_probe_avx512(p, n);
-#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
   if (simd_at_least(SimdLevel::avx2)) return lb_read_probe_avx2(p, n);
 #endif
@@ -126,9 +123,6 @@ void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
     k = &lb_gemm_kernels_ref();
 #if defined(SC_HAVE_AVX2_KERNELS)
     if (simd_at_least(SimdLevel::avx2)) k = &lb_gemm_kernels_avx2();
-#endif
-#if defined(SC_HAVE_AVX512_KERNELS)
-    if (simd_at_least(SimdLevel::avx512)) k = &lb_gemm_kernels_avx512();
 #endif
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (simd_at_least(SimdLevel::avx512)) k = &lb_gemm_kernels_avx512();

@@ -59,11 +59,6 @@ const LbGemmKernels& lb_gemm_kernels_ref();
 const LbGemmKernels& lb_gemm_kernels_avx2();
 #endif
 #if defined(SC_HAVE_AVX512_KERNELS)
-// The integer kernels use VNNI when cpu_features().avx512vnni (else AVX2's);
-// the float GEMM (M > lb_gemv_max_rows()) runs AVX2's.
-const LbGemmKernels& lb_gemm_kernels_avx512();
-#endif
-#if defined(SC_HAVE_AVX512_KERNELS)
 const LbGemmKernels& lb_gemm_kernels_avx512();
 #endif
 
@@ -80,9 +75,6 @@ inline float lb_i8_combine(const float* s) {
 uint64_t lowbit_read_probe(const uint8_t* p, int64_t n);
 #if defined(SC_HAVE_AVX2_KERNELS)
 uint64_t lb_read_probe_avx2(const uint8_t* p, int64_t n);
-#endif
-#if defined(SC_HAVE_AVX512_KERNELS)
-uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n);
 #endif
 #if defined(SC_HAVE_AVX512_KERNELS)
 uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n);
