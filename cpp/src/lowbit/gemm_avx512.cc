@@ -221,12 +221,6 @@ void linear_f32_avx512(const LbLinearArgs& a) {
 
 // ---------------------------------------------------------------- integer epilogue
 // s[8] chains of gemm.h: p_g = float(isum) * ws rounded, added in g order.
-inline void chain_add(float* s, int64_t g, int32_t isum, float ws) { s[g % 8] = s[g % 8] + mul_rn(float(isum), ws); }
-// x - c in int32 modulo 2^32: sum u*x may pass 2^31 for groups near the
-// 131072 limit, the true isum never does, so the wrapped difference is exact.
-inline int32_t sub_wrap(int32_t x, int32_t c) {
-  return static_cast<int32_t>(static_cast<uint32_t>(x) - static_cast<uint32_t>(c));
-}
 
 inline float finish_one(const float* s, float xs, const float* bias, int64_t n) {
   float y = mul_rn(lb_i8_combine(s), xs);
@@ -235,6 +229,37 @@ inline float finish_one(const float* s, float xs, const float* bias, int64_t n) 
 }
 
 // ---------------------------------------------------------------- GEMV, int8 (VNNI)
+// Lane l (< 8) of the result = the sum of the 16 lanes of v[l] (exact, int32).
+inline __m256i hsum8x16(const __m512i* v) {
+  __m256i h[8];
+  for (int i = 0; i < 8; ++i) h[i] = _mm256_add_epi32(_mm512_castsi512_si256(v[i]), _mm512_extracti64x4_epi64(v[i], 1));
+  const __m256i h01 = _mm256_hadd_epi32(h[0], h[1]), h23 = _mm256_hadd_epi32(h[2], h[3]);
+  const __m256i h45 = _mm256_hadd_epi32(h[4], h[5]), h67 = _mm256_hadd_epi32(h[6], h[7]);
+  const __m256i a = _mm256_hadd_epi32(h01, h23), b = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+inline __m256 mul_rn(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
+  asm("" : "+v"(p));
+  return p;
+}
+// gemm.h's epilogue for the block of ng <= 8 groups ending at g (g0 = g -
+// ng + 1, a multiple of 8): lane l of tot chains the groups = l mod 8;
+// isum = lane sums - corr in int32 modulo 2^32: sum u*x may pass 2^31 for
+// groups near the 131072 limit, the true isum never does, so it is exact.  Lanes past ng add +0.
+inline __m256 i8_block(__m256 tot, __m512i* isv, int64_t g, const float* ws_row, const int32_t* corr_row) {
+  const int64_t ng = g % 8 + 1, g0 = g - ng + 1;
+  for (int64_t i = ng; i < 8; ++i) isv[i] = _mm512_setzero_si512();
+  const __mmask8 km = static_cast<__mmask8>((1u << ng) - 1);
+  const __m256 w = _mm256_maskz_loadu_ps(km, ws_row + g0);
+  const __m256i is = _mm256_sub_epi32(hsum8x16(isv), _mm256_maskz_loadu_epi32(km, corr_row + g0));
+  return _mm256_add_ps(tot, mul_rn(_mm256_cvtepi32_ps(is), w));
+}
+inline float i8_finish(__m256 tot, float xs, const float* bias, int64_t n) {
+  alignas(32) float s[8];
+  _mm256_store_ps(s, tot);
+  return finish_one(s, xs, bias, n);
+}
 // Activations of one call: corr[m][g] = (128 or 8) * the group's code sum;
 // perm (W4A8) the codes in the byte order of each int4 chunk.
 struct I8Prep {
@@ -277,7 +302,9 @@ SC_VNNI void gemv_w8a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
   const __mmask64 half = 0xFFFFFFFFull;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * K;
-    float s[MB][8] = {};
+    __m256 tot[MB];
+    __m512i isv[MB][8];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
     for (int64_t g = 0; g < G; ++g) {
       __m512i acc[MB];
       for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
@@ -291,10 +318,11 @@ SC_VNNI void gemv_w8a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
         for (int m = 0; m < MB; ++m)
           acc[m] = _mm512_dpbusd_epi32(acc[m], u, _mm512_maskz_loadu_epi8(half, ap.x + m * K + ke));
       }
-      const float ws = a.ws[n * G + g];
-      for (int m = 0; m < MB; ++m) chain_add(s[m], g, sub_wrap(_mm512_reduce_add_epi32(acc[m]), ap.corr[m * G + g]), ws);
+      for (int m = 0; m < MB; ++m) isv[m][g % 8] = acc[m];
+      if (g % 8 == 7 || g == G - 1)
+        for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], g, a.ws + n * G, ap.corr + m * G);
     }
-    for (int m = 0; m < MB; ++m) a.y[m * N + n] = finish_one(s[m], a.xs[m], a.bias, n);
+    for (int m = 0; m < MB; ++m) a.y[m * N + n] = i8_finish(tot[m], a.xs[m], a.bias, n);
   }
 }
 
@@ -306,7 +334,9 @@ SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
   const __m128i x88s = _mm_set1_epi8(static_cast<char>(0x88)), lo4s = _mm_set1_epi8(0x0F);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * rb;
-    float s[MB][8] = {};
+    __m256 tot[MB];
+    __m512i isv[MB][8];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
     for (int64_t g = 0; g < G; ++g) {
       __m512i acc[MB];
       for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
@@ -329,10 +359,11 @@ SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
           acc[m] = _mm512_add_epi32(acc[m], _mm512_zextsi256_si512(t));
         }
       }
-      const float ws = a.ws[n * G + g];
-      for (int m = 0; m < MB; ++m) chain_add(s[m], g, sub_wrap(_mm512_reduce_add_epi32(acc[m]), ap.corr[m * G + g]), ws);
+      for (int m = 0; m < MB; ++m) isv[m][g % 8] = acc[m];
+      if (g % 8 == 7 || g == G - 1)
+        for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], g, a.ws + n * G, ap.corr + m * G);
     }
-    for (int m = 0; m < MB; ++m) a.y[m * N + n] = finish_one(s[m], a.xs[m], a.bias, n);
+    for (int m = 0; m < MB; ++m) a.y[m * N + n] = i8_finish(tot[m], a.xs[m], a.bias, n);
   }
 }
 
