@@ -103,6 +103,8 @@ SHAPES = [  # (M, N, K, group)
     (5, 19, 640, 32),    # G = 20 groups: the eight chains wrap
     (1, 23, 640, 32),    # GEMV with G = 20 (blocks of 8 groups and a partial one)
     (3, 9, 1152, 128),   # GEMV with G = 9
+    (7, 19, 704, 352),   # GEMM, groups > 256 with a 32-tail: K slices 256, 96 per group
+    (9, 18, 576, None),  # GEMM per-channel: K slices 256, 256, 64
 ]
 
 

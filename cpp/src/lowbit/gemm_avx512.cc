@@ -28,7 +28,9 @@
 // (embedded broadcast).  Each group's exact isum goes through gemm.h's float
 // epilogue in the same order as the reference (eight chains, mul and add
 // rounded apart), so the integer results are bit-identical at every level.
-// Float-activation GEMM (M > 4) runs the AVX2 kernel.
+// Float-activation GEMM (M > 4): 16-column panels of dequantized float32
+// (code * scale, exactly dequantize()'s values) per K slice of <= 256, a
+// 12 x 16 FMA micro-kernel on zmm.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -204,9 +206,119 @@ void gemv_f32_rows(const LbLinearArgs& a, int64_t n0, int64_t n1) {
 
 constexpr int64_t kGemvGrain = 32;
 
+// ---------------------------------------------------------------- GEMM, float
+// Panel of 16 columns n0.. for a chunk-aligned k range [kb, ke): B[k - kb][c]
+// = code * scale of column c (exactly dequantize()'s values; 0 past N).
+// Each column is decoded 16 consecutive k at a time (the GEMV decode) and
+// scattered into its panel column.
+constexpr int kFMR = 12, kFNR = 16;
+constexpr int64_t kFKC = 256;
+
+void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, float* B) {
+  const int64_t K = a.K, N = a.N, gs = a.group, sg = a.scale_group(), Gs = K / sg, full = (gs / 64) * 64;
+  const __m512 table = e2m1_table();
+  const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(kFNR));
+  const bool fp4 = a.wfmt == LB_W_FP4;
+  for (int64_t c = 0; c < kFNR; ++c) {
+    const int64_t n = n0 + c;
+    if (n >= N) {
+      for (int64_t k = kb; k < ke; ++k) B[(k - kb) * kFNR + c] = 0.f;
+      continue;
+    }
+    const float* wsr = a.ws + n * Gs;
+    auto put = [&](int64_t k, __m512 v) {  // elements k .. k+15, one scale (sg >= 16, aligned)
+      _mm512_i32scatter_ps(B + (k - kb) * kFNR + c, vidx, _mm512_mul_ps(v, _mm512_set1_ps(wsr[k / sg])), 4);
+    };
+    if (a.wfmt == LB_W_INT8) {
+      const int8_t* row = reinterpret_cast<const int8_t*>(a.w) + n * K;
+      for (int64_t k = kb; k < ke; k += 16)
+        put(k, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k)))));
+      continue;
+    }
+    const uint8_t* row = a.w + n * (K / 2);
+    for (int64_t k = kb; k < ke;) {
+      const int64_t r = k % gs;
+      if (r < full) {  // a 64-chunk
+        const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k / 2)));
+        if (fp4) {
+          put(k, decode16<true, 0>(V, table)); put(k + 16, decode16<true, 2>(V, table));
+          put(k + 32, decode16<true, 4>(V, table)); put(k + 48, decode16<true, 6>(V, table));
+        } else {
+          put(k, decode16<false, 0>(V, table)); put(k + 16, decode16<false, 2>(V, table));
+          put(k + 32, decode16<false, 4>(V, table)); put(k + 48, decode16<false, 6>(V, table));
+        }
+        k += 64;
+      } else {  // the 32-chunk that ends a group
+        const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
+        if (fp4) {
+          put(k, decode16<true, 0>(V, table)); put(k + 16, decode16<true, 4>(V, table));
+        } else {
+          put(k, decode16<false, 0>(V, table)); put(k + 16, decode16<false, 4>(V, table));
+        }
+        k += 32;
+      }
+    }
+  }
+}
+
+// y[m .. m+R)[n0 .. n0+nc) (+)= x[m.., kb..ke) @ B; `last` adds the bias.
+template <int R>
+void micro_f32(const LbLinearArgs& a, int64_t m, int64_t n0, int64_t kb, int64_t ke, const float* B, bool first,
+               bool last) {
+  const int64_t K = a.K, N = a.N, nc = std::min<int64_t>(kFNR, N - n0);
+  const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const float* x = a.x + m * K;
+  for (int64_t k = kb; k < ke; ++k) {
+    const __m512 b = _mm512_load_ps(B + (k - kb) * kFNR);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * K + k]), b, acc[r]);
+  }
+  const __m512 bias = last && a.bias ? _mm512_maskz_loadu_ps(cm, a.bias + n0) : _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    float* y = a.y + (m + r) * N + n0;
+    __m512 v = first ? acc[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(cm, y), acc[r]);
+    if (last && a.bias) v = _mm512_add_ps(v, bias);
+    _mm512_mask_storeu_ps(y, cm, v);
+  }
+}
+
+template <int R>
+void micro_f32_dispatch(int rr, const LbLinearArgs& a, int64_t m, int64_t n0, int64_t kb, int64_t ke, const float* B,
+                        bool first, bool last) {
+  if (rr == R)
+    micro_f32<R>(a, m, n0, kb, ke, B, first, last);
+  else if constexpr (R > 1)
+    micro_f32_dispatch<R - 1>(rr, a, m, n0, kb, ke, B, first, last);
+}
+
+// K slices: whole groups up to kFKC elements, or pieces of kFKC (a multiple
+// of 64, so chunk-aligned) within one larger group, the last up to its end.
+void gemm_f32(const LbLinearArgs& a) {
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, npanels = (N + kFNR - 1) / kFNR;
+  const int64_t span = gs <= kFKC ? std::max<int64_t>(1, kFKC / gs) * gs : kFKC;
+  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+    thread_local Buf bb;
+    float* B = bb.get<float>(static_cast<size_t>((span + 32) * kFNR));
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kFNR;
+      for (int64_t kb = 0; kb < K;) {
+        // within a group, offsets 256j are 64-chunk starts; a slice never crosses its group's end
+        const int64_t ke = gs <= kFKC ? std::min(K, kb + span) : std::min((kb / gs + 1) * gs, kb + span);
+        build_f32_panel(a, n0, kb, ke, B);
+        for (int64_t m = 0; m < M; m += kFMR)
+          micro_f32_dispatch<kFMR>(static_cast<int>(std::min<int64_t>(kFMR, M - m)), a, m, n0, kb, ke, B, kb == 0,
+                                   ke == K);
+        kb = ke;
+      }
+    }
+  });
+}
+
 void linear_f32_avx512(const LbLinearArgs& a) {
   if (a.M > lb_gemv_max_rows()) {
-    lb_gemm_kernels_avx2().linear_f32(a);
+    gemm_f32(a);
     return;
   }
   parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
