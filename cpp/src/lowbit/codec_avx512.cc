@@ -46,23 +46,85 @@ inline __m512i absbits(const float* p) {
 }
 
 // ---- MXFP4 ----
+// Lane k = max over the 16 lanes of a[k] (a 16 x 16 transpose-reduce).
+inline __m512i transpose_max16(__m512i* a) {
+  for (int i = 0; i < 8; ++i)
+    a[i] = _mm512_max_epu32(_mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]));
+  // a[i] (i < 8): per 128-bit lane q, elements {2i, 2i+1} x 2 partial maxima
+  for (int i = 0; i < 4; ++i)
+    a[i] = _mm512_max_epu32(_mm512_unpacklo_epi64(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_epi64(a[2 * i], a[2 * i + 1]));
+  // a[i] (i < 4): 128-bit lane q holds blocks 4i .. 4i+3, partial over q
+  for (int i = 0; i < 2; ++i) {
+    const __m512i lo = _mm512_shuffle_i32x4(a[2 * i], a[2 * i + 1], 0x88), hi = _mm512_shuffle_i32x4(a[2 * i], a[2 * i + 1], 0xDD);
+    a[i] = _mm512_max_epu32(lo, hi);
+  }
+  // a[0]: lanes (q0 of 0-3, q2 of 0-3, q0 of 4-7, q2 of 4-7) after max with q1/q3, etc.
+  const __m512i lo = _mm512_shuffle_i32x4(a[0], a[1], 0x88), hi = _mm512_shuffle_i32x4(a[0], a[1], 0xDD);
+  return _mm512_max_epu32(lo, hi);
+}
+
+// Scale codes and 2^-e of 16 blocks from their |x| maxima (bits), the rule
+// of lb_mx_scale_code / lb_pow2; false when a maximum is a float32 subnormal.
+inline bool mx_scales16(__m512i amax, int emax, __m512i* code, __m512* inv) {
+  const __m512i ef = _mm512_srli_epi32(amax, 23);
+  const __mmask16 zero = _mm512_cmpeq_epi32_mask(amax, _mm512_setzero_si512());
+  const __mmask16 sub = _mm512_mask_cmpeq_epi32_mask(static_cast<__mmask16>(~zero), ef, _mm512_setzero_si512());
+  if (sub) return false;
+  const __mmask16 bad = _mm512_cmpgt_epu32_mask(amax, _mm512_set1_epi32(0x7F7FFFFF));
+  __m512i e = _mm512_sub_epi32(_mm512_mask_mov_epi32(ef, zero, _mm512_set1_epi32(1)), _mm512_set1_epi32(127 + emax));
+  e = _mm512_max_epi32(_mm512_min_epi32(e, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+  *code = _mm512_mask_mov_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), bad, _mm512_set1_epi32(0xFF));
+  const __m512i biased = _mm512_sub_epi32(_mm512_set1_epi32(127), e);  // 2^-e, e in [-127, 127]
+  *inv = _mm512_castsi512_ps(_mm512_mask_mov_epi32(_mm512_slli_epi32(biased, 23),
+                                                   _mm512_cmpeq_epi32_mask(biased, _mm512_setzero_si512()),
+                                                   _mm512_set1_epi32(0x00400000)));
+  return true;
+}
+
+template <bool Away>
+inline void mxfp4_block(const float* xb, float inv, uint32_t sc, uint8_t* cb) {
+  if (sc == 0xFFu) {  // NaN/Inf in the block: NaN scale, zero codes
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(cb), _mm_setzero_si128());
+    return;
+  }
+  const __m512 v = _mm512_set1_ps(inv);
+  const __m128i lo = nibbles8(enc16_e2m1<Away>(_mm512_mul_ps(_mm512_loadu_ps(xb), v)));
+  const __m128i hi = nibbles8(enc16_e2m1<Away>(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), v)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(cb), _mm_unpacklo_epi64(lo, hi));
+}
+
 template <bool Away>
 void quant_mxfp4_t(const float* x, int64_t nb, uint8_t* codes, uint8_t* scales) {
   constexpr int emax = BlockTraits<SC_LB_BLOCK_MXFP4>::emax;
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + 32 * b;
-    uint8_t* cb = codes + 16 * b;
-    const uint32_t m = _mm512_reduce_max_epu32(_mm512_max_epu32(absbits(xb), absbits(xb + 16)));
-    const uint32_t sc = lb_mx_scale_code(lb_bits_f32(m), emax);
-    scales[b] = static_cast<uint8_t>(sc);
-    if (sc == 0xFFu) {  // NaN/Inf in the block: NaN scale, zero codes
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(cb), _mm_setzero_si128());
-      continue;
+  int64_t b = 0;
+  alignas(64) uint32_t sc[16];
+  alignas(64) float inv[16];
+  for (; b + 16 <= nb; b += 16) {
+    const float* xg = x + 32 * b;
+    __m512i am[16];
+    for (int k = 0; k < 16; ++k) am[k] = _mm512_max_epu32(absbits(xg + 32 * k), absbits(xg + 32 * k + 16));
+    __m512i code;
+    __m512 iv;
+    if (mx_scales16(transpose_max16(am), emax, &code, &iv)) {
+      _mm512_store_si512(sc, code);
+      _mm512_store_ps(inv, iv);
+    } else {
+      for (int k = 0; k < 16; ++k) {
+        const uint32_t m = _mm512_reduce_max_epu32(_mm512_max_epu32(absbits(xg + 32 * k), absbits(xg + 32 * k + 16)));
+        sc[k] = lb_mx_scale_code(lb_bits_f32(m), emax);
+        inv[k] = sc[k] == 0xFFu ? 0.0f : lb_pow2(127 - static_cast<int>(sc[k]));
+      }
+      code = _mm512_load_si512(sc);
     }
-    const __m512 inv = _mm512_set1_ps(lb_pow2(127 - static_cast<int>(sc)));
-    const __m128i lo = nibbles8(enc16_e2m1<Away>(_mm512_mul_ps(_mm512_loadu_ps(xb), inv)));
-    const __m128i hi = nibbles8(enc16_e2m1<Away>(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), inv)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(cb), _mm_unpacklo_epi64(lo, hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(scales + b), _mm512_cvtepi32_epi8(code));
+    for (int k = 0; k < 16; ++k) mxfp4_block<Away>(xg + 32 * k, inv[k], sc[k], codes + 16 * (b + k));
+  }
+  for (; b < nb; ++b) {
+    const float* xb = x + 32 * b;
+    const uint32_t m = _mm512_reduce_max_epu32(_mm512_max_epu32(absbits(xb), absbits(xb + 16)));
+    const uint32_t s = lb_mx_scale_code(lb_bits_f32(m), emax);
+    scales[b] = static_cast<uint8_t>(s);
+    mxfp4_block<Away>(xb, s == 0xFFu ? 0.0f : lb_pow2(127 - static_cast<int>(s)), s, codes + 16 * b);
   }
 }
 
