@@ -105,6 +105,7 @@ SHAPES = [  # (M, N, K, group)
     (3, 9, 1152, 128),   # GEMV with G = 9
     (7, 19, 704, 352),   # GEMM, groups > 256 with a 32-tail: K slices 256, 96 per group
     (9, 18, 576, None),  # GEMM per-channel: K slices 256, 256, 64
+    (2, 13, 384, 192),   # GEMV, 3 chunks per group: a 64-chunk pair, then a single one
 ]
 
 

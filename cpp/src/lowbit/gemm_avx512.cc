@@ -103,14 +103,18 @@ inline __m512 e2m1_table() {
 // ---------------------------------------------------------------- GEMV, float
 // Nibble weights (int4 or E2M1), MB activation rows.  S16: NVFP4 (gs == 32,
 // a scale per 16 elements: the J = 0 and J = 4 steps of the 32-chunk).
+// xb: the activations with each pair of 64-chunks of a group permuted
+// (pair_order) when the group has two or more: one 512-bit load then covers
+// both chunks' 16 words, nibble J of its lanes = elements kc+8J..+7 and
+// kc+64+8J..+7, which the permuted x holds at kc + 16J.
 template <int MB, bool FP4, bool S16>
-void gemv_f32_nib(const LbLinearArgs& a, int64_t n0, int64_t n1) {
+void gemv_f32_nib(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
   constexpr int NA = MB == 1 ? 4 : 2;
   const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64, Gs = K / a.scale_group();
   const bool tail = gs % 64 != 0;
   const __m512 table = e2m1_table();
   const float* x[MB];
-  for (int m = 0; m < MB; ++m) x[m] = a.x + m * K;
+  for (int m = 0; m < MB; ++m) x[m] = xb + m * K;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * rb;
     __m512 tot[MB][NA];
@@ -122,7 +126,21 @@ void gemv_f32_nib(const LbLinearArgs& a, int64_t n0, int64_t n1) {
       __m512 acc[MB][NA];
       for (int m = 0; m < MB; ++m)
         for (int i = 0; i < NA; ++i) acc[m][i] = _mm512_setzero_ps();
-      for (int64_t c = 0; c < nfull; ++c) {
+      int64_t c = 0;
+      for (; c + 2 <= nfull; c += 2) {
+        const __m512i V = _mm512_loadu_si512(p + 32 * c);
+        const int64_t kc = k0 + 64 * c;
+#define SC_LB_STEP(J)                                                                              \
+  {                                                                                                \
+    const __m512 wf = decode16<FP4, J>(V, table);                                                  \
+    for (int m = 0; m < MB; ++m)                                                                   \
+      acc[m][J % NA] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x[m] + kc + 16 * J), acc[m][J % NA]); \
+  }
+        SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+        SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+#undef SC_LB_STEP
+      }
+      for (; c < nfull; ++c) {
         const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c)));
         const int64_t kc = k0 + 64 * c;
 #define SC_LB_STEP(J)                                                                          \
@@ -193,13 +211,13 @@ void gemv_f32_int8(const LbLinearArgs& a, int64_t n0, int64_t n1) {
 }
 
 template <int MB>
-void gemv_f32_rows(const LbLinearArgs& a, int64_t n0, int64_t n1) {
+void gemv_f32_rows(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
   if (a.wfmt == LB_W_INT4)
-    gemv_f32_nib<MB, false, false>(a, n0, n1);
+    gemv_f32_nib<MB, false, false>(a, xb, n0, n1);
   else if (a.wfmt == LB_W_FP4 && a.scale_group() == 16)
-    gemv_f32_nib<MB, true, true>(a, n0, n1);
+    gemv_f32_nib<MB, true, true>(a, xb, n0, n1);
   else if (a.wfmt == LB_W_FP4)
-    gemv_f32_nib<MB, true, false>(a, n0, n1);
+    gemv_f32_nib<MB, true, false>(a, xb, n0, n1);
   else
     gemv_f32_int8<MB>(a, n0, n1);
 }
@@ -321,12 +339,30 @@ void linear_f32_avx512(const LbLinearArgs& a) {
     gemm_f32(a);
     return;
   }
+  const int64_t K = a.K, gs = a.group, npair = gs / 128;
+  Buf xbuf;
+  const float* xb = a.x;
+  if (a.wfmt != LB_W_INT8 && npair > 0) {  // pair order (see gemv_f32_nib)
+    float* xp = xbuf.get<float>(static_cast<size_t>(a.M * K));
+    std::memcpy(xp, a.x, static_cast<size_t>(a.M * K) * sizeof(float));
+    for (int64_t m = 0; m < a.M; ++m)
+      for (int64_t k0 = 0; k0 < K; k0 += gs)
+        for (int64_t q = 0; q < npair; ++q) {
+          const float* src = a.x + m * K + k0 + 128 * q;
+          float* dst = xp + m * K + k0 + 128 * q;
+          for (int j = 0; j < 8; ++j) {
+            std::memcpy(dst + 16 * j, src + 8 * j, 8 * sizeof(float));
+            std::memcpy(dst + 16 * j + 8, src + 64 + 8 * j, 8 * sizeof(float));
+          }
+        }
+    xb = xp;
+  }
   parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
     switch (a.M) {
-      case 1: gemv_f32_rows<1>(a, n0, n1); break;
-      case 2: gemv_f32_rows<2>(a, n0, n1); break;
-      case 3: gemv_f32_rows<3>(a, n0, n1); break;
-      default: gemv_f32_rows<4>(a, n0, n1); break;
+      case 1: gemv_f32_rows<1>(a, xb, n0, n1); break;
+      case 2: gemv_f32_rows<2>(a, xb, n0, n1); break;
+      case 3: gemv_f32_rows<3>(a, xb, n0, n1); break;
+      default: gemv_f32_rows<4>(a, xb, n0, n1); break;
     }
   });
 }
