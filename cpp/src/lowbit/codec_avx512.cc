@@ -1,9 +1,9 @@
 // AVX-512 kernels of the lowbit codec table (F/BW/VL/DQ).
 //
 // Element encode (every float format), the MX float formats (MXFP8, MXFP6,
-// MXFP4), NVFP4, decode and absmax on 16 lanes; MXINT8, the symmetric INT
-// groups and the Walsh-Hadamard transform are AVX2's, which this level runs
-// unchanged.  Every kernel is bit-identical to the per-element codecs (the
+// MXFP4), NVFP4, the symmetric INT4/INT8 groups, decode and absmax on 16
+// lanes; MXINT8 and the Walsh-Hadamard transform are AVX2's, which this level
+// runs unchanged.  Every kernel is bit-identical to the per-element codecs (the
 // tests check each level against the reference):
 //   * enc16_float / enc16_e8m0: codec_avx2.cc's integer algorithms (same
 //     shifts, rounding increments and special-value rules) with mask
@@ -309,8 +309,66 @@ float absmax_avx512(const float* x, int64_t n) {
   return lb_bits_f32(_mm512_reduce_max_epu32(_mm512_max_epu32(m0, m1)));  // NaN bits are the largest
 }
 
+// ---- symmetric integer groups (g % 32 == 0; others go to the plain loop) ----
+template <int Bits, bool Away>
+int64_t quant_int_t(const float* x, int64_t nb, int64_t g, uint8_t* codes, float* scales) {
+  const int qmax = Bits == 4 ? 7 : 127;
+  const int64_t per = Bits == 4 ? g / 2 : g;
+  int64_t bad = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * g;
+    uint8_t* cb = codes + b * per;
+    __m512i am = _mm512_setzero_si512();
+    for (int64_t j = 0; j < g; j += 16) {
+      const __m512i a = absbits(xb + j);
+      const __mmask16 nf = _mm512_cmpgt_epi32_mask(a, S(0x7F7FFFFF));
+      bad += __builtin_popcount(static_cast<unsigned>(nf));
+      am = _mm512_mask_max_epu32(am, static_cast<__mmask16>(~nf), am, a);
+    }
+    const float amax = lb_bits_f32(_mm512_reduce_max_epu32(am));
+    const float sc = amax / static_cast<float>(qmax);
+    scales[b] = sc;
+    if (sc == 0.0f) {
+      for (int64_t j = 0; j < per; ++j) cb[j] = 0;
+      continue;
+    }
+    const __m512 vs = _mm512_set1_ps(sc);
+    for (int64_t j = 0; j < g; j += 32) {
+      __m512i c[2];
+      for (int k = 0; k < 2; ++k) {
+        __m512 v = _mm512_div_ps(_mm512_loadu_ps(xb + j + 16 * k), vs);
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1024.0f)), _mm512_set1_ps(1024.0f));  // NaN: counted above
+        __m512i q;
+        if (Away) {
+          const __m512 av = _mm512_abs_ps(v);
+          const __m512 fl = _mm512_roundscale_ps(av, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+          const __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(av, fl), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+          q = _mm512_cvttps_epi32(_mm512_mask_add_ps(fl, up, fl, _mm512_set1_ps(1.0f)));
+          q = _mm512_mask_sub_epi32(q, _mm512_movepi32_mask(_mm512_castps_si512(v)), _mm512_setzero_si512(), q);
+        } else {
+          q = _mm512_cvtps_epi32(v);  // RNE (MXCSR default)
+        }
+        c[k] = _mm512_max_epi32(_mm512_min_epi32(q, S(qmax)), S(-qmax - 1));
+      }
+      if (Bits == 4) {
+        const __m512i m4 = S(0x0F);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(cb + j / 2),
+                         _mm_unpacklo_epi64(nibbles8(_mm512_and_si512(c[0], m4)), nibbles8(_mm512_and_si512(c[1], m4))));
+      } else {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(cb + j), _mm512_cvtepi32_epi8(c[0]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(cb + j + 16), _mm512_cvtepi32_epi8(c[1]));
+      }
+    }
+  }
+  return bad;
+}
+
 int64_t quant_int_sym_avx512(int bits, const float* x, int64_t nb, int64_t g, int mode, uint8_t* codes, float* scales) {
-  return lb_kernels_avx2().quant_int_sym(bits, x, nb, g, mode, codes, scales);
+  if (g % 32 != 0 || mode == SC_LB_ROUND_STOCHASTIC)
+    return plain::quant_int_sym(bits, x, nb, g, mode, 0, 0, codes, scales);
+  const bool away = mode == SC_LB_ROUND_HALF_AWAY;
+  if (bits == 4) return away ? quant_int_t<4, true>(x, nb, g, codes, scales) : quant_int_t<4, false>(x, nb, g, codes, scales);
+  return away ? quant_int_t<8, true>(x, nb, g, codes, scales) : quant_int_t<8, false>(x, nb, g, codes, scales);
 }
 // ---- NVFP4: 16 blocks of 16 per step, scales as one vector ----
 void quant_nvfp4_avx512(const float* x, int64_t nb, float s_t, uint8_t* codes, uint8_t* scales) {
