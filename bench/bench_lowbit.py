@@ -68,7 +68,21 @@ def bench_quantize(quick: bool):
     mx = lambda: lowbit.quantize(x, "mxfp4")  # noqa: E731
     nv = lambda: lowbit.quantize(x, "nvfp4")  # noqa: E731
     copy = lambda: np.copyto(dst, x)  # noqa: E731
-    return [
+    levels = []  # the widest level against the one below it, same run
+    if len(scalecore.simd_levels()) >= 2:
+        hi, lo = scalecore.simd_levels()[-1], scalecore.simd_levels()[-2]
+
+        def at(level, fn):
+            def run():
+                with scalecore.simd_level(level):
+                    return fn()
+            return run
+
+        for name, fn in (("mxfp4", mx), ("nvfp4", nv)):
+            levels.append(Pair(label=f"{name} {n}x{n}: {hi} vs {lo}", ours=at(hi, fn), ours_items=1, peer=at(lo, fn),
+                               peer_items=1, peer_name=f"scalecore at {lo}", unit="tensors", repeat=9,
+                               note=f"2 threads; {hi} and {lo} forced in turn", extra=extra))
+    return levels + [
         Pair(label=f"mxfp4 {n}x{n} vs numpy+ml_dtypes", ours=mx, ours_items=1, peer=lambda: _numpy_mxfp4(x),
              peer_items=1, peer_name="numpy+ml_dtypes", unit="tensors", repeat=5, extra=extra),
         Pair(label=f"nvfp4 {n}x{n} vs numpy+ml_dtypes", ours=nv, ours_items=1, peer=lambda: _numpy_nvfp4(x),

@@ -64,6 +64,11 @@ def _kernels(quick: bool):
     lb_rows = 1024 if quick else 4096
     W = rng.standard_normal((lb_rows, 4096)).astype(np.float32)
     core = scalecore._core
+    from scalecore.lowbit import PackedLinear
+    e4m3_codes = scalecore.lowbit.encode(v32, "float8_e4m3fn", saturate=True)
+    lin_f32 = PackedLinear(W, "int4", group_size=128, act="float32")
+    lin_w4a8 = PackedLinear(W, "int4", group_size=128, act="int8")
+    lin_w8a8 = PackedLinear(W, "int8", group_size=128, act="int8")
     kernels = [
         ("fit chinchilla M=100 f64 (fits per lane)",
          lambda: scalecore.fit("chinchilla", x64, y64, covariance=False), B, "fits"),
@@ -87,6 +92,13 @@ def _kernels(quick: bool):
         (f"lowbit encode float8_e4m3fn ({n_vec} values)",
          lambda: scalecore.lowbit.encode(v32, "float8_e4m3fn", saturate=True), n_vec, "values"),
         (f"lowbit quantize mxfp4 {lb_rows}x4096", lambda: scalecore.lowbit.quantize(W, "mxfp4"), W.size, "values"),
+        (f"lowbit quantize nvfp4 {lb_rows}x4096", lambda: scalecore.lowbit.quantize(W, "nvfp4"), W.size, "values"),
+        (f"lowbit decode float8_e4m3fn ({n_vec} values)",
+         lambda: scalecore.lowbit.decode(e4m3_codes, "float8_e4m3fn"), n_vec, "values"),
+        (f"lowbit W4A32 GEMV 1x{lb_rows}x4096 (int4, group 128)", lambda: lin_f32(W[:1]), lb_rows * 4096, "weights"),
+        (f"lowbit W4A8 GEMV 1x{lb_rows}x4096", lambda: lin_w4a8(W[:1]), lb_rows * 4096, "weights"),
+        (f"lowbit W8A8 GEMM 64x{lb_rows}x4096", lambda: lin_w8a8(W[:64]), 2 * 64 * lb_rows * 4096, "ops"),
+        (f"lowbit W4A8 GEMM 64x{lb_rows}x4096", lambda: lin_w4a8(W[:64]), 2 * 64 * lb_rows * 4096, "ops"),
     ]
     return kernels
 

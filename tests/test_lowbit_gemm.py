@@ -103,6 +103,9 @@ SHAPES = [  # (M, N, K, group)
     (5, 19, 640, 32),    # G = 20 groups: the eight chains wrap
     (1, 23, 640, 32),    # GEMV with G = 20 (blocks of 8 groups and a partial one)
     (3, 9, 1152, 128),   # GEMV with G = 9
+    (7, 19, 704, 352),   # GEMM, groups > 256 with a 32-tail: K slices 256, 96 per group
+    (9, 18, 576, None),  # GEMM per-channel: K slices 256, 256, 64
+    (2, 13, 384, 192),   # GEMV, 3 chunks per group: a 64-chunk pair, then a single one
 ]
 
 
@@ -438,3 +441,45 @@ def test_mxfp4_bad_input(rng):
                             x=np.zeros((1, 64), np.float32), sgroup=4)
     with pytest.raises(ValueError, match="act: 'int8' needs"):
         PackedLinear(w, "nvfp4", act="int8")
+
+
+def test_w8a8_near_int32_limit(simd):
+    """Groups of 66560 int8 codes: the unsigned-offset form of vpdpbusd,
+    sum (code + 128) * x, passes 2^31 here (255 * -128 * 66560) while the true
+    isum does not, so the AVX-512 path must wrap exactly (GEMV and GEMM)."""
+    K, N = 66560, 5
+    codes = np.full((N, K), 127, np.int8)
+    codes[1::2] = -128
+    ws = np.full((N, 1), 2.0 ** -20, np.float32)
+    p = _core.lowbit_pack_codes(codes, "int8", K)
+    for M in (1, 6):
+        xq = np.full((M, K), -128, np.int8)
+        xq[1::2] = 127
+        xs = np.full(M, 0.5, np.float32)
+        y = _core.lowbit_linear(p, ws, "int8", K, K, xq=xq, xs=xs)
+        np.testing.assert_array_equal(y, int_path_ref(xq, xs, codes, ws, K, None))
+
+
+@pytest.mark.parametrize("fmt", ["int4", "int8", "mxfp4"])
+def test_packed_at_one_level_runs_at_every_level(simd, fmt, rng):
+    """The packed layout is the same at every level: a layer packed under each
+    level gives the same bytes, and runs at the fixture's level like the
+    reference (bit-exact for int8 activations)."""
+    M, N, K = 7, 19, 192
+    w = make(rng, N, K)
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    act = "float32" if fmt == "mxfp4" else "int8"
+    layers = []
+    for level in scalecore.simd_levels():
+        with scalecore.simd_level(level):
+            layers.append(PackedLinear(w, fmt, group_size=32 if fmt == "mxfp4" else 64, act=act))
+    for la in layers[1:]:
+        np.testing.assert_array_equal(np.asarray(la.packed), np.asarray(layers[0].packed))
+        np.testing.assert_array_equal(np.asarray(la.scales), np.asarray(layers[0].scales))
+    ys = [la(x) for la in layers]
+    for y in ys[1:]:
+        np.testing.assert_array_equal(y, ys[0])
+    if act == "int8":
+        codes, ws = quantize_ref(w, QMAX[fmt], 64)
+        xq, xs = tokens_ref(x)
+        np.testing.assert_array_equal(ys[0], int_path_ref(xq, xs[:, 0], codes, ws, 64, None))

@@ -120,6 +120,28 @@ def test_int_rounding_modes_and_threads(rng):
             np.testing.assert_array_equal(lowbit.quantize(big, "int4", group_size=128).codes, ref.codes)
 
 
+@pytest.mark.parametrize("bits", [4, 8])
+def test_int_half_away_every_level(simd, bits, rng):
+    """Half-away rounding of the symmetric rule at each SIMD level (ties of
+    both signs, subnormal groups), against numpy."""
+    x = _data(rng)
+    qmax = 7 if bits == 4 else 127
+    q = lowbit.quantize(x, f"int{bits}", group_size=32, rounding="half_away")
+    b = x.reshape(9, 8, 32)
+    s = (np.abs(b).max(-1) / np.float32(qmax)).astype(np.float32)
+    np.testing.assert_array_equal(q.scales, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = (b / s[..., None]).astype(np.float32)
+    want = np.where(s[..., None] == 0, 0, np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), -qmax - 1, qmax))
+    if bits == 4:
+        c = np.empty((9, 256), np.int8)
+        c[:, 0::2] = ((q.codes & 0xF) ^ 8).astype(np.int8) - 8
+        c[:, 1::2] = ((q.codes >> 4) ^ 8).astype(np.int8) - 8
+    else:
+        c = q.codes.view(np.int8)
+    np.testing.assert_array_equal(c.reshape(9, 8, 32), want)
+
+
 def test_int_bad_input():
     x = np.ones((2, 96), np.float32)
     with pytest.raises(ValueError, match="multiple of group_size=64"):

@@ -75,6 +75,9 @@ const LbGemmKernels& lb_gemm_kernels_ref() {
 
 uint64_t lowbit_read_probe(const uint8_t* p, int64_t n) {
   if (n % 32 != 0) throw ValueError("buffer: expected a multiple of 32 bytes");
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (simd_at_least(SimdLevel::avx512)) return lb_read_probe_avx512(p, n);
+#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
   if (simd_at_least(SimdLevel::avx2)) return lb_read_probe_avx2(p, n);
 #endif
@@ -120,6 +123,9 @@ void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
     k = &lb_gemm_kernels_ref();
 #if defined(SC_HAVE_AVX2_KERNELS)
     if (simd_at_least(SimdLevel::avx2)) k = &lb_gemm_kernels_avx2();
+#endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+    if (simd_at_least(SimdLevel::avx512)) k = &lb_gemm_kernels_avx512();
 #endif
   } else {
     throw ValueError("impl: expected 'auto' or 'ref', got '" + which + "'");

@@ -18,6 +18,9 @@ namespace lowbit {
 
 const LbKernels& lb_kernels(int impl) {
   if (impl == 1) return lb_kernels_ref();
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (simd_at_least(SimdLevel::avx512)) return lb_kernels_avx512();
+#endif
 #if defined(SC_HAVE_AVX2_KERNELS)
   if (simd_at_least(SimdLevel::avx2)) return lb_kernels_avx2();
 #endif

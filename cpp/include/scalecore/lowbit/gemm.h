@@ -58,6 +58,9 @@ const LbGemmKernels& lb_gemm_kernels_ref();
 #if defined(SC_HAVE_AVX2_KERNELS)
 const LbGemmKernels& lb_gemm_kernels_avx2();
 #endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+const LbGemmKernels& lb_gemm_kernels_avx512();
+#endif
 
 inline int64_t lb_gemv_max_rows() { return 4; }
 
@@ -72,6 +75,9 @@ inline float lb_i8_combine(const float* s) {
 uint64_t lowbit_read_probe(const uint8_t* p, int64_t n);
 #if defined(SC_HAVE_AVX2_KERNELS)
 uint64_t lb_read_probe_avx2(const uint8_t* p, int64_t n);
+#endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n);
 #endif
 
 // Validates the arguments and runs the kernel of `impl`: "auto" (the active

@@ -55,6 +55,9 @@ const LbKernels& lb_kernels_generic();  // no ISA flags
 #if defined(SC_HAVE_AVX2_KERNELS)
 const LbKernels& lb_kernels_avx2();
 #endif
+#if defined(SC_HAVE_AVX512_KERNELS)
+const LbKernels& lb_kernels_avx512();  // MXFP4, decode, absmax; the rest AVX2's
+#endif
 // impl: 0 = the level sc::simd_level() selects, 1 = the reference.
 const LbKernels& lb_kernels(int impl);
 

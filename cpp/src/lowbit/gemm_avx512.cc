@@ -1,0 +1,724 @@
+// AVX-512 kernels of gemm.h (F/BW/VL/DQ; the integer paths also need VNNI,
+// per-function target("avx512vnni"), run only when cpu_features().avx512vnni).
+//
+// The packed layouts are pack.h's, the same at every level, so a PackedLinear
+// packed anywhere runs here unchanged; the GEMM repacks panels per call.
+//
+// GEMV (M <= 4, weights streamed once, one row per thread step):
+//   * int4 / E2M1 x float32: a 64-chunk (8 words) becomes the zmm
+//     V = [v, v >> 4]: nibble J of V's 16 lanes are elements k0+8J .. k0+8J+15
+//     (pack.h: nibble j of word i = element k0 + 8j + i), J = 0, 2, 4, 6; a
+//     32-chunk (4 words) becomes [v, v>>4, v>>8, v>>12] (broadcast + vpsrlvd):
+//     nibble J = elements k0+4J .. k0+4J+15, J = 0, 4.  Int4 codes are
+//     (V << (28-4J)) >>arith 28; E2M1 values one vpermps of a 16-entry signed
+//     table (it reads the low 4 bits of each index lane).  NVFP4's 16-element
+//     scales are the two J steps of a 32-chunk.
+//   * int8 x float32: vpmovsxbd + cvt + FMA on 16 lanes.
+//   * W8A8: vpdpbusd with the weights as the unsigned operand, u = code ^ 0x80
+//     = code + 128, and the activation codes signed: sum u*x = isum + 128 sum x,
+//     the activation group sums computed once per call.  vpdpbusd adds four
+//     u8*s8 products into an int32 lane without saturation: exact.
+//   * W4A8: u = nibble ^ 8 = code + 8 in [0, 15], the zmm [u of the low
+//     nibbles, u of the high nibbles] of a 64-chunk against the activations
+//     permuted into that byte order (as the AVX2 GEMV); isum = sum u*x - 8 sum x.
+// GEMM (M > 4, integer activations): parallel over 16-column panels; a panel
+// is unpacked once per call into [K/4][16] words of u bytes in natural k order
+// (u = code + 128 for int8, code + 8 for int4; vpgatherdd of 16 columns), and
+// an 8 x 16 vpdpbusd micro-kernel broadcasts 4 activation codes per row
+// (embedded broadcast).  Each group's exact isum goes through gemm.h's float
+// epilogue in the same order as the reference (eight chains, mul and add
+// rounded apart), so the integer results are bit-identical at every level.
+// Float-activation GEMM (M > 4): 16-column panels of dequantized float32
+// (code * scale, exactly dequantize()'s values) per K slice of <= 256, a
+// 12 x 16 FMA micro-kernel on zmm.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "scalecore/common/dispatch.h"
+#include "scalecore/common/threads.h"
+#include "scalecore/lowbit/gemm.h"
+#include "scalecore/lowbit/pack.h"
+
+#define SC_VNNI __attribute__((target("avx512vnni")))
+
+namespace sc {
+namespace lowbit {
+
+namespace {
+
+// A 64-byte aligned scratch buffer (no std containers in this ISA's TU).
+struct Buf {
+  void* p = nullptr;
+  size_t n = 0;
+  ~Buf() { std::free(p); }
+  template <class T>
+  T* get(size_t count) {
+    const size_t bytes = (count * sizeof(T) + 63) & ~size_t(63);
+    if (bytes > n) {
+      std::free(p);
+      p = std::aligned_alloc(64, bytes);
+      if (!p) throw std::bad_alloc();
+      n = bytes;
+    }
+    return static_cast<T*>(p);
+  }
+};
+
+// Products rounded on their own (never contracted into an FMA with the next add).
+inline float mul_rn(float a, float b) {
+  float p = a * b;
+  asm("" : "+v"(p));
+  return p;
+}
+inline __m512 mul_rn(__m512 a, __m512 b) {
+  __m512 p = _mm512_mul_ps(a, b);
+  asm("" : "+v"(p));
+  return p;
+}
+
+inline __m512i widen4(__m128i v) {  // lanes 4q + i = word i >> 4q
+  const __m512i sh = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+  return _mm512_srlv_epi32(_mm512_broadcast_i32x4(v), sh);
+}
+inline __m512i widen8(__m256i v) {  // lanes 0-7 = v, 8-15 = v >> 4
+  return _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi32(v, 4), 1);
+}
+
+// The 16 float weights of nibble J of V (int4 codes or E2M1 values).
+template <bool FP4, int J>
+inline __m512 decode16(__m512i V, __m512 table) {
+  if (FP4) return _mm512_permutexvar_ps(J == 0 ? V : _mm512_srli_epi32(V, 4 * J), table);
+  if (J == 7) return _mm512_cvtepi32_ps(_mm512_srai_epi32(V, 28));
+  return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(V, 28 - 4 * J), 28));
+}
+
+inline __m512 e2m1_table() {
+  return _mm512_setr_ps(0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f, -0.f, -0.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f);
+}
+
+// ---------------------------------------------------------------- GEMV, float
+// Nibble weights (int4 or E2M1), MB activation rows.  S16: NVFP4 (gs == 32,
+// a scale per 16 elements: the J = 0 and J = 4 steps of the 32-chunk).
+// xb: the activations with each pair of 64-chunks of a group permuted
+// (pair_order) when the group has two or more: one 512-bit load then covers
+// both chunks' 16 words, nibble J of its lanes = elements kc+8J..+7 and
+// kc+64+8J..+7, which the permuted x holds at kc + 16J.
+template <int MB, bool FP4, bool S16>
+void gemv_f32_nib(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
+  constexpr int NA = MB == 1 ? 4 : 2;
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64, Gs = K / a.scale_group();
+  const bool tail = gs % 64 != 0;
+  const __m512 table = e2m1_table();
+  const float* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = xb + m * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    __m512 tot[MB][NA];
+    for (int m = 0; m < MB; ++m)
+      for (int i = 0; i < NA; ++i) tot[m][i] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t k0 = g * gs;
+      const uint8_t* p = row + k0 / 2;
+      __m512 acc[MB][NA];
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) acc[m][i] = _mm512_setzero_ps();
+      int64_t c = 0;
+      for (; c + 2 <= nfull; c += 2) {
+        const __m512i V = _mm512_loadu_si512(p + 32 * c);
+        const int64_t kc = k0 + 64 * c;
+#define SC_LB_STEP(J)                                                                              \
+  {                                                                                                \
+    const __m512 wf = decode16<FP4, J>(V, table);                                                  \
+    for (int m = 0; m < MB; ++m)                                                                   \
+      acc[m][J % NA] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x[m] + kc + 16 * J), acc[m][J % NA]); \
+  }
+        SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+        SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+#undef SC_LB_STEP
+      }
+      for (; c < nfull; ++c) {
+        const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c)));
+        const int64_t kc = k0 + 64 * c;
+#define SC_LB_STEP(J)                                                                          \
+  {                                                                                            \
+    const __m512 wf = decode16<FP4, J>(V, table);                                              \
+    for (int m = 0; m < MB; ++m)                                                               \
+      acc[m][(J / 2) % NA] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x[m] + kc + 8 * J), acc[m][(J / 2) % NA]); \
+  }
+        SC_LB_STEP(0) SC_LB_STEP(2) SC_LB_STEP(4) SC_LB_STEP(6)
+#undef SC_LB_STEP
+      }
+      if (tail) {
+        const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * nfull)));
+        const int64_t kc = k0 + 64 * nfull;
+        const __m512 w0 = decode16<FP4, 0>(V, table), w1 = decode16<FP4, 4>(V, table);
+        if (S16) {  // gs == 32: the two halves have their own scales
+          const __m512 s0 = _mm512_set1_ps(a.ws[n * Gs + 2 * g]), s1 = _mm512_set1_ps(a.ws[n * Gs + 2 * g + 1]);
+          for (int m = 0; m < MB; ++m) {
+            tot[m][0] = _mm512_fmadd_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(x[m] + kc)), s0, tot[m][0]);
+            tot[m][1] = _mm512_fmadd_ps(_mm512_mul_ps(w1, _mm512_loadu_ps(x[m] + kc + 16)), s1, tot[m][1]);
+          }
+          continue;
+        }
+        for (int m = 0; m < MB; ++m) {
+          acc[m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[m] + kc), acc[m][0]);
+          acc[m][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x[m] + kc + 16), acc[m][1]);
+        }
+      }
+      const __m512 ws = _mm512_set1_ps(a.ws[n * G + g]);
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < NA; ++i) tot[m][i] = _mm512_fmadd_ps(acc[m][i], ws, tot[m][i]);
+    }
+    for (int m = 0; m < MB; ++m) {
+      __m512 t = tot[m][0];
+      for (int i = 1; i < NA; ++i) t = _mm512_add_ps(t, tot[m][i]);
+      const float yv = _mm512_reduce_add_ps(t);
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+template <int MB>
+void gemv_f32_int8(const LbLinearArgs& a, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs;
+  const float* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = a.x + m * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const int8_t* row = reinterpret_cast<const int8_t*>(a.w) + n * K;
+    __m512 tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m512 acc[MB][2];
+      for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 32)
+        for (int j = 0; j < 2; ++j) {
+          const __m512 wf = _mm512_cvtepi32_ps(
+              _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k + 16 * j))));
+          for (int m = 0; m < MB; ++m) acc[m][j] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x[m] + k + 16 * j), acc[m][j]);
+        }
+      const __m512 ws = _mm512_set1_ps(a.ws[n * G + g]);
+      for (int m = 0; m < MB; ++m) tot[m] = _mm512_fmadd_ps(_mm512_add_ps(acc[m][0], acc[m][1]), ws, tot[m]);
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = _mm512_reduce_add_ps(tot[m]);
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+template <int MB>
+void gemv_f32_rows(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
+  if (a.wfmt == LB_W_INT4)
+    gemv_f32_nib<MB, false, false>(a, xb, n0, n1);
+  else if (a.wfmt == LB_W_FP4 && a.scale_group() == 16)
+    gemv_f32_nib<MB, true, true>(a, xb, n0, n1);
+  else if (a.wfmt == LB_W_FP4)
+    gemv_f32_nib<MB, true, false>(a, xb, n0, n1);
+  else
+    gemv_f32_int8<MB>(a, n0, n1);
+}
+
+constexpr int64_t kGemvGrain = 32;
+
+// ---------------------------------------------------------------- GEMM, float
+// Panel of 16 columns n0.. for a chunk-aligned k range [kb, ke): B[k - kb][c]
+// = code * scale of column c (exactly dequantize()'s values; 0 past N).
+// Each column is decoded 16 consecutive k at a time (the GEMV decode) and
+// scattered into its panel column.
+constexpr int kFMR = 12, kFNR = 16;
+constexpr int64_t kFKC = 256;
+
+void build_f32_panel(const LbLinearArgs& a, int64_t n0, int64_t kb, int64_t ke, float* B) {
+  const int64_t K = a.K, N = a.N, gs = a.group, sg = a.scale_group(), Gs = K / sg, full = (gs / 64) * 64;
+  const __m512 table = e2m1_table();
+  const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(kFNR));
+  const bool fp4 = a.wfmt == LB_W_FP4;
+  for (int64_t c = 0; c < kFNR; ++c) {
+    const int64_t n = n0 + c;
+    if (n >= N) {
+      for (int64_t k = kb; k < ke; ++k) B[(k - kb) * kFNR + c] = 0.f;
+      continue;
+    }
+    const float* wsr = a.ws + n * Gs;
+    auto put = [&](int64_t k, __m512 v) {  // elements k .. k+15, one scale (sg >= 16, aligned)
+      _mm512_i32scatter_ps(B + (k - kb) * kFNR + c, vidx, _mm512_mul_ps(v, _mm512_set1_ps(wsr[k / sg])), 4);
+    };
+    if (a.wfmt == LB_W_INT8) {
+      const int8_t* row = reinterpret_cast<const int8_t*>(a.w) + n * K;
+      for (int64_t k = kb; k < ke; k += 16)
+        put(k, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k)))));
+      continue;
+    }
+    const uint8_t* row = a.w + n * (K / 2);
+    for (int64_t k = kb; k < ke;) {
+      const int64_t r = k % gs;
+      if (r < full) {  // a 64-chunk
+        const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k / 2)));
+        if (fp4) {
+          put(k, decode16<true, 0>(V, table)); put(k + 16, decode16<true, 2>(V, table));
+          put(k + 32, decode16<true, 4>(V, table)); put(k + 48, decode16<true, 6>(V, table));
+        } else {
+          put(k, decode16<false, 0>(V, table)); put(k + 16, decode16<false, 2>(V, table));
+          put(k + 32, decode16<false, 4>(V, table)); put(k + 48, decode16<false, 6>(V, table));
+        }
+        k += 64;
+      } else {  // the 32-chunk that ends a group
+        const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
+        if (fp4) {
+          put(k, decode16<true, 0>(V, table)); put(k + 16, decode16<true, 4>(V, table));
+        } else {
+          put(k, decode16<false, 0>(V, table)); put(k + 16, decode16<false, 4>(V, table));
+        }
+        k += 32;
+      }
+    }
+  }
+}
+
+// y[m .. m+R)[n0 .. n0+nc) (+)= x[m.., kb..ke) @ B; `last` adds the bias.
+template <int R>
+void micro_f32(const LbLinearArgs& a, int64_t m, int64_t n0, int64_t kb, int64_t ke, const float* B, bool first,
+               bool last) {
+  const int64_t K = a.K, N = a.N, nc = std::min<int64_t>(kFNR, N - n0);
+  const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const float* x = a.x + m * K;
+  for (int64_t k = kb; k < ke; ++k) {
+    const __m512 b = _mm512_load_ps(B + (k - kb) * kFNR);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * K + k]), b, acc[r]);
+  }
+  const __m512 bias = last && a.bias ? _mm512_maskz_loadu_ps(cm, a.bias + n0) : _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    float* y = a.y + (m + r) * N + n0;
+    __m512 v = first ? acc[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(cm, y), acc[r]);
+    if (last && a.bias) v = _mm512_add_ps(v, bias);
+    _mm512_mask_storeu_ps(y, cm, v);
+  }
+}
+
+template <int R>
+void micro_f32_dispatch(int rr, const LbLinearArgs& a, int64_t m, int64_t n0, int64_t kb, int64_t ke, const float* B,
+                        bool first, bool last) {
+  if (rr == R)
+    micro_f32<R>(a, m, n0, kb, ke, B, first, last);
+  else if constexpr (R > 1)
+    micro_f32_dispatch<R - 1>(rr, a, m, n0, kb, ke, B, first, last);
+}
+
+// K slices: whole groups up to kFKC elements, or pieces of kFKC (a multiple
+// of 64, so chunk-aligned) within one larger group, the last up to its end.
+void gemm_f32(const LbLinearArgs& a) {
+  const int64_t K = a.K, N = a.N, M = a.M, gs = a.group, npanels = (N + kFNR - 1) / kFNR;
+  const int64_t span = gs <= kFKC ? std::max<int64_t>(1, kFKC / gs) * gs : kFKC;
+  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+    thread_local Buf bb;
+    float* B = bb.get<float>(static_cast<size_t>((span + 32) * kFNR));
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kFNR;
+      for (int64_t kb = 0; kb < K;) {
+        // within a group, offsets 256j are 64-chunk starts; a slice never crosses its group's end
+        const int64_t ke = gs <= kFKC ? std::min(K, kb + span) : std::min((kb / gs + 1) * gs, kb + span);
+        build_f32_panel(a, n0, kb, ke, B);
+        for (int64_t m = 0; m < M; m += kFMR)
+          micro_f32_dispatch<kFMR>(static_cast<int>(std::min<int64_t>(kFMR, M - m)), a, m, n0, kb, ke, B, kb == 0,
+                                   ke == K);
+        kb = ke;
+      }
+    }
+  });
+}
+
+void linear_f32_avx512(const LbLinearArgs& a) {
+  if (a.M > lb_gemv_max_rows()) {
+    gemm_f32(a);
+    return;
+  }
+  const int64_t K = a.K, gs = a.group, npair = gs / 128;
+  Buf xbuf;
+  const float* xb = a.x;
+  if (a.wfmt != LB_W_INT8 && npair > 0) {  // pair order (see gemv_f32_nib)
+    float* xp = xbuf.get<float>(static_cast<size_t>(a.M * K));
+    std::memcpy(xp, a.x, static_cast<size_t>(a.M * K) * sizeof(float));
+    for (int64_t m = 0; m < a.M; ++m)
+      for (int64_t k0 = 0; k0 < K; k0 += gs)
+        for (int64_t q = 0; q < npair; ++q) {
+          const float* src = a.x + m * K + k0 + 128 * q;
+          float* dst = xp + m * K + k0 + 128 * q;
+          for (int j = 0; j < 8; ++j) {
+            std::memcpy(dst + 16 * j, src + 8 * j, 8 * sizeof(float));
+            std::memcpy(dst + 16 * j + 8, src + 64 + 8 * j, 8 * sizeof(float));
+          }
+        }
+    xb = xp;
+  }
+  parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
+    switch (a.M) {
+      case 1: gemv_f32_rows<1>(a, xb, n0, n1); break;
+      case 2: gemv_f32_rows<2>(a, xb, n0, n1); break;
+      case 3: gemv_f32_rows<3>(a, xb, n0, n1); break;
+      default: gemv_f32_rows<4>(a, xb, n0, n1); break;
+    }
+  });
+}
+
+// ---------------------------------------------------------------- integer epilogue
+// s[8] chains of gemm.h: p_g = float(isum) * ws rounded, added in g order.
+
+inline float finish_one(const float* s, float xs, const float* bias, int64_t n) {
+  float y = mul_rn(lb_i8_combine(s), xs);
+  if (bias) y = y + bias[n];
+  return y;
+}
+
+// ---------------------------------------------------------------- GEMV, int8 (VNNI)
+// Lane l (< 8) of the result = the sum of the 16 lanes of v[l] (exact, int32).
+inline __m256i hsum8x16(const __m512i* v) {
+  __m256i h[8];
+  for (int i = 0; i < 8; ++i) h[i] = _mm256_add_epi32(_mm512_castsi512_si256(v[i]), _mm512_extracti64x4_epi64(v[i], 1));
+  const __m256i h01 = _mm256_hadd_epi32(h[0], h[1]), h23 = _mm256_hadd_epi32(h[2], h[3]);
+  const __m256i h45 = _mm256_hadd_epi32(h[4], h[5]), h67 = _mm256_hadd_epi32(h[6], h[7]);
+  const __m256i a = _mm256_hadd_epi32(h01, h23), b = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+inline __m256 mul_rn(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
+  asm("" : "+v"(p));
+  return p;
+}
+// gemm.h's epilogue for the block of ng <= 8 groups ending at g (g0 = g -
+// ng + 1, a multiple of 8): lane l of tot chains the groups = l mod 8;
+// isum = lane sums - corr in int32 modulo 2^32: sum u*x may pass 2^31 for
+// groups near the 131072 limit, the true isum never does, so it is exact.  Lanes past ng add +0.
+inline __m256 i8_block(__m256 tot, __m512i* isv, int64_t g, const float* ws_row, const int32_t* corr_row) {
+  const int64_t ng = g % 8 + 1, g0 = g - ng + 1;
+  for (int64_t i = ng; i < 8; ++i) isv[i] = _mm512_setzero_si512();
+  const __mmask8 km = static_cast<__mmask8>((1u << ng) - 1);
+  const __m256 w = _mm256_maskz_loadu_ps(km, ws_row + g0);
+  const __m256i is = _mm256_sub_epi32(hsum8x16(isv), _mm256_maskz_loadu_epi32(km, corr_row + g0));
+  return _mm256_add_ps(tot, mul_rn(_mm256_cvtepi32_ps(is), w));
+}
+inline float i8_finish(__m256 tot, float xs, const float* bias, int64_t n) {
+  alignas(32) float s[8];
+  _mm256_store_ps(s, tot);
+  return finish_one(s, xs, bias, n);
+}
+// Activations of one call: corr[m][g] = (128 or 8) * the group's code sum;
+// perm (W4A8) the codes in the byte order of each int4 chunk.
+struct I8Prep {
+  const int8_t* x = nullptr;   // (M, K) codes in the order the kernel reads
+  const int32_t* corr = nullptr;  // (M, G)
+};
+
+// Byte order of W4A8's chunks (as gemm_avx2.cc's permute_row): per 64-chunk
+// 32 bytes for the low nibbles (byte 4i+jb <- element 16jb+i) then 32 for the
+// high ones (<- 16jb+8+i); per 32-chunk 16 + 16 (8jb+i, 8jb+4+i).
+void permute_row(const int8_t* x, int64_t K, int64_t gs, int8_t* out) {
+  const int64_t nfull = gs / 64;
+  for (int64_t k0 = 0; k0 < K; k0 += gs) {
+    for (int64_t c = 0; c < nfull; ++c) {
+      const int8_t* s = x + k0 + 64 * c;
+      int8_t* d = out + k0 + 64 * c;
+      for (int i = 0; i < 8; ++i)
+        for (int jb = 0; jb < 4; ++jb) {
+          d[4 * i + jb] = s[16 * jb + i];
+          d[32 + 4 * i + jb] = s[16 * jb + 8 + i];
+        }
+    }
+    if (gs % 64) {
+      const int8_t* s = x + k0 + 64 * nfull;
+      int8_t* d = out + k0 + 64 * nfull;
+      for (int i = 0; i < 4; ++i)
+        for (int jb = 0; jb < 4; ++jb) {
+          d[4 * i + jb] = s[8 * jb + i];
+          d[16 + 4 * i + jb] = s[8 * jb + 4 + i];
+        }
+    }
+  }
+}
+
+template <int MB>
+SC_VNNI void gemv_w8a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const bool tail = gs % 64 != 0;
+  const __mmask64 half = 0xFFFFFFFFull;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * K;
+    __m256 tot[MB];
+    __m512i isv[MB][8];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m512i acc[MB];
+      for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
+      const int64_t k0 = g * gs, ke = k0 + gs - (tail ? 32 : 0);
+      for (int64_t k = k0; k < ke; k += 64) {
+        const __m512i u = _mm512_xor_si512(_mm512_loadu_si512(row + k), flip);
+        for (int m = 0; m < MB; ++m) acc[m] = _mm512_dpbusd_epi32(acc[m], u, _mm512_loadu_si512(ap.x + m * K + k));
+      }
+      if (tail) {
+        const __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(half, row + ke), flip);
+        for (int m = 0; m < MB; ++m)
+          acc[m] = _mm512_dpbusd_epi32(acc[m], u, _mm512_maskz_loadu_epi8(half, ap.x + m * K + ke));
+      }
+      for (int m = 0; m < MB; ++m) isv[m][g % 8] = acc[m];
+      if (g % 8 == 7 || g == G - 1)
+        for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], g, a.ws + n * G, ap.corr + m * G);
+    }
+    for (int m = 0; m < MB; ++m) a.y[m * N + n] = i8_finish(tot[m], a.xs[m], a.bias, n);
+  }
+}
+
+template <int MB>
+SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64;
+  const bool tail = gs % 64 != 0;
+  const __m256i x88 = _mm256_set1_epi8(static_cast<char>(0x88)), lo4 = _mm256_set1_epi8(0x0F);
+  const __m128i x88s = _mm_set1_epi8(static_cast<char>(0x88)), lo4s = _mm_set1_epi8(0x0F);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    __m256 tot[MB];
+    __m512i isv[MB][8];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m512i acc[MB];
+      for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
+      const int64_t k0 = g * gs;
+      for (int64_t c = 0; c < nfull; ++c) {
+        const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k0 / 2 + 32 * c)), x88);
+        const __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, lo4)),
+                                             _mm256_and_si256(_mm256_srli_epi32(v, 4), lo4), 1);
+        for (int m = 0; m < MB; ++m)
+          acc[m] = _mm512_dpbusd_epi32(acc[m], u, _mm512_loadu_si512(ap.x + m * K + k0 + 64 * c));
+      }
+      if (tail) {
+        const int64_t kc = k0 + 64 * nfull;
+        const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + kc / 2)), x88s);
+        const __m256i u = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, lo4s)),
+                                                  _mm_and_si128(_mm_srli_epi32(v, 4), lo4s), 1);
+        for (int m = 0; m < MB; ++m) {
+          const __m256i t = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u,
+                                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap.x + m * K + kc)));
+          acc[m] = _mm512_add_epi32(acc[m], _mm512_zextsi256_si512(t));
+        }
+      }
+      for (int m = 0; m < MB; ++m) isv[m][g % 8] = acc[m];
+      if (g % 8 == 7 || g == G - 1)
+        for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], g, a.ws + n * G, ap.corr + m * G);
+    }
+    for (int m = 0; m < MB; ++m) a.y[m * N + n] = i8_finish(tot[m], a.xs[m], a.bias, n);
+  }
+}
+
+template <int MB>
+void gemv_i8_rows(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n1) {
+  if (a.wfmt == LB_W_INT4)
+    gemv_w4a8<MB>(a, ap, n0, n1);
+  else
+    gemv_w8a8<MB>(a, ap, n0, n1);
+}
+
+// ---------------------------------------------------------------- GEMM, int8 (VNNI)
+constexpr int kMR = 8, kNR = 16;
+
+// The u bytes of one int4 row in natural k order: nibble ^ 8 = code + 8.
+void unpack_u4_row(const uint8_t* row, int64_t K, int64_t gs, uint8_t* out) {
+  const __m512i lo4 = _mm512_set1_epi32(0x0F), e8 = _mm512_set1_epi32(8);
+  const int64_t nfull = gs / 64;
+  for (int64_t k0 = 0; k0 < K; k0 += gs) {
+    const uint8_t* p = row + k0 / 2;
+    for (int64_t c = 0; c < nfull; ++c) {
+      const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c)));
+      uint8_t* d = out + k0 + 64 * c;
+      for (int J = 0; J < 8; J += 2)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 8 * J),
+                         _mm512_cvtepi32_epi8(_mm512_xor_si512(_mm512_and_si512(_mm512_srli_epi32(V, 4 * J), lo4), e8)));
+    }
+    if (gs % 64) {
+      const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * nfull)));
+      uint8_t* d = out + k0 + 64 * nfull;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d),
+                       _mm512_cvtepi32_epi8(_mm512_xor_si512(_mm512_and_si512(V, lo4), e8)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16),
+                       _mm512_cvtepi32_epi8(_mm512_xor_si512(_mm512_and_si512(_mm512_srli_epi32(V, 16), lo4), e8)));
+    }
+  }
+}
+
+// Panel of columns n0 .. n0+15: B[s][c] = the 4 u bytes of k = 4s .. 4s+3 of
+// column c (zero past N); wsT[g][c] the scales.
+void build_panel(const LbLinearArgs& a, int64_t n0, uint8_t* rows, uint32_t* B, float* wsT) {
+  const int64_t K = a.K, N = a.N, G = K / a.group, nc = std::min<int64_t>(kNR, N - n0);
+  const bool w4 = a.wfmt == LB_W_INT4;
+  const uint8_t* src;
+  if (w4) {
+    for (int64_t c = 0; c < nc; ++c) unpack_u4_row(a.w + (n0 + c) * (K / 2), K, a.group, rows + c * K);
+    src = rows;
+  } else {
+    src = a.w + n0 * K;
+  }
+  const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(static_cast<int>(K / 4)));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(w4 ? 0 : 0x80));
+  for (int64_t s = 0; s < K / 4; ++s) {
+    const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), cm, idx, src + 4 * s, 4);
+    _mm512_store_si512(B + kNR * s, _mm512_maskz_xor_epi32(cm, v, flip));
+  }
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < kNR; ++c) wsT[g * kNR + c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
+}
+
+inline int32_t load4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// R rows m .. m+R-1 of the panel: every group's exact isum, its float
+// epilogue in gemm.h's order, y stored for the panel's nc columns.
+template <int R>
+SC_VNNI void micro_vnni(const LbLinearArgs& a, const I8Prep& ap, int64_t m, int64_t n0, const uint32_t* B,
+                        const float* wsT) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, nc = std::min<int64_t>(kNR, N - n0);
+  __m512 P[8][R];
+  for (int l = 0; l < 8; ++l)
+    for (int r = 0; r < R; ++r) P[l][r] = _mm512_setzero_ps();
+  const int8_t* xr[R];
+  for (int r = 0; r < R; ++r) xr[r] = ap.x + (m + r) * K;
+  for (int64_t g = 0; g < G; ++g) {
+    __m512i acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
+    const int64_t s0 = g * gs / 4, s1 = s0 + gs / 4;
+    for (int64_t s = s0; s < s1; ++s) {
+      const __m512i b = _mm512_load_si512(B + kNR * s);
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], b, _mm512_set1_epi32(load4(xr[r] + 4 * s)));
+    }
+    const __m512 w = _mm512_load_ps(wsT + kNR * g);
+    const int l = static_cast<int>(g % 8);
+    for (int r = 0; r < R; ++r) {
+      const __m512i is = _mm512_sub_epi32(acc[r], _mm512_set1_epi32(ap.corr[(m + r) * G + g]));
+      P[l][r] = _mm512_add_ps(P[l][r], mul_rn(_mm512_cvtepi32_ps(is), w));
+    }
+  }
+  const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
+  const __m512 bias = a.bias ? _mm512_maskz_loadu_ps(cm, a.bias + n0) : _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    const __m512 acc = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(P[0][r], P[4][r]), _mm512_add_ps(P[2][r], P[6][r])),
+                                     _mm512_add_ps(_mm512_add_ps(P[1][r], P[5][r]), _mm512_add_ps(P[3][r], P[7][r])));
+    __m512 y = mul_rn(acc, _mm512_set1_ps(a.xs[m + r]));
+    if (a.bias) y = _mm512_add_ps(y, bias);
+    _mm512_mask_storeu_ps(a.y + (m + r) * N + n0, cm, y);
+  }
+}
+
+template <int R>
+void micro_dispatch(int rr, const LbLinearArgs& a, const I8Prep& ap, int64_t m, int64_t n0, const uint32_t* B,
+                    const float* wsT) {
+  if (rr == R)
+    micro_vnni<R>(a, ap, m, n0, B, wsT);
+  else if constexpr (R > 1)
+    micro_dispatch<R - 1>(rr, a, ap, m, n0, B, wsT);
+}
+
+void gemm_vnni(const LbLinearArgs& a, const I8Prep& ap) {
+  const int64_t K = a.K, N = a.N, M = a.M, G = K / a.group, npanels = (N + kNR - 1) / kNR;
+  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+    thread_local Buf rows, Bb, wb;
+    uint8_t* rp = a.wfmt == LB_W_INT4 ? rows.get<uint8_t>(static_cast<size_t>(kNR * K)) : nullptr;
+    uint32_t* B = Bb.get<uint32_t>(static_cast<size_t>(K / 4 * kNR));
+    float* wsT = wb.get<float>(static_cast<size_t>(G * kNR));
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kNR;
+      build_panel(a, n0, rp, B, wsT);
+      for (int64_t m = 0; m < M; m += kMR) {
+        const int rr = static_cast<int>(std::min<int64_t>(kMR, M - m));
+        micro_dispatch<kMR>(rr, a, ap, m, n0, B, wsT);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- entry
+void linear_i8_avx512(const LbLinearArgs& a) {
+  if (!cpu_features().avx512vnni) {
+    lb_gemm_kernels_avx2().linear_i8(a);
+    return;
+  }
+  const int64_t M = a.M, K = a.K, gs = a.group, G = K / gs;
+  const bool w4 = a.wfmt == LB_W_INT4, gemv = M <= lb_gemv_max_rows();
+  Buf xb, cb;
+  int8_t* xp = nullptr;
+  if (gemv && w4) {
+    xp = xb.get<int8_t>(static_cast<size_t>(M * K));
+    for (int64_t m = 0; m < M; ++m) permute_row(a.xq + m * K, K, gs, xp + m * K);
+  }
+  int32_t* corr = cb.get<int32_t>(static_cast<size_t>(M * G));
+  const int32_t off = w4 ? 8 : 128;
+  parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int64_t g = 0; g < G; ++g) {
+        int32_t t = 0;
+        for (int64_t k = g * gs; k < (g + 1) * gs; ++k) t += a.xq[m * K + k];
+        corr[m * G + g] = static_cast<int32_t>(static_cast<uint32_t>(off) * static_cast<uint32_t>(t));
+      }
+  });
+  I8Prep ap;
+  ap.x = xp ? xp : a.xq;
+  ap.corr = corr;
+  if (!gemv) {
+    gemm_vnni(a, ap);
+    return;
+  }
+  parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
+    switch (M) {
+      case 1: gemv_i8_rows<1>(a, ap, n0, n1); break;
+      case 2: gemv_i8_rows<2>(a, ap, n0, n1); break;
+      case 3: gemv_i8_rows<3>(a, ap, n0, n1); break;
+      default: gemv_i8_rows<4>(a, ap, n0, n1); break;
+    }
+  });
+}
+
+}  // namespace
+
+uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n) {
+  const int64_t chunk = 1 << 18, nchunks = (n + chunk - 1) / chunk;
+  Buf pb;
+  uint64_t* part = pb.get<uint64_t>(static_cast<size_t>(nchunks));
+  parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t e = std::min(n, (c + 1) * chunk);
+      __m512i x0 = _mm512_setzero_si512(), x1 = x0, x2 = x0, x3 = x0;
+      int64_t i = c * chunk;
+      for (; i + 256 <= e; i += 256) {
+        x0 = _mm512_xor_si512(x0, _mm512_loadu_si512(p + i));
+        x1 = _mm512_xor_si512(x1, _mm512_loadu_si512(p + i + 64));
+        x2 = _mm512_xor_si512(x2, _mm512_loadu_si512(p + i + 128));
+        x3 = _mm512_xor_si512(x3, _mm512_loadu_si512(p + i + 192));
+      }
+      for (; i < e; i += 32)
+        x0 = _mm512_xor_si512(x0, _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i))));
+      x0 = _mm512_xor_si512(_mm512_xor_si512(x0, x1), _mm512_xor_si512(x2, x3));
+      alignas(64) uint64_t t[8];
+      _mm512_store_si512(t, x0);
+      part[c] = t[0] ^ t[1] ^ t[2] ^ t[3] ^ t[4] ^ t[5] ^ t[6] ^ t[7];
+    }
+  });
+  uint64_t r = 0;
+  for (int64_t c = 0; c < nchunks; ++c) r ^= part[c];
+  return r;
+}
+
+const LbGemmKernels& lb_gemm_kernels_avx512() {
+  static const LbGemmKernels k{linear_f32_avx512, linear_i8_avx512};
+  return k;
+}
+
+}  // namespace lowbit
+}  // namespace sc
