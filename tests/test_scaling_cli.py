@@ -84,6 +84,22 @@ def test_bad_input_exits_with_a_named_error(tmp_path):
         _run(["fit", str(tmp_path / "missing.csv")])
 
 
+def test_unreadable_tables_are_messages_not_tracebacks(tmp_path):
+    # Found by tools/fuzz.py (csv target): a non-UTF-8 file raised
+    # UnicodeDecodeError out of the CLI.
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe,\n")
+    with pytest.raises(SystemExit, match="not UTF-8 text"):
+        _run(["fit", str(tmp_path / "bin.csv")])
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(SystemExit, match="not a readable CSV table"):
+        _run(["fit", str(tmp_path / "empty.csv")])
+    with pytest.raises(SystemExit, match="cannot read"):
+        _run(["fit", str(tmp_path)])
+    (tmp_path / "short.csv").write_text("params,tokens,loss\n1,2,x\n")
+    code, _, err = _run(["fit", str(tmp_path / "short.csv"), "--quiet"])
+    assert code == 2 and err.startswith("scalecore fit: ")
+
+
 def test_python_dash_m_and_laws(tmp_path):
     r = subprocess.run([sys.executable, "-m", "scalecore", "fit", "--example", "chinchilla", "--progress", "off"],
                        capture_output=True, text=True, cwd=tmp_path, timeout=300)

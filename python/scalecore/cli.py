@@ -202,6 +202,12 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
             df = pd.read_csv(args.csv)
         except FileNotFoundError:
             raise SystemExit(f"scalecore fit: no such file: {args.csv}") from None
+        except (IsADirectoryError, PermissionError) as e:
+            raise SystemExit(f"scalecore fit: cannot read {args.csv}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise SystemExit(f"scalecore fit: {args.csv} is not UTF-8 text (byte {e.start}): expected a CSV file") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise SystemExit(f"scalecore fit: {args.csv} is not a readable CSV table: {e}") from None
     x = _parse_map(settings["x"], "--x")
     if x is not None and "" in x:
         x = x[""]
@@ -327,6 +333,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "fit":
         try:
             return run_fit(args)
+        except (ValueError, TypeError) as e:
+            # Bad input (a column, a law, a value) is a message, not a traceback.
+            print(f"scalecore fit: {e}", file=sys.stderr)
+            return 2
         except BrokenPipeError:  # e.g. `scalecore fit ... | head`
             import os
 
