@@ -15,8 +15,6 @@ namespace sc {
 namespace ot {
 namespace {
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-
 // Widening helpers: 4 floats -> F64x4, and 4 doubles -> 4 floats.
 inline F64x4 widen4(const float* p) { return F64x4(_mm256_cvtps_pd(_mm_loadu_ps(p))); }
 inline F64x4 lo4(__m256 v) { return F64x4(_mm256_cvtps_pd(_mm256_castps256_ps128(v))); }
@@ -25,82 +23,20 @@ inline F64x4 load4(const double* p) { return F64x4::load(p); }
 inline F64x4 load4(const float* p) { return widen4(p); }
 
 // ---------------------------------------------------------------------------
-// Cost: register-blocked micro-kernel, R rows x one panel (kPanel columns).
-// Column blocks of kColBlock keep the panels in L2 while a row block passes.
+// Cost (cost_tile.h): 3 x 8 doubles or 6 x 8 floats per tile.  A panel's
+// last columns go through a buffer: masked stores are microcoded on AMD Zen.
 // ---------------------------------------------------------------------------
-constexpr int64_t kColBlock = 256;
-
-template <class S>
-struct PackOf;
-template <>
-struct PackOf<double> {
-  using T = F64x4;
-};
-template <>
-struct PackOf<float> {
-  using T = F32x8;
-};
-
-template <class S, int R>
-inline void cost_tile(const CostArgs<S>& a, int64_t i, int64_t q, S* out, int64_t ldo) {
-  using T = typename PackOf<S>::T;
-  constexpr int W = lanes_of<T>::value;
-  constexpr int V = kPanel / W;
-  T acc[R][V];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = T(S(0));
-  const S* panel = a.ypack + q * a.d * kPanel;
-  const S* xr[R];
-  for (int r = 0; r < R; ++r) xr[r] = a.x + (i + r) * a.d;
-  for (int64_t k = 0; k < a.d; ++k) {
-    T pv[V];
-    for (int v = 0; v < V; ++v) pv[v] = T::load(panel + k * kPanel + v * W);
-    for (int r = 0; r < R; ++r) {
-      const T xb(xr[r][k]);
-      for (int v = 0; v < V; ++v) acc[r][v] = fmadd(xb, pv[v], acc[r][v]);
-    }
-  }
-  const int64_t j0 = q * kPanel;
-  for (int r = 0; r < R; ++r) {
-    const T nx(a.nx2[i + r]);
-    S* o = out + r * ldo;
-    for (int v = 0; v < V; ++v) {
-      const int64_t j = j0 + v * W;
-      if (j >= a.m) break;
-      const T ny = T::load(a.ny2 + j);
-      const T c = metric_power(metric_from_dot<T>(a.metric, acc[r][v], nx, ny), a.p);
-      if (j + W <= a.m) {
-        c.store(o + j);
-      } else {
-        alignas(32) S buf[W];
-        c.store(buf);
-        for (int64_t t = 0; j + t < a.m; ++t) o[j + t] = buf[t];
-      }
-    }
-  }
+template <class T, class S>
+inline void store_tail(T c, S* p, int n) {
+  alignas(32) S buf[lanes_of<T>::value];
+  c.store(buf);
+  for (int t = 0; t < n; ++t) p[t] = buf[t];
 }
-
 template <class S>
-void cost_rows(const CostArgs<S>& a, int64_t i0, int64_t i1, S* out, int64_t ldo) {
-  constexpr int R = sizeof(S) == 8 ? 3 : 6;
-  const int64_t np = (a.m + kPanel - 1) / kPanel;
-  const int64_t pb = kColBlock / kPanel;
-  for (int64_t q0 = 0; q0 < np; q0 += pb) {
-    const int64_t q1 = imin(np, q0 + pb);
-    int64_t i = i0;
-    for (; i + R <= i1; i += R)
-      for (int64_t q = q0; q < q1; ++q) cost_tile<S, R>(a, i, q, out + (i - i0) * ldo, ldo);
-    for (; i < i1; ++i)
-      for (int64_t q = q0; q < q1; ++q) cost_tile<S, 1>(a, i, q, out + (i - i0) * ldo, ldo);
-  }
-  if (a.table) {
-    for (int64_t i = i0; i < i1; ++i) {
-      S* o = out + (i - i0) * ldo;
-      const double* trow = a.table + a.lx[i] * a.ldt;
-      for (int64_t j = 0; j < a.m; ++j) o[j] = static_cast<S>(o[j] + trow[a.ly[j]]);
-    }
-  }
-}
+struct CostBlocks {
+  static constexpr int R = sizeof(S) == 8 ? 3 : 6, R2 = 0;
+};
+#include "cost_tile.h"
 
 // ---------------------------------------------------------------------------
 // Log-sum-exp row pass.

@@ -17,8 +17,6 @@ namespace sc {
 namespace ot {
 namespace {
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-
 // The lane mask of the first min(8, left) lanes (left >= 1), and of 16.
 inline __mmask8 m8(int64_t left) { return left >= 8 ? __mmask8(0xff) : __mmask8((1u << left) - 1u); }
 inline __mmask16 m16(int64_t left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1u); }
@@ -36,68 +34,19 @@ inline void st8(double* p, __m512d v, __mmask8 k) { _mm512_mask_storeu_pd(p, k, 
 inline void st8(float* p, __m512d v, __mmask8 k) { _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v)); }
 
 // ---------------------------------------------------------------------------
-// Cost: register-blocked micro-kernel, R rows x one panel (kPanel = 16
-// columns: 2 x F64x8 or 1 x F32x16).  32 registers hold R x V accumulators.
+// Cost (cost_tile.h): kPanel = 16 columns, 2 x F64x8 or 1 x F32x16; 32
+// registers hold 6 x 2 / 12 x 1 accumulators, then blocks of 3 rows.  A
+// panel's last columns are one masked store.
 // ---------------------------------------------------------------------------
-constexpr int64_t kColBlock = 256;
-
-template <class S, int R>
-inline void cost_tile(const CostArgs<S>& a, int64_t i, int64_t q, S* out, int64_t ldo) {
-  using T = typename pack_of<S>::type;
-  constexpr int W = lanes_of<T>::value;
-  constexpr int V = kPanel / W;
-  T acc[R][V];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = T(S(0));
-  const S* panel = a.ypack + q * a.d * kPanel;
-  const S* xr[R];
-  for (int r = 0; r < R; ++r) xr[r] = a.x + (i + r) * a.d;
-  for (int64_t k = 0; k < a.d; ++k) {
-    T pv[V];
-    for (int v = 0; v < V; ++v) pv[v] = T::load(panel + k * kPanel + v * W);
-    for (int r = 0; r < R; ++r) {
-      const T xb(xr[r][k]);
-      for (int v = 0; v < V; ++v) acc[r][v] = fmadd(xb, pv[v], acc[r][v]);
-    }
-  }
-  const int64_t j0 = q * kPanel;
-  for (int r = 0; r < R; ++r) {
-    const T nx(a.nx2[i + r]);
-    S* o = out + r * ldo;
-    for (int v = 0; v < V; ++v) {
-      const int64_t j = j0 + v * W;
-      if (j >= a.m) break;
-      const T ny = T::load(a.ny2 + j);  // ny2 is padded to whole panels
-      const T c = metric_power(metric_from_dot<T>(a.metric, acc[r][v], nx, ny), a.p);
-      if (j + W <= a.m) c.store(o + j);
-      else c.store_n(o + j, static_cast<int>(a.m - j));
-    }
-  }
+template <class T, class S>
+inline void store_tail(T c, S* p, int n) {
+  c.store_n(p, n);
 }
-
 template <class S>
-void cost_rows(const CostArgs<S>& a, int64_t i0, int64_t i1, S* out, int64_t ldo) {
-  constexpr int R = sizeof(S) == 8 ? 6 : 12;
-  const int64_t np = (a.m + kPanel - 1) / kPanel;
-  const int64_t pb = kColBlock / kPanel;
-  for (int64_t q0 = 0; q0 < np; q0 += pb) {
-    const int64_t q1 = imin(np, q0 + pb);
-    int64_t i = i0;
-    for (; i + R <= i1; i += R)
-      for (int64_t q = q0; q < q1; ++q) cost_tile<S, R>(a, i, q, out + (i - i0) * ldo, ldo);
-    for (; i + 3 <= i1; i += 3)
-      for (int64_t q = q0; q < q1; ++q) cost_tile<S, 3>(a, i, q, out + (i - i0) * ldo, ldo);
-    for (; i < i1; ++i)
-      for (int64_t q = q0; q < q1; ++q) cost_tile<S, 1>(a, i, q, out + (i - i0) * ldo, ldo);
-  }
-  if (a.table) {
-    for (int64_t i = i0; i < i1; ++i) {
-      S* o = out + (i - i0) * ldo;
-      const double* trow = a.table + a.lx[i] * a.ldt;
-      for (int64_t j = 0; j < a.m; ++j) o[j] = static_cast<S>(o[j] + trow[a.ly[j]]);
-    }
-  }
-}
+struct CostBlocks {
+  static constexpr int R = sizeof(S) == 8 ? 6 : 12, R2 = 3;
+};
+#include "cost_tile.h"
 
 // ---------------------------------------------------------------------------
 // Log-sum-exp row pass.
