@@ -91,26 +91,33 @@ def bench_sh(quick: bool):
     return pairs
 
 
+def _gaunt_paths(L: int):
+    """The parity-even paths of (all l <= L) x (all l <= L) -> (all l <= 2L) as uvu instructions, their
+    CG-to-Gaunt ratios r(l1, l2, l3) and output degrees (one irrep per l, so index = l)."""
+    from scalecore import tp
+
+    instr, ratio, lout = [], [], []
+    for i in range(L + 1):
+        for j in range(L + 1):
+            for k in range(2 * L + 1):
+                if abs(i - j) <= k <= i + j and (i + j + k) % 2 == 0:
+                    instr.append((i, j, k, "uvu", True))
+                    ratio.append(tp.gaunt_cg_ratio(i, j, k))
+                    lout.append(k)
+    return instr, np.array(ratio), np.array(lout)
+
+
 def _e3nn_gaunt_equivalent(L: int):
     """e3nn TensorProduct over the parity-even paths of (all l <= L) x (all l <= L) -> (all l <= 2L),
     with per-path weights w[l3] * r(l1, l2, l3): the same function as the Gaunt product."""
     from e3nn import o3
 
-    from scalecore import tp
-
     ir = o3.Irreps.spherical_harmonics(L)
     iro = o3.Irreps.spherical_harmonics(2 * L)
-    instr, ratio, lout = [], [], []
-    for i, (_, a) in enumerate(ir):
-        for j, (_, b) in enumerate(ir):
-            for k, (_, c) in enumerate(iro):
-                if abs(a.l - b.l) <= c.l <= a.l + b.l and (a.l + b.l + c.l) % 2 == 0:
-                    instr.append((i, j, k, "uvu", True))
-                    ratio.append(tp.gaunt_cg_ratio(a.l, b.l, c.l))
-                    lout.append(c.l)
+    instr, ratio, lout = _gaunt_paths(L)
     m = o3.TensorProduct(ir, ir, iro, instr, irrep_normalization="none", path_normalization="none",
                          internal_weights=False, shared_weights=True)
-    return m, ir, iro, np.array(ratio), np.array(lout)
+    return m, ir, iro, ratio, lout
 
 
 @benchmark("tp_gaunt", peer="e3nn", family="tp",
@@ -189,7 +196,7 @@ def _plot_lscan(result, path):
     fig.suptitle(f"{m['cpu_model']}, simd {m['simd_level']}, {result['records'][0]['threads']} thread(s)",
                  fontsize=9)
     fig.tight_layout()
-    out = path.parent / "tp_lscan.png"
+    out = path.parent / ("tp_lscan-quick.png" if result["quick"] else "tp_lscan.png")  # smoke runs keep the record
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
@@ -200,6 +207,7 @@ def _plot_lscan(result, path):
 def bench_lscan(quick: bool):
     import torch
 
+    from scalecore import tp
     from scalecore.tp.torch import GauntTensorProduct, TensorProduct
 
     nthr = _setup_threads()
@@ -208,23 +216,9 @@ def bench_lscan(quick: bool):
     e3nn_max = 8
     pairs = []
     for L in Ls:
-        ref = None
-        if L <= e3nn_max:
-            ref, ir, iro, ratio, lout = _e3nn_gaunt_equivalent(L)
-            instr = [(i.i_in1, i.i_in2, i.i_out, "uvu", True) for i in ref.instructions]
-        else:
-            from scalecore import tp
-
-            ir, iro = tp.Irreps.spherical_harmonics(L), tp.Irreps.spherical_harmonics(2 * L)
-            instr, ratio, lout = [], [], []
-            for i in range(L + 1):
-                for j in range(L + 1):
-                    for k in range(2 * L + 1):
-                        if abs(i - j) <= k <= i + j and (i + j + k) % 2 == 0:
-                            instr.append((i, j, k, "uvu", True))
-                            ratio.append(tp.gaunt_cg_ratio(i, j, k))
-                            lout.append(k)
-            ratio, lout = np.array(ratio), np.array(lout)
+        ref = _e3nn_gaunt_equivalent(L)[0] if L <= e3nn_max else None
+        ir, iro = tp.Irreps.spherical_harmonics(L), tp.Irreps.spherical_harmonics(2 * L)
+        instr, ratio, lout = _gaunt_paths(L)
         cg = TensorProduct(str(ir), str(ir), str(iro), instr, irrep_normalization="none", path_normalization="none",
                            internal_weights=False, shared_weights=True)
         gaunt = GauntTensorProduct(str(ir), str(ir), str(iro), internal_weights=False)

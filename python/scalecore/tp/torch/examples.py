@@ -114,8 +114,7 @@ class InteractionBlock(torch.nn.Module):
         scal, instr2 = tp_out_irreps_with_instructions(mid, irreps_sh, "0e")
         # torch layers first (they draw from the generator), then the products.
         self.embed = torch.nn.Embedding(n_species, channels, dtype=dtype)
-        n1 = sum(1 for _ in instr1)
-        n2 = sum(1 for _ in instr2)
+        n1, n2 = len(instr1), len(instr2)
         self.radial1 = torch.nn.Sequential(torch.nn.Linear(n_basis, hidden, dtype=dtype), torch.nn.SiLU(),
                                            torch.nn.Linear(hidden, n1 * channels, dtype=dtype))
         self.radial2 = torch.nn.Sequential(torch.nn.Linear(n_basis, hidden, dtype=dtype), torch.nn.SiLU(),
