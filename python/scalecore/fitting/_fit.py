@@ -170,8 +170,14 @@ def _bounds_arrays(bounds: Any, law: Law, B: int, dtype: np.dtype):
         except (TypeError, ValueError):
             raise ValueError("bounds: expected None, 'default', (lower, upper) or a mapping "
                              "of parameter name to (lower, upper)") from None
-    lo = np.broadcast_to(as_float_array(lo, "bounds (lower)", dtype, ndims=(0, 1, 2)), (P,) if np.ndim(lo) < 2 else (B, P))
-    hi = np.broadcast_to(as_float_array(hi, "bounds (upper)", dtype, ndims=(0, 1, 2)), (P,) if np.ndim(hi) < 2 else (B, P))
+    lo = as_float_array(lo, "bounds (lower)", dtype, ndims=(0, 1, 2))
+    hi = as_float_array(hi, "bounds (upper)", dtype, ndims=(0, 1, 2))
+    try:
+        lo = np.broadcast_to(lo, (P,) if lo.ndim < 2 else (B, P))
+        hi = np.broadcast_to(hi, (P,) if hi.ndim < 2 else (B, P))
+    except ValueError:
+        bad = lo if lo.shape not in ((), (P,), (B, P)) else hi
+        raise ValueError(f"bounds: expected ({P},) or ({B}, {P}) values, got {bad.shape}") from None
     if lo.shape != hi.shape:
         lo, hi = np.broadcast_arrays(lo, hi)
     if lo.shape not in ((P,), (B, P)):

@@ -162,11 +162,22 @@ def threads_arg(n_threads: Optional[int]) -> int:
 def data_dtype(dtype: Optional[Any], *arrays: Any) -> np.dtype:
     """float32 when asked for, or when every given array is float32; else float64."""
     if dtype is not None:
-        d = np.dtype(dtype)
+        try:
+            d = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
         if d not in (np.float32, np.float64):
             raise TypeError(f"dtype: expected float32 or float64, got {d}")
         return d
-    given = [to_numpy(x, "input") for x in arrays if x is not None]
+    given = []
+    for x in arrays:
+        if x is None:
+            continue
+        try:
+            given.append(to_numpy(x, "input"))
+        except (TypeError, ValueError):
+            # Unreadable: the caller's own conversion raises, naming the argument.
+            return np.dtype(np.float64)
     if given and all(getattr(x, "dtype", None) == np.float32 for x in given):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -220,7 +231,7 @@ def check_weights(w: np.ndarray, name: str) -> float:
         raise ValueError(f"{name}: weights must be finite, found NaN or Inf")
     if np.any(w < 0):
         i = np.argwhere(w < 0)[0]
-        raise ValueError(f"{name}: weights must be >= 0, found {w[tuple(i)]!r} at index {tuple(int(v) for v in i)}")
+        raise ValueError(f"{name}: weights must be >= 0, found {float(w[tuple(i)])!r} at index {tuple(int(v) for v in i)}")
     mass = float(np.sum(w))
     if not mass > 0:
         raise ValueError(f"{name}: the total mass is 0; nothing to transport")
