@@ -121,3 +121,52 @@ def test_sigma_column_is_used(tmp_path):
     assert code == 0, err
     fit = json.loads((tmp_path / "o.json").read_text())["fits"][0]
     assert fit["alpha"] == pytest.approx(0.3, rel=1e-3)
+
+
+def test_output_paths_are_checked_before_the_fit(tmp_path, monkeypatch):
+    # A long fit must not end on an unwritable path: the CLI checks --out and
+    # --plot first and fits nothing when they are bad.
+    import scalecore.scaling
+
+    called = []
+    real = scalecore.scaling.fit_table
+    monkeypatch.setattr(scalecore.scaling, "fit_table", lambda *a, **k: called.append(1) or real(*a, **k))
+    for argv, msg in [
+        (["--out", str(tmp_path / "missing" / "fit.json")], "--out: no such directory"),
+        (["--out", str(tmp_path)], "--out: expected a .json or .csv file"),
+        (["--out", str(tmp_path / "fit.txt")], "--out: expected a .json or .csv file"),
+        (["--plot", str(tmp_path / "fit.xyz")], "--plot: expected a .png or .pdf"),
+        (["--plot", str(tmp_path / "nowhere" / "fit.png")], "--plot: no such directory"),
+    ]:
+        code, _, err = _run(["fit", "--example", "chinchilla", "--quiet"] + argv)
+        assert code == 2 and msg in err, (argv, err)
+    (tmp_path / "d.json").mkdir()
+    code, _, err = _run(["fit", "--example", "chinchilla", "--quiet", "--out", str(tmp_path / "d.json")])
+    assert code == 2 and "is a directory" in err
+    assert not called
+
+
+def test_outputs_are_written_atomically(tmp_path, monkeypatch):
+    # A run that dies while writing leaves the previous fit.json whole and no
+    # temporary file behind; a successful run replaces it in one rename.
+    js = tmp_path / "fit.json"
+    js.write_text('{"previous": true}')
+
+    def boom(self, *a, **k):
+        raise KeyboardInterrupt  # the run is killed mid-write
+
+    import pathlib
+
+    monkeypatch.setattr(pathlib.Path, "write_text", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _run(["fit", "--example", "chinchilla", "--quiet", "--out", str(js)])
+    monkeypatch.undo()
+    assert json.loads(js.read_text()) == {"previous": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.json"]
+    code, _, _ = _run(["fit", "--example", "chinchilla", "--quiet", "--out", str(js), "--plot", str(tmp_path / "f.png")])
+    assert code == 0 and "fits" in json.loads(js.read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "fit.json"]
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import stat
+
+    assert stat.S_IMODE(js.stat().st_mode) & 0o044  # not mkstemp's private 0600

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -167,6 +169,57 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+_PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def _check_output(path: Optional[str], flag: str, suffixes: Sequence[str]) -> None:
+    """Reject an output path before any work (ValueError: exit status 2).
+
+    A known suffix, an existing directory we may write in, and not a
+    directory itself; checked before the fit so that a long run never ends
+    on an unwritable path.
+    """
+    if not path:
+        return
+    p = Path(path)
+    suf = p.suffix.lower().lstrip(".")
+    if suf not in suffixes:
+        raise ValueError(f"{flag}: expected a {' or '.join('.' + x for x in suffixes)} file, got {path!r}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"{flag}: no such directory: {parent}")
+    if p.is_dir():
+        raise ValueError(f"{flag}: {path} is a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag}: cannot write in {parent}: permission denied")
+
+
+def _atomic_write(path: str, write) -> None:
+    """write(tmp) to a temporary file beside ``path``, then rename it over ``path``.
+
+    A run killed while writing leaves the previous file (or none), never a
+    half-written one; the temporary file is removed if ``write`` raises.
+    """
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=str(p.parent) if str(p.parent) else ".", prefix=f".{p.name}.", suffix=p.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        try:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give the file the usual mode
+        except OSError:
+            pass
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def run_fit(args: argparse.Namespace, out=None) -> int:
     import pandas as pd
 
@@ -185,6 +238,8 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
         v = getattr(args, key, None)
         if v is not None:
             settings[key] = v
+    _check_output(args.out, "--out", ("json", "csv"))
+    _check_output(args.plot, "--plot", _PLOT_FORMATS)
     out = sys.stdout if out is None else out
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, file=out, **k))
     if args.threads:
@@ -290,7 +345,8 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
 
         series = settings["series"] if settings["series"] in df.columns else None
         fig = plot_fit(df, table, series=series)
-        fig.savefig(args.plot, dpi=120)
+        fmt = Path(args.plot).suffix.lower().lstrip(".")
+        _atomic_write(args.plot, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt))
         say(f"wrote {args.plot}")
     if args.out:
         outp = Path(args.out)
@@ -304,7 +360,7 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
                         columns={"lo": f"{q}_boot_lo", "hi": f"{q}_boot_hi"})
                     t = t.merge(sub, on=keys, how="left") if keys else t.assign(
                         **{f"{q}_boot_lo": sub[f"{q}_boot_lo"].iloc[0], f"{q}_boot_hi": sub[f"{q}_boot_hi"].iloc[0]})
-            t.to_csv(outp, index=False)
+            _atomic_write(args.out, lambda tmp: t.to_csv(tmp, index=False))
         elif outp.suffix.lower() == ".json":
             doc = {
                 "law": law.name, "expression": law.expression, "params": list(law.param_names),
@@ -320,10 +376,8 @@ def run_fit(args: argparse.Namespace, out=None) -> int:
                                     "starts": boot.starts, "intervals": boot.intervals.to_dict(orient="records")}
             if co is not None:
                 doc["compute_optimal"] = co.to_dict(orient="records")
-            outp.write_text(json.dumps(_jsonable(doc), indent=2))
-        else:
-            print(f"scalecore fit: --out: expected a .json or .csv file, got {args.out!r}", file=sys.stderr)
-            return 2
+            text = json.dumps(_jsonable(doc), indent=2)
+            _atomic_write(args.out, lambda tmp: Path(tmp).write_text(text))
         say(f"wrote {args.out}")
     return 0
 
