@@ -216,7 +216,7 @@ def _to_rows(x: np.ndarray, axis: int, per_tensor: bool) -> np.ndarray:
     if per_tensor:
         return x.reshape(1, -1)
     y = np.moveaxis(x, axis, -1)
-    return np.ascontiguousarray(y).reshape(-1, y.shape[-1])
+    return np.ascontiguousarray(y).reshape(int(np.prod(y.shape[:-1], dtype=np.int64)), y.shape[-1])
 
 
 def _restore(out: np.ndarray, shape, axis: int, per_tensor: bool) -> np.ndarray:
@@ -312,6 +312,8 @@ def quantize(x, fmt: str, *, axis: int = -1, group_size: int | None | Literal["t
         raise ValueError("x: expected at least one axis")
     if not -xs.ndim <= axis < xs.ndim:
         raise ValueError(f"axis: {axis} is out of range for an array of {xs.ndim} dimensions")
+    if xs.shape[axis] == 0:
+        raise ValueError(f"x: the quantized axis (axis={axis}) has length 0; there is nothing to scale")
     info = formats[name]
     if tensor_scale is not None and name != "nvfp4":
         raise ValueError(f"tensor_scale: only nvfp4 takes a per-tensor scale, not {name}")
@@ -390,6 +392,8 @@ def quantize_int4_fp8scale(w, *, axis: int = -1, group_size: int = 128, rounding
         raise ValueError("w: expected at least one axis")
     if not -xs.ndim <= axis < xs.ndim:
         raise ValueError(f"axis: {axis} is out of range for an array of {xs.ndim} dimensions")
+    if xs.shape[axis] == 0:
+        raise ValueError(f"w: the quantized axis (axis={axis}) has length 0; there is nothing to scale")
     if not np.all(np.isfinite(xs)):
         raise ValueError("w: NaN or Inf in the weights; int4_fp8scale cannot represent them")
     rows2 = np.clip(_to_rows(xs, axis, False), -448.0, 448.0).astype(np.float32)

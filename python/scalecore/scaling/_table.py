@@ -80,6 +80,8 @@ def prepare_table(df, law: Law, x, y: str, by, *, sigma: Optional[str] = None, r
     if sigma is not None:
         cols["sigma"] = numeric_column(df, sigma, "sigma")
     by_cols, keys, groups = group_frames(df, by)
+    if len(keys) == 0:
+        raise ScalingDataError(f"df: the table has no rows to fit (columns {list(map(str, df.columns))})")
     logs = set(log_inputs(law))
     P = law.n_params
     ok = np.ones(len(keys), dtype=bool)
