@@ -65,6 +65,12 @@ def _check(x: "torch.Tensor", name: str) -> None:
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.device.type != "cpu":
         raise TypeError(f"{name}: expected a CPU tensor, got one on {x.device}")
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D (points, features) tensor, got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: the set is empty (0 points); OT needs at least one point on each side")
+    if x.is_floating_point() and not bool(torch.isfinite(x.detach()).all()):
+        raise ValueError(f"{name}: positions must be finite, found NaN or Inf")
 
 
 class _Loss(torch.autograd.Function):
