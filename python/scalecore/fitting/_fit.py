@@ -428,10 +428,14 @@ def fit(
     code = raw["status"].reshape(B, S)
     n_iter = raw["n_iter"].reshape(B, S)
     nfev = raw["nfev"].reshape(B, S)
-    best = _select_best(cost, code) if S > 1 else np.zeros(B, dtype=np.intp)
-    rows = np.arange(B)
-    bp = np.ascontiguousarray(params[rows, best])
-    bc, bs = cost[rows, best], code[rows, best]
+    if S > 1:
+        best = _select_best(cost, code)
+        rows = np.arange(B)
+        bp = np.ascontiguousarray(params[rows, best])
+        bc, bs, b_iter, b_fev = cost[rows, best], code[rows, best], n_iter[rows, best], nfev[rows, best]
+    else:  # one start: the solver's arrays are the result (views, no copies; docs/memory.md)
+        best = None
+        bp, bc, bs, b_iter, b_fev = params[:, 0], cost[:, 0], code[:, 0], n_iter[:, 0], nfev[:, 0]
     cov = se = None
     if covariance and raw.get("stderr") is not None:
         cov, se = raw["covariance"], raw["stderr"]
@@ -446,7 +450,7 @@ def fit(
         if bad.any():
             cov[bad] = np.nan
             se[bad] = np.nan
-    names = np.array([STATUS_NAMES[int(c)] for c in range(8)], dtype=object)
+    names = np.array([STATUS_NAMES[int(c)] for c in range(8)])  # <U: names[bs] is the status column directly
     # Counted by the C++ preparation (CUDA: here).
     n_points = raw["n_points"] if "n_points" in raw else _count_points(xs, y2, mk, sg, B, M)
     res = FitResult(
@@ -454,20 +458,20 @@ def fit(
         params=bp,
         param_names=law.param_names,
         cost=bc,
-        status=names[bs].astype(str),
-        status_code=bs.astype(np.int8),
+        status=names[bs],
+        status_code=bs if bs.dtype == np.int8 else bs.astype(np.int8),
         success=np.isin(bs, _CONVERGED),
-        n_iter=n_iter[rows, best],
-        nfev=nfev[rows, best],
+        n_iter=b_iter,
+        nfev=b_fev,
         stderr=se,
         covariance=cov,
-        best_start=best if starts is not None else None,
+        best_start=(best if best is not None else np.zeros(B, dtype=np.intp)) if starts is not None else None,
         info={"level": raw.get("level"), "vectorize": raw.get("vectorize"), "dtype": str(np.dtype(dt)),
               "device": device, "starts": S},
         n_points=n_points,
     )
     if return_all:
-        res.all_params, res.all_cost, res.all_status = params, cost, names[code].astype(str)
+        res.all_params, res.all_cost, res.all_status = params, cost, names[code]
     if single:
         res = _squeeze(res)
     return res
