@@ -310,7 +310,7 @@ template <class S>
 void ot_emd(const EmdBatch<S>& bt, const EmdOptions& o, const EmdBatchOut& out, int impl) {
   const OtKernels<double>& K = ot_kernels<double>(impl);
   const OtKernels<S>& KS = ot_kernels<S>(impl);
-  const int64_t grain = bt.B >= 64 ? 8 : 1;
+  const int64_t grain = bt.B >= 1024 ? 64 : bt.B >= 64 ? 8 : 1;
   // Small problems of a batch: the next problem's costs are prefetched
   // while this one is solved.
   const int64_t cbytes = bt.nmax * bt.mmax * static_cast<int64_t>(sizeof(S));

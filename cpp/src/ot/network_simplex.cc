@@ -594,6 +594,7 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
   };
   // Float candidates first, while they last (when the costs fit a float
   // comfortably and the copy costs at most half the matrix's memory again).
+  bool exact = false;  // pi_ recomputed from the tree since the last pivot
   if (cmax < 1e30 && total <= kFloatMaxArcs) {
     Cf_.resize(static_cast<size_t>(total));
     pf_.resize(N_ + 1);
@@ -602,9 +603,16 @@ int8_t NetworkSimplex::solve(const double* C, int64_t ldc, int n, int m, const d
     pf_on_ = true;
     run(true);
     pf_on_ = false;
+    // Exact potentials before the double search: when it then finds no arc,
+    // that search was already the confirming pass (no second full scan).
+    recompute_potentials();
+    exact = status == SC_OT_STATUS_CONVERGED;
   }
   for (int round = 0; status == SC_OT_STATUS_CONVERGED; ++round) {
+    const int64_t before = count;
     run(false);
+    if (exact && count == before && status == SC_OT_STATUS_CONVERGED) break;
+    exact = false;
     recompute_potentials();
     if (status != SC_OT_STATUS_CONVERGED) break;
     // Exact potentials: one more full pricing pass confirms optimality.
