@@ -74,3 +74,26 @@ def test_errors(rng):
         sot.cost_matrix(np.array(["a"] * 3).reshape(3, 1), x)
     with pytest.raises(ValueError, match="x: expected a 2-D or 3-D"):
         sot.cost_matrix(np.ones(3), x)
+
+
+@pytest.mark.parametrize("dtype,u", [(np.float32, 2.0**-24), (np.float64, 2.0**-53)])
+@pytest.mark.parametrize("d", [2, 16, 100])
+def test_cost_matrix_rounding_bound_and_slices(dtype, u, d):
+    # The documented bound (cost_matrix Notes): every entry within
+    # 4 (d + 2) u (|x_i - mu|^2 + |y_j - mu|^2) of the exact cost, mu the mean
+    # of both sets; a slice of x is centred on another mean, so its rows may
+    # differ in the last bits, each within the bound of its own centring.
+    rng = np.random.default_rng(d)
+    x = (rng.standard_normal((300, d)) * 3 + 5).astype(dtype)
+    y = (rng.standard_normal((200, d)) + 4).astype(dtype)
+    ref = ((x[:, None, :].astype(np.float64) - y[None].astype(np.float64)) ** 2).sum(-1)
+
+    def bound(xs):
+        mu = np.concatenate([xs, y]).astype(np.float64).mean(0)
+        return 4 * (d + 2) * u * (((xs - mu) ** 2).sum(1)[:, None] + ((y - mu) ** 2).sum(1)[None])
+
+    C = sot.cost_matrix(x, y)
+    assert np.all(np.abs(C - ref) <= bound(x))
+    part = sot.cost_matrix(x[-7:], y)
+    assert np.all(np.abs(part - ref[-7:]) <= bound(x[-7:]))
+    np.testing.assert_array_equal(sot.cost_matrix(x, y), C)  # same inputs: same bits

@@ -60,6 +60,17 @@ def cost_matrix(
     Returns
     -------
     ndarray, (n, m) or (B, n, m)
+
+    Notes
+    -----
+    Bit-identical for any thread count and at every call with the same
+    ``x`` and ``y``.  Because the points are centred on the mean of *both*
+    sets, a row computed from a slice of ``x`` (``cost_matrix(x[i:j], y)``)
+    can differ from ``cost_matrix(x, y)[i:j]`` in the last bits: both are
+    within the expansion's rounding bound, about
+    :math:`4 (d + 2)\,u\,(\|x_i - \mu\|^2 + \|y_j - \mu\|^2)` with
+    :math:`u` the unit roundoff of the dtype.  Memory: the result plus
+    :math:`O((n + m) d)` (``docs/memory.md``).
     """
     code = metric_code(metric, float(p))
     dt = data_dtype(dtype, x, y)
