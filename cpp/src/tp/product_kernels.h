@@ -722,6 +722,60 @@ void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w,
   }
 }
 
+// The shared weights' gradient of B rows: uvw paths stack the rows' Q[k][u]
+// (and their grad-out blocks) so one rank-(B d3) update per path and v
+// replaces B rank-d3 ones; the weight accumulator is loaded and stored once
+// per block instead of once per row.  Other modes run row by row.
+template <class V, class S>
+void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B, S* aw,
+                 S* scratch) {
+  S* X = scratch;                  // [B][dim1] ir_mul
+  S* Y = X + B * kp.dim1;          // [B][dim2]
+  S* G = Y + B * kp.dim2;          // [B][dimo]
+  S* Gc = G + B * kp.dimo;         // [B][d3][p] of one path
+  S* Q = Gc + B * kp.dimo;         // [B][d3][m] of one path
+  S* t1 = Q + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+    k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
+  }
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    if (!P.has_weight) continue;
+    S* acc = aw + P.w_off;
+    if (P.mode == SC_TP_UVW) {
+      const int m = P.mul1, n = P.mul2, p = P.mulo;
+      const int64_t qs = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
+      for (int b = 0; b < B; ++b) memcpy(Gc + b * gs, G + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(gs));
+      for (int v = 0; v < n; ++v) {
+        memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
+        for (int b = 0; b < B; ++b)
+          k_ternary<V, false, true>(P.cg[0], X + b * kp.dim1 + P.off1, m, Y + b * kp.dim2 + P.off2 + v, n,
+                                    Q + b * qs, m, m);
+        // gW[u, v, :] += sum_{b, k} Q[b][k][u] G[b][k][:]
+        k_rowsmat<V>(m, p, static_cast<int64_t>(B) * P.d3, Q, 1, m, Gc, p, acc + v * p, n * p);
+      }
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io;
+      io.X = X + b * kp.dim1 + P.off1;
+      io.Y = Y + b * kp.dim2 + P.off2;
+      io.G = G + b * kp.dimo + P.offo;
+      io.W = nullptr;
+      io.WT = nullptr;
+      io.acc = acc;
+      io.t1 = t1;
+      io.t2 = t2;
+      io.t3 = t3;
+      run_path<V>(P, SC_TP_W, io);
+    }
+  }
+}
+
 template <class V, class S>
 void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S* w, const S* g, S* acc,
             S* scratch) {

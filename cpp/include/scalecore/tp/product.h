@@ -83,7 +83,18 @@ struct TpRowKernels {
                     S* const acc[4], S* scratch);
   // ir_mul accumulator -> mul_ir row of layout t (0 x, 1 y, 2 out), overwriting dst.
   void (*from_ir_mul)(const TpKernelPlan<S>& kp, int t, const S* src, S* dst);
+  // Shared-weight gradient of B rows (B <= kTpGwBlock) added to aw (flat),
+  // rows given by pointers (mul_ir).  Each weight element sums its rows in
+  // order b = 0..B-1, as B row_multi calls would.  scratch: tp_gw_scratch(kp).
+  void (*gw_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B,
+                   S* aw, S* scratch);
 };
+
+constexpr int kTpGwBlock = 8;
+template <class S>
+inline int64_t tp_gw_scratch(const TpKernelPlan<S>& kp) {
+  return kTpGwBlock * (kp.dim1 + kp.dim2 + 2 * kp.dimo + kp.tmp) + 3 * kp.tmp;
+}
 
 template <class S>
 const TpRowKernels<S>& tp_row_kernels_generic();
