@@ -233,8 +233,8 @@ def test_levels_match_reference_wide_uvw(simd, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_levels_match_reference_shared_weight_blocks(simd, dtype):
-    # Shared weights with uvw paths: the weight gradient runs in blocks of 8
-    # rows inside chunks of 128.  Row counts give full and partial blocks and
+    # Shared weights with uvw paths: the product and the weight gradient run
+    # in blocks of 8 rows (the gradient inside chunks of 128).  Row counts give full and partial blocks and
     # cross a chunk boundary; a uvu path beside the uvw ones takes the
     # row-by-row branch of the same block.  mul2 = 2 runs the v loop.
     in1, in2, out = "13x0e+11x1o+5x2e+3x3o", "0e+2x1o+2e", "9x0e+19x1o+7x2e+2x3o+5x2e"
@@ -247,8 +247,8 @@ def test_levels_match_reference_shared_weight_blocks(simd, dtype):
         x, y, g = (rng.standard_normal((n, d)).astype(dtype) for d in (plan.irreps_in1.dim, plan.irreps_in2.dim,
                                                                          plan.irreps_out.dim))
         w = rng.standard_normal(plan.weight_numel).astype(dtype)
-        fast = plan.backward(x, y, w, g)
-        ref = plan.backward(x, y, w, g, impl=1)
+        fast = (plan.forward(x, y, w),) + plan.backward(x, y, w, g)
+        ref = (plan.forward(x, y, w, impl=1),) + plan.backward(x, y, w, g, impl=1)
         for a, b in zip(fast, ref):
             _rel_close(a.astype(np.float64), b.astype(np.float64), 1e-12 if dtype == np.float64 else 2e-5)
 

@@ -399,6 +399,29 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     });
     return;
   }
+  bool any_uvw = false;
+  for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
+  if (slot == SC_TP_OUT && any_uvw && ops[SC_TP_W].shared && !ops[SC_TP_X].index && !ops[SC_TP_Y].index &&
+      !ops[SC_TP_X].shared && !ops[SC_TP_Y].shared) {
+    // Shared weights with fully connected paths: blocks of rows
+    // (tp_out_block); each output row still depends on its inputs alone.
+    parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
+      std::vector<S> scratch(static_cast<size_t>(tp_gw_scratch(kp))), acc(static_cast<size_t>(kTpGwBlock * W));
+      for (int64_t b0 = e0; b0 < e1; b0 += kTpGwBlock) {
+        const int B = static_cast<int>(std::min<int64_t>(kTpGwBlock, e1 - b0));
+        const S* xs[kTpGwBlock];
+        const S* ys[kTpGwBlock];
+        for (int b = 0; b < B; ++b) {
+          xs[b] = rowptr(SC_TP_X, b0 + b);
+          ys[b] = rowptr(SC_TP_Y, b0 + b);
+        }
+        std::fill(acc.begin(), acc.begin() + B * W, S(0));
+        K.out_block(kp, xs, ys, ops[SC_TP_W].data, B, acc.data(), scratch.data());
+        for (int b = 0; b < B; ++b) emit(acc.data() + b * W, out + (b0 + b) * W);
+      }
+    });
+    return;
+  }
   parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
     std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
     for (int64_t e = e0; e < e1; ++e) {

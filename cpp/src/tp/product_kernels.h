@@ -776,6 +776,60 @@ void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
   }
 }
 
+// The product of B rows with shared weights: uvw paths stack the rows'
+// Q[k][u] so one (B d3) x m times m x p product per path and v feeds every
+// W pack to up to 6 rows (a row's d3 alone is 1, 3 or 5).  The rows' output
+// blocks are copied into a stacked buffer and back, so each element keeps
+// its order of accumulation.  Other modes run row by row.
+template <class V, class S>
+void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
+                  S* scratch) {
+  S* X = scratch;                  // [B][dim1] ir_mul
+  S* Y = X + B * kp.dim1;          // [B][dim2]
+  S* Oc = Y + B * kp.dim2;         // [B][d3][p] of one path
+  S* Q = Oc + 2 * B * kp.dimo;     // [B][d3][m] of one path
+  S* t1 = Q + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+  }
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    const S* W = P.has_weight ? w + P.w_off : nullptr;
+    if (P.mode == SC_TP_UVW && W) {
+      const int m = P.mul1, n = P.mul2, p = P.mulo;
+      const int64_t qs = static_cast<int64_t>(P.d3) * m, os = static_cast<int64_t>(P.d3) * p;
+      for (int b = 0; b < B; ++b)
+        memcpy(Oc + b * os, acc + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(os));
+      for (int v = 0; v < n; ++v) {
+        memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
+        for (int b = 0; b < B; ++b)
+          k_ternary<V, false, true>(P.cg[0], X + b * kp.dim1 + P.off1, m, Y + b * kp.dim2 + P.off2 + v, n,
+                                    Q + b * qs, m, m);
+        k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, p, m, Q, m, 1, W + v * p, n * p, Oc, p);
+      }
+      for (int b = 0; b < B; ++b)
+        memcpy(acc + b * kp.dimo + P.offo, Oc + b * os, sizeof(S) * static_cast<size_t>(os));
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io;
+      io.X = X + b * kp.dim1 + P.off1;
+      io.Y = Y + b * kp.dim2 + P.off2;
+      io.G = nullptr;
+      io.W = W;
+      io.WT = nullptr;
+      io.acc = acc + b * kp.dimo + P.offo;
+      io.t1 = t1;
+      io.t2 = t2;
+      io.t3 = t3;
+      run_path<V>(P, SC_TP_OUT, io);
+    }
+  }
+}
+
 template <class V, class S>
 void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S* w, const S* g, S* acc,
             S* scratch) {

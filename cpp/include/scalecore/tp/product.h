@@ -88,6 +88,11 @@ struct TpRowKernels {
   // order b = 0..B-1, as B row_multi calls would.  scratch: tp_gw_scratch(kp).
   void (*gw_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B,
                    S* aw, S* scratch);
+  // The product of B rows (B <= kTpGwBlock) with shared weights w, added to
+  // the ir_mul accumulators acc[b * dimo]; per element the same order as B
+  // row calls.  scratch: tp_gw_scratch(kp).
+  void (*out_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
+                    S* scratch);
 };
 
 constexpr int kTpGwBlock = 8;
