@@ -519,6 +519,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
     std::vector<S> scratch(scratch_n), ax(gx ? plan.dim[0] : 0), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
     std::vector<S> gscratch(gw_blocks ? static_cast<size_t>(tp_gw_scratch(kp)) : 0);
+    std::vector<S> bx(gw_blocks && gx && gy ? kTpGwBlock * plan.dim[0] : 0), by(gw_blocks && gx && gy ? kTpGwBlock * plan.dim[1] : 0);
     for (int64_t c = c0; c < c1; ++c) {
       if (gw && wshared) std::fill(aw.begin(), aw.end(), S(0));
       const int64_t e_end = std::min(n, (c + 1) * chunk);
@@ -535,6 +536,17 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
           }
           K.gw_block(kp, xs, ys, gs, B, aw.data(), gscratch.data());
           if (!gx && !gy) continue;
+          if (gx && gy) {
+            const S* ws = ops[SC_TP_W].data;
+            std::fill(bx.begin(), bx.begin() + B * plan.dim[0], S(0));
+            std::fill(by.begin(), by.begin() + B * plan.dim[1], S(0));
+            K.xy_block(kp, xs, ys, gs, ws, wt.empty() ? nullptr : wt.data(), B, bx.data(), by.data(), gscratch.data());
+            for (int b = 0; b < B; ++b) {
+              K.from_ir_mul(kp, 0, bx.data() + b * plan.dim[0], gx + (e0 + b) * plan.dim[0]);
+              K.from_ir_mul(kp, 1, by.data() + b * plan.dim[1], gy + (e0 + b) * plan.dim[1]);
+            }
+            continue;
+          }
           for (int64_t e = e0; e < e0 + B; ++e) {
             std::fill(ax.begin(), ax.end(), S(0));
             std::fill(ay.begin(), ay.end(), S(0));

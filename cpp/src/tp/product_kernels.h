@@ -830,6 +830,68 @@ void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
   }
 }
 
+// grad x and grad y of B rows with shared weights: uvw paths stack the rows'
+// grad-out blocks so Gt = G W^T is one (B d3) x p times p x m product per
+// path and v; other modes run row by row as tp_row_multi does.
+template <class V, class S>
+void tp_xy_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
+                 const S* wt, int B, S* ax, S* ay, S* scratch) {
+  S* X = scratch;
+  S* Y = X + B * kp.dim1;
+  S* G = Y + B * kp.dim2;
+  S* Gc = G + B * kp.dimo;   // [B][d3][p] of one path
+  S* Gt = Gc + B * kp.dimo;  // [B][d3][m] of one path
+  S* t1 = Gt + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+    k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
+  }
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    const S* W = P.has_weight ? w + P.w_off : nullptr;
+    const S* WT = W && wt ? wt + P.w_off : nullptr;
+    if (P.mode == SC_TP_UVW && WT) {
+      const int m = P.mul1, n = P.mul2, p = P.mulo;
+      const int64_t ts = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
+      for (int b = 0; b < B; ++b) memcpy(Gc + b * gs, G + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(gs));
+      for (int v = 0; v < n; ++v) {
+        memset(Gt, 0, sizeof(S) * static_cast<size_t>(B * ts));
+        k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, m, p, Gc, p, 1, WT + static_cast<int64_t>(v) * p * m, m, Gt, m);
+        for (int b = 0; b < B; ++b) {
+          k_ternary<V, false, true>(P.cg[1], Gt + b * ts, m, Y + b * kp.dim2 + P.off2 + v, n,
+                                    ax + b * kp.dim1 + P.off1, m, m);
+          k_ternary_reduce<V>(P.cg[2], X + b * kp.dim1 + P.off1, m, Gt + b * ts, m, ay + b * kp.dim2 + P.off2 + v, n,
+                              m);
+        }
+      }
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io;
+      io.X = X + b * kp.dim1 + P.off1;
+      io.Y = Y + b * kp.dim2 + P.off2;
+      io.G = G + b * kp.dimo + P.offo;
+      io.W = W;
+      io.WT = WT;
+      io.t1 = t1;
+      io.t2 = t2;
+      io.t3 = t3;
+      if (P.mode == SC_TP_UVW && W) {
+        io.acc = nullptr;
+        path_uvw_xy<V>(P, io, ax + b * kp.dim1 + P.off1, ay + b * kp.dim2 + P.off2);
+        continue;
+      }
+      io.acc = ax + b * kp.dim1 + P.off1;
+      run_path<V>(P, SC_TP_X, io);
+      io.acc = ay + b * kp.dim2 + P.off2;
+      run_path<V>(P, SC_TP_Y, io);
+    }
+  }
+}
+
 template <class V, class S>
 void tp_row(const TpKernelPlan<S>& kp, int slot, const S* x, const S* y, const S* w, const S* g, S* acc,
             S* scratch) {

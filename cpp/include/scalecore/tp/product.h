@@ -93,6 +93,10 @@ struct TpRowKernels {
   // row calls.  scratch: tp_gw_scratch(kp).
   void (*out_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
                     S* scratch);
+  // grad x and grad y of B rows with shared weights w (wt transposed), added
+  // to the ir_mul accumulators ax[b * dim1], ay[b * dim2].  scratch: tp_gw_scratch(kp).
+  void (*xy_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
+                   const S* wt, int B, S* ax, S* ay, S* scratch);
 };
 
 constexpr int kTpGwBlock = 8;
