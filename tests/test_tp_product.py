@@ -231,6 +231,28 @@ def test_levels_match_reference_wide_uvw(simd, dtype):
             _rel_close(a.astype(np.float64), b.astype(np.float64), 1e-12 if dtype == np.float64 else 2e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_levels_match_reference_shared_weight_blocks(simd, dtype):
+    # Shared weights with uvw paths: the product and the weight gradient run
+    # in blocks of 8 rows (the gradient inside chunks of 128).  Row counts give full and partial blocks and
+    # cross a chunk boundary; a uvu path beside the uvw ones takes the
+    # row-by-row branch of the same block.  mul2 = 2 runs the v loop.
+    in1, in2, out = "13x0e+11x1o+5x2e+3x3o", "0e+2x1o+2e", "9x0e+19x1o+7x2e+2x3o+5x2e"
+    instr = [(2, 0, 4, "uvu", True), (0, 0, 0, "uvw", True), (0, 1, 1, "uvw", True), (1, 0, 1, "uvw", True), (1, 1, 0, "uvw", True),
+             (1, 1, 2, "uvw", True), (2, 2, 2, "uvw", True), (3, 2, 3, "uvw", True), (2, 1, 3, "uvw", True),
+             (1, 2, 1, "uvw", True)]
+    plan = TensorProductPlan(in1, in2, out, instr)
+    rng = np.random.default_rng(23)
+    for n in (1, 21, 131):
+        x, y, g = (rng.standard_normal((n, d)).astype(dtype) for d in (plan.irreps_in1.dim, plan.irreps_in2.dim,
+                                                                         plan.irreps_out.dim))
+        w = rng.standard_normal(plan.weight_numel).astype(dtype)
+        fast = (plan.forward(x, y, w),) + plan.backward(x, y, w, g)
+        ref = (plan.forward(x, y, w, impl=1),) + plan.backward(x, y, w, g, impl=1)
+        for a, b in zip(fast, ref):
+            _rel_close(a.astype(np.float64), b.astype(np.float64), 1e-12 if dtype == np.float64 else 2e-5)
+
+
 def test_thread_count_does_not_change_results():
     rng = np.random.default_rng(7)
     plan = TensorProductPlan("8x0e+8x1o+8x2e", "0e+1o+2e", "8x0e+8x1o+8x2e",

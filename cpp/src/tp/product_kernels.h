@@ -121,6 +121,65 @@ inline void k_rowmat(int64_t p, int64_t m, const S* SC_RESTRICT q, int64_t qs, c
   }
 }
 
+// Several rows at once: O[r * ors + 0:p] += sum_{u < m} q[r * qrs + u * qs] W[u * ws + 0:p],
+// r < R.  Each W pack loaded feeds RB rows, and RB x 2 accumulators are
+// independent FMA chains (one row of two packs alone is latency-bound).  Every
+// output element sums over u in the same order as k_rowmat.
+template <class V, int RB, int NP, class S>
+inline void k_rowsmat_blk(int64_t m, const S* SC_RESTRICT q, int64_t qrs, int64_t qs, const S* SC_RESTRICT W,
+                          int64_t ws, S* SC_RESTRICT O, int64_t ors) {
+  constexpr int L = VT<V>::L;
+  V a[RB][NP];
+  for (int r = 0; r < RB; ++r)
+    for (int c = 0; c < NP; ++c) a[r][c] = vload<V>(O + r * ors + c * L);
+  for (int64_t u = 0; u < m; ++u) {
+    V w[NP];
+    for (int c = 0; c < NP; ++c) w[c] = vload<V>(W + u * ws + c * L);
+    for (int r = 0; r < RB; ++r) {
+      const V b = vsplat<V>(q[r * qrs + u * qs]);
+      for (int c = 0; c < NP; ++c) a[r][c] = vfma(b, w[c], a[r][c]);
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int c = 0; c < NP; ++c) vstore(O + r * ors + c * L, a[r][c]);
+}
+
+template <class V, int NP, class S>
+inline void k_rowsmat_cols(int64_t R, int64_t m, const S* SC_RESTRICT q, int64_t qrs, int64_t qs,
+                           const S* SC_RESTRICT W, int64_t ws, S* SC_RESTRICT O, int64_t ors) {
+  constexpr int RB = NP == 1 ? 8 : 6;
+  int64_t r = 0;
+  for (; r + RB <= R; r += RB) k_rowsmat_blk<V, RB, NP>(m, q + r * qrs, qrs, qs, W, ws, O + r * ors, ors);
+  const S* qr = q + r * qrs;
+  S* Or = O + r * ors;
+  switch (R - r) {
+    case 1: k_rowsmat_blk<V, 1, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    case 2: k_rowsmat_blk<V, 2, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    case 3: k_rowsmat_blk<V, 3, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    case 4: k_rowsmat_blk<V, 4, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    case 5: k_rowsmat_blk<V, 5, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    case 6: k_rowsmat_blk<V, 6, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    case 7: k_rowsmat_blk<V, 7, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
+    default: break;
+  }
+}
+
+template <class V, class S>
+inline void k_rowsmat(int64_t R, int64_t p, int64_t m, const S* SC_RESTRICT q, int64_t qrs, int64_t qs,
+                      const S* SC_RESTRICT W, int64_t ws, S* SC_RESTRICT O, int64_t ors) {
+  constexpr int L = VT<V>::L;
+  int64_t c = 0;
+  for (; c + 2 * L <= p; c += 2 * L) k_rowsmat_cols<V, 2>(R, m, q, qrs, qs, W + c, ws, O + c, ors);
+  for (; c + L <= p; c += L) k_rowsmat_cols<V, 1>(R, m, q, qrs, qs, W + c, ws, O + c, ors);
+  if (c < p)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t cc = c; cc < p; ++cc) {
+        S s = O[r * ors + cc];
+        for (int64_t u = 0; u < m; ++u) s += q[r * qrs + u * qs] * W[u * ws + cc];
+        O[r * ors + cc] = s;
+      }
+}
+
 // The sparse CG contraction over channels, for every output group g:
 //   O[o_g * ldo + c] += sum_{q in g} val_q A[a_q * lda + c] B[b_q * ldb + c],  c < n
 // BA / BB: A / B hold one value per index (A[a_q * lda]) broadcast over c.
@@ -459,7 +518,7 @@ inline void path_uvv(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
     for (int i = 0; i < P.d1; ++i)
       for (int u = 0; u < m; ++u) io.acc[i * m + u] += k_dot<V>(n, wrow(u), H + i * n);
   } else {  // SC_TP_W
-    for (int u = 0; u < m; ++u) k_rowmat<V>(n, P.d1, io.X + u, m, H, n, io.acc + u * n);
+    k_rowsmat<V>(m, n, P.d1, io.X, 1, m, H, n, io.acc, n);
   }
 }
 
@@ -472,12 +531,12 @@ inline void path_uuw(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
     k_ternary<V, false, false>(P.cg[0], io.X, m, io.Y, m, Pk, m, m);
     if (slot == SC_TP_OUT) {
       if (io.W) {
-        for (int k = 0; k < P.d3; ++k) k_rowmat<V>(p, m, Pk + k * m, 1, io.W, p, io.acc + k * p);
+        k_rowsmat<V>(P.d3, p, m, Pk, m, 1, io.W, p, io.acc, p);
       } else {
         for (int k = 0; k < P.d3; ++k) io.acc[k] += k_sum(m, Pk + k * m);
       }
     } else {
-      for (int u = 0; u < m; ++u) k_rowmat<V>(p, P.d3, Pk + u, m, io.G, p, io.acc + u * p);
+      k_rowsmat<V>(m, p, P.d3, Pk, 1, m, io.G, p, io.acc, p);
     }
     return;
   }
@@ -505,19 +564,21 @@ inline void path_uvw(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
       memset(Q, 0, sizeof(S) * static_cast<size_t>(P.d3) * m);
       k_ternary<V, false, true>(P.cg[0], io.X, m, io.Y + v, n, Q, m, m);
       if (slot == SC_TP_OUT) {
-        for (int k = 0; k < P.d3; ++k) k_rowmat<V>(p, m, Q + k * m, 1, io.W + v * p, n * p, io.acc + k * p);
+        // out[k][:] += Q[k][:] W[:, v, :], all k together
+        k_rowsmat<V>(P.d3, p, m, Q, m, 1, io.W + v * p, n * p, io.acc, p);
       } else {
-        for (int u = 0; u < m; ++u) k_rowmat<V>(p, P.d3, Q + u, m, io.G, p, io.acc + (u * n + v) * p);
+        // gW[u, v, :] += sum_k Q[k][u] G[k][:], all u together
+        k_rowsmat<V>(m, p, P.d3, Q, 1, m, io.G, p, io.acc + v * p, n * p);
       }
     } else {
       S* Gt = io.t1;  // [d3][m]: Gt[k][u] = sum_w W[u, v, w] G[k][w]
-      for (int k = 0; k < P.d3; ++k)
-        if (io.WT) {  // W^T [v][w][u]
-          memset(Gt + k * m, 0, sizeof(S) * static_cast<size_t>(m));
-          k_rowmat<V>(m, p, io.G + k * p, 1, io.WT + static_cast<int64_t>(v) * p * m, m, Gt + k * m);
-        } else {
+      if (io.WT) {  // W^T [v][w][u]
+        memset(Gt, 0, sizeof(S) * static_cast<size_t>(P.d3) * m);
+        k_rowsmat<V>(P.d3, m, p, io.G, p, 1, io.WT + static_cast<int64_t>(v) * p * m, m, Gt, m);
+      } else {
+        for (int k = 0; k < P.d3; ++k)
           for (int u = 0; u < m; ++u) Gt[k * m + u] = k_dot<V>(p, io.W + (u * n + v) * p, io.G + k * p);
-        }
+      }
       if (slot == SC_TP_X)
         k_ternary<V, false, true>(P.cg[1], Gt, m, io.Y + v, n, io.acc, m, m);
       else
@@ -583,6 +644,25 @@ inline void path_uvu1_xw(const TpPathDesc<S>& P, const PathIo<S>& io, S* ax, S* 
   }
 }
 
+// uvw, grad x and grad y together: both contract Gt[k][u] = sum_w W[u, v, w] G[k][w]
+// (with y and with x), so Gt is formed once per v.
+template <class V, class S>
+inline void path_uvw_xy(const TpPathDesc<S>& P, const PathIo<S>& io, S* ax, S* ay) {
+  const int m = P.mul1, n = P.mul2, p = P.mulo;
+  for (int v = 0; v < n; ++v) {
+    S* Gt = io.t1;
+    if (io.WT) {
+      memset(Gt, 0, sizeof(S) * static_cast<size_t>(P.d3) * m);
+      k_rowsmat<V>(P.d3, m, p, io.G, p, 1, io.WT + static_cast<int64_t>(v) * p * m, m, Gt, m);
+    } else {
+      for (int k = 0; k < P.d3; ++k)
+        for (int u = 0; u < m; ++u) Gt[k * m + u] = k_dot<V>(p, io.W + (u * n + v) * p, io.G + k * p);
+    }
+    k_ternary<V, false, true>(P.cg[1], Gt, m, io.Y + v, n, ax, m, m);
+    k_ternary_reduce<V>(P.cg[2], io.X, m, Gt, m, ay + v, n, m);
+  }
+}
+
 template <class V, class S>
 inline void run_path(const TpPathDesc<S>& P, int slot, PathIo<S>& io) {
   switch (P.mode) {
@@ -623,16 +703,191 @@ void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w,
     io.t1 = t1;
     io.t2 = t2;
     io.t3 = t3;
-    bool done_xw = false;
+    bool done_xw = false, done_xy = false;
     if (P.mode == SC_TP_UVU && P.mul2 == 1 && io.W && acc[SC_TP_X] && acc[SC_TP_W]) {
       path_uvu1_xw<V>(P, io, acc[SC_TP_X] + P.off1, acc[SC_TP_W] + P.w_off);
       done_xw = true;
     }
+    if (P.mode == SC_TP_UVW && io.W && acc[SC_TP_X] && acc[SC_TP_Y]) {
+      path_uvw_xy<V>(P, io, acc[SC_TP_X] + P.off1, acc[SC_TP_Y] + P.off2);
+      done_xy = true;
+    }
     for (int slot = 0; slot < 4; ++slot) {
       if (!acc[slot] || (slot == SC_TP_W && !P.has_weight)) continue;
       if (done_xw && (slot == SC_TP_X || slot == SC_TP_W)) continue;
+      if (done_xy && (slot == SC_TP_X || slot == SC_TP_Y)) continue;
       io.acc = acc[slot] + (slot == SC_TP_X ? P.off1 : slot == SC_TP_Y ? P.off2 : slot == SC_TP_OUT ? P.offo : P.w_off);
       run_path<V>(P, slot, io);
+    }
+  }
+}
+
+// The shared weights' gradient of B rows: uvw paths stack the rows' Q[k][u]
+// (and their grad-out blocks) so one rank-(B d3) update per path and v
+// replaces B rank-d3 ones; the weight accumulator is loaded and stored once
+// per block instead of once per row.  Other modes run row by row.
+template <class V, class S>
+void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B, S* aw,
+                 S* scratch) {
+  S* X = scratch;                  // [B][dim1] ir_mul
+  S* Y = X + B * kp.dim1;          // [B][dim2]
+  S* G = Y + B * kp.dim2;          // [B][dimo]
+  S* Gc = G + B * kp.dimo;         // [B][d3][p] of one path
+  S* Q = Gc + B * kp.dimo;         // [B][d3][m] of one path
+  S* t1 = Q + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+    k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
+  }
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    if (!P.has_weight) continue;
+    S* acc = aw + P.w_off;
+    if (P.mode == SC_TP_UVW) {
+      const int m = P.mul1, n = P.mul2, p = P.mulo;
+      const int64_t qs = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
+      for (int b = 0; b < B; ++b) memcpy(Gc + b * gs, G + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(gs));
+      for (int v = 0; v < n; ++v) {
+        memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
+        for (int b = 0; b < B; ++b)
+          k_ternary<V, false, true>(P.cg[0], X + b * kp.dim1 + P.off1, m, Y + b * kp.dim2 + P.off2 + v, n,
+                                    Q + b * qs, m, m);
+        // gW[u, v, :] += sum_{b, k} Q[b][k][u] G[b][k][:]
+        k_rowsmat<V>(m, p, static_cast<int64_t>(B) * P.d3, Q, 1, m, Gc, p, acc + v * p, n * p);
+      }
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io;
+      io.X = X + b * kp.dim1 + P.off1;
+      io.Y = Y + b * kp.dim2 + P.off2;
+      io.G = G + b * kp.dimo + P.offo;
+      io.W = nullptr;
+      io.WT = nullptr;
+      io.acc = acc;
+      io.t1 = t1;
+      io.t2 = t2;
+      io.t3 = t3;
+      run_path<V>(P, SC_TP_W, io);
+    }
+  }
+}
+
+// The product of B rows with shared weights: uvw paths stack the rows'
+// Q[k][u] so one (B d3) x m times m x p product per path and v feeds every
+// W pack to up to 6 rows (a row's d3 alone is 1, 3 or 5).  The rows' output
+// blocks are copied into a stacked buffer and back, so each element keeps
+// its order of accumulation.  Other modes run row by row.
+template <class V, class S>
+void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
+                  S* scratch) {
+  S* X = scratch;                  // [B][dim1] ir_mul
+  S* Y = X + B * kp.dim1;          // [B][dim2]
+  S* Oc = Y + B * kp.dim2;         // [B][d3][p] of one path
+  S* Q = Oc + 2 * B * kp.dimo;     // [B][d3][m] of one path
+  S* t1 = Q + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+  }
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    const S* W = P.has_weight ? w + P.w_off : nullptr;
+    if (P.mode == SC_TP_UVW && W) {
+      const int m = P.mul1, n = P.mul2, p = P.mulo;
+      const int64_t qs = static_cast<int64_t>(P.d3) * m, os = static_cast<int64_t>(P.d3) * p;
+      for (int b = 0; b < B; ++b)
+        memcpy(Oc + b * os, acc + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(os));
+      for (int v = 0; v < n; ++v) {
+        memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
+        for (int b = 0; b < B; ++b)
+          k_ternary<V, false, true>(P.cg[0], X + b * kp.dim1 + P.off1, m, Y + b * kp.dim2 + P.off2 + v, n,
+                                    Q + b * qs, m, m);
+        k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, p, m, Q, m, 1, W + v * p, n * p, Oc, p);
+      }
+      for (int b = 0; b < B; ++b)
+        memcpy(acc + b * kp.dimo + P.offo, Oc + b * os, sizeof(S) * static_cast<size_t>(os));
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io;
+      io.X = X + b * kp.dim1 + P.off1;
+      io.Y = Y + b * kp.dim2 + P.off2;
+      io.G = nullptr;
+      io.W = W;
+      io.WT = nullptr;
+      io.acc = acc + b * kp.dimo + P.offo;
+      io.t1 = t1;
+      io.t2 = t2;
+      io.t3 = t3;
+      run_path<V>(P, SC_TP_OUT, io);
+    }
+  }
+}
+
+// grad x and grad y of B rows with shared weights: uvw paths stack the rows'
+// grad-out blocks so Gt = G W^T is one (B d3) x p times p x m product per
+// path and v; other modes run row by row as tp_row_multi does.
+template <class V, class S>
+void tp_xy_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
+                 const S* wt, int B, S* ax, S* ay, S* scratch) {
+  S* X = scratch;
+  S* Y = X + B * kp.dim1;
+  S* G = Y + B * kp.dim2;
+  S* Gc = G + B * kp.dimo;   // [B][d3][p] of one path
+  S* Gt = Gc + B * kp.dimo;  // [B][d3][m] of one path
+  S* t1 = Gt + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+    k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
+  }
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    const S* W = P.has_weight ? w + P.w_off : nullptr;
+    const S* WT = W && wt ? wt + P.w_off : nullptr;
+    if (P.mode == SC_TP_UVW && WT) {
+      const int m = P.mul1, n = P.mul2, p = P.mulo;
+      const int64_t ts = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
+      for (int b = 0; b < B; ++b) memcpy(Gc + b * gs, G + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(gs));
+      for (int v = 0; v < n; ++v) {
+        memset(Gt, 0, sizeof(S) * static_cast<size_t>(B * ts));
+        k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, m, p, Gc, p, 1, WT + static_cast<int64_t>(v) * p * m, m, Gt, m);
+        for (int b = 0; b < B; ++b) {
+          k_ternary<V, false, true>(P.cg[1], Gt + b * ts, m, Y + b * kp.dim2 + P.off2 + v, n,
+                                    ax + b * kp.dim1 + P.off1, m, m);
+          k_ternary_reduce<V>(P.cg[2], X + b * kp.dim1 + P.off1, m, Gt + b * ts, m, ay + b * kp.dim2 + P.off2 + v, n,
+                              m);
+        }
+      }
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io;
+      io.X = X + b * kp.dim1 + P.off1;
+      io.Y = Y + b * kp.dim2 + P.off2;
+      io.G = G + b * kp.dimo + P.offo;
+      io.W = W;
+      io.WT = WT;
+      io.t1 = t1;
+      io.t2 = t2;
+      io.t3 = t3;
+      if (P.mode == SC_TP_UVW && W) {
+        io.acc = nullptr;
+        path_uvw_xy<V>(P, io, ax + b * kp.dim1 + P.off1, ay + b * kp.dim2 + P.off2);
+        continue;
+      }
+      io.acc = ax + b * kp.dim1 + P.off1;
+      run_path<V>(P, SC_TP_X, io);
+      io.acc = ay + b * kp.dim2 + P.off2;
+      run_path<V>(P, SC_TP_Y, io);
     }
   }
 }

@@ -83,7 +83,27 @@ struct TpRowKernels {
                     S* const acc[4], S* scratch);
   // ir_mul accumulator -> mul_ir row of layout t (0 x, 1 y, 2 out), overwriting dst.
   void (*from_ir_mul)(const TpKernelPlan<S>& kp, int t, const S* src, S* dst);
+  // Shared-weight gradient of B rows (B <= kTpGwBlock) added to aw (flat),
+  // rows given by pointers (mul_ir).  Each weight element sums its rows in
+  // order b = 0..B-1, as B row_multi calls would.  scratch: tp_gw_scratch(kp).
+  void (*gw_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B,
+                   S* aw, S* scratch);
+  // The product of B rows (B <= kTpGwBlock) with shared weights w, added to
+  // the ir_mul accumulators acc[b * dimo]; per element the same order as B
+  // row calls.  scratch: tp_gw_scratch(kp).
+  void (*out_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
+                    S* scratch);
+  // grad x and grad y of B rows with shared weights w (wt transposed), added
+  // to the ir_mul accumulators ax[b * dim1], ay[b * dim2].  scratch: tp_gw_scratch(kp).
+  void (*xy_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
+                   const S* wt, int B, S* ax, S* ay, S* scratch);
 };
+
+constexpr int kTpGwBlock = 8;
+template <class S>
+inline int64_t tp_gw_scratch(const TpKernelPlan<S>& kp) {
+  return kTpGwBlock * (kp.dim1 + kp.dim2 + 2 * kp.dimo + kp.tmp) + 3 * kp.tmp;
+}
 
 template <class S>
 const TpRowKernels<S>& tp_row_kernels_generic();
