@@ -9,11 +9,9 @@
 //     V = [v, v >> 4]: nibble J of V's 16 lanes are elements k0+8J .. k0+8J+15
 //     (pack.h: nibble j of word i = element k0 + 8j + i), J = 0, 2, 4, 6; a
 //     32-chunk (4 words) becomes [v, v>>4, v>>8, v>>12] (broadcast + vpsrlvd):
-//     nibble J = elements k0+4J .. k0+4J+15, J = 0, 4.  Int4 codes and E2M1
-//     values are both one vpermps of a 16-entry signed table (it reads the
-//     low 4 bits of each index lane; V >> 4J first), not shl + sar + cvt.
-//     With one activation row two weight rows go per pass, so each
-//     activation load feeds two FMAs.  NVFP4's 16-element
+//     nibble J = elements k0+4J .. k0+4J+15, J = 0, 4.  Int4 codes are
+//     (V << (28-4J)) >>arith 28; E2M1 values one vpermps of a 16-entry signed
+//     table (it reads the low 4 bits of each index lane).  NVFP4's 16-element
 //     scales are the two J steps of a 32-chunk.
 //   * int8 x float32: vpmovsxbd + cvt + FMA on 16 lanes.
 //   * W8A8: vpdpbusd with the weights as the unsigned operand, u = code ^ 0x80
@@ -99,16 +97,6 @@ inline __m512 decode16(__m512i V, __m512 table) {
   return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(V, 28 - 4 * J), 28));
 }
 
-// Any nibble -> its float weight by one vpermps (it reads the low 4 bits of
-// each index lane): int4 codes (two's complement) or E2M1 values.
-template <int J>
-inline __m512 decode16t(__m512i V, __m512 table) {
-  return _mm512_permutexvar_ps(J == 0 ? V : _mm512_srli_epi32(V, 4 * J), table);
-}
-inline __m512 int4_table() {
-  return _mm512_setr_ps(0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, -8.f, -7.f, -6.f, -5.f, -4.f, -3.f, -2.f, -1.f);
-}
-
 inline __m512 e2m1_table() {
   return _mm512_setr_ps(0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f, -0.f, -0.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f);
 }
@@ -120,106 +108,79 @@ inline __m512 e2m1_table() {
 // (pair_order) when the group has two or more: one 512-bit load then covers
 // both chunks' 16 words, nibble J of its lanes = elements kc+8J..+7 and
 // kc+64+8J..+7, which the permuted x holds at kc + 16J.
-// NR rows per pass (2 when MB == 1): each activation load feeds NR FMAs, and
-// every row's sums run in the same order as with NR = 1 (same results).
-template <int MB, bool FP4, bool S16, int NR>
-void gemv_f32_nib_pass(const LbLinearArgs& a, const float* const* x, __m512 table, int64_t n) {
+template <int MB, bool FP4, bool S16>
+void gemv_f32_nib(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
   constexpr int NA = MB == 1 ? 4 : 2;
   const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, nfull = gs / 64, Gs = K / a.scale_group();
   const bool tail = gs % 64 != 0;
-  const uint8_t* row[NR];
-  for (int r = 0; r < NR; ++r) row[r] = a.w + (n + r) * rb;
-  __m512 tot[NR][MB][NA];
-  for (int r = 0; r < NR; ++r)
+  const __m512 table = e2m1_table();
+  const float* x[MB];
+  for (int m = 0; m < MB; ++m) x[m] = xb + m * K;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    __m512 tot[MB][NA];
     for (int m = 0; m < MB; ++m)
-      for (int i = 0; i < NA; ++i) tot[r][m][i] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < G; ++g) {
-    const int64_t k0 = g * gs;
-    __m512 acc[NR][MB][NA];
-    for (int r = 0; r < NR; ++r)
+      for (int i = 0; i < NA; ++i) tot[m][i] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t k0 = g * gs;
+      const uint8_t* p = row + k0 / 2;
+      __m512 acc[MB][NA];
       for (int m = 0; m < MB; ++m)
-        for (int i = 0; i < NA; ++i) acc[r][m][i] = _mm512_setzero_ps();
-    int64_t c = 0;
-    for (; c + 2 <= nfull; c += 2) {
-      __m512i V[NR];
-      for (int r = 0; r < NR; ++r) V[r] = _mm512_loadu_si512(row[r] + k0 / 2 + 32 * c);
-      const int64_t kc = k0 + 64 * c;
-#define SC_LB_STEP(J)                                                                    \
-  {                                                                                      \
-    __m512 wf[NR];                                                                       \
-    for (int r = 0; r < NR; ++r) wf[r] = decode16t<J>(V[r], table);                      \
-    for (int m = 0; m < MB; ++m) {                                                       \
-      const __m512 xv = _mm512_loadu_ps(x[m] + kc + 16 * J);                             \
-      for (int r = 0; r < NR; ++r) acc[r][m][J % NA] = _mm512_fmadd_ps(wf[r], xv, acc[r][m][J % NA]); \
-    }                                                                                    \
+        for (int i = 0; i < NA; ++i) acc[m][i] = _mm512_setzero_ps();
+      int64_t c = 0;
+      for (; c + 2 <= nfull; c += 2) {
+        const __m512i V = _mm512_loadu_si512(p + 32 * c);
+        const int64_t kc = k0 + 64 * c;
+#define SC_LB_STEP(J)                                                                              \
+  {                                                                                                \
+    const __m512 wf = decode16<FP4, J>(V, table);                                                  \
+    for (int m = 0; m < MB; ++m)                                                                   \
+      acc[m][J % NA] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x[m] + kc + 16 * J), acc[m][J % NA]); \
   }
-      SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
-      SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
+        SC_LB_STEP(0) SC_LB_STEP(1) SC_LB_STEP(2) SC_LB_STEP(3)
+        SC_LB_STEP(4) SC_LB_STEP(5) SC_LB_STEP(6) SC_LB_STEP(7)
 #undef SC_LB_STEP
-    }
-    for (; c < nfull; ++c) {
-      __m512i V[NR];
-      for (int r = 0; r < NR; ++r)
-        V[r] = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r] + k0 / 2 + 32 * c)));
-      const int64_t kc = k0 + 64 * c;
-#define SC_LB_STEP(J)                                                                    \
-  {                                                                                      \
-    __m512 wf[NR];                                                                       \
-    for (int r = 0; r < NR; ++r) wf[r] = decode16t<J>(V[r], table);                      \
-    for (int m = 0; m < MB; ++m) {                                                       \
-      const __m512 xv = _mm512_loadu_ps(x[m] + kc + 8 * J);                              \
-      for (int r = 0; r < NR; ++r)                                                       \
-        acc[r][m][(J / 2) % NA] = _mm512_fmadd_ps(wf[r], xv, acc[r][m][(J / 2) % NA]);   \
-    }                                                                                    \
+      }
+      for (; c < nfull; ++c) {
+        const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c)));
+        const int64_t kc = k0 + 64 * c;
+#define SC_LB_STEP(J)                                                                          \
+  {                                                                                            \
+    const __m512 wf = decode16<FP4, J>(V, table);                                              \
+    for (int m = 0; m < MB; ++m)                                                               \
+      acc[m][(J / 2) % NA] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x[m] + kc + 8 * J), acc[m][(J / 2) % NA]); \
   }
-      SC_LB_STEP(0) SC_LB_STEP(2) SC_LB_STEP(4) SC_LB_STEP(6)
+        SC_LB_STEP(0) SC_LB_STEP(2) SC_LB_STEP(4) SC_LB_STEP(6)
 #undef SC_LB_STEP
-    }
-    if (tail) {
-      const int64_t kc = k0 + 64 * nfull;
-      for (int r = 0; r < NR; ++r) {
-        const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row[r] + k0 / 2 + 32 * nfull)));
-        const __m512 w0 = decode16t<0>(V, table), w1 = decode16t<4>(V, table);
+      }
+      if (tail) {
+        const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * nfull)));
+        const int64_t kc = k0 + 64 * nfull;
+        const __m512 w0 = decode16<FP4, 0>(V, table), w1 = decode16<FP4, 4>(V, table);
         if (S16) {  // gs == 32: the two halves have their own scales
-          const int64_t nr = n + r;
-          const __m512 s0 = _mm512_set1_ps(a.ws[nr * Gs + 2 * g]), s1 = _mm512_set1_ps(a.ws[nr * Gs + 2 * g + 1]);
+          const __m512 s0 = _mm512_set1_ps(a.ws[n * Gs + 2 * g]), s1 = _mm512_set1_ps(a.ws[n * Gs + 2 * g + 1]);
           for (int m = 0; m < MB; ++m) {
-            tot[r][m][0] = _mm512_fmadd_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(x[m] + kc)), s0, tot[r][m][0]);
-            tot[r][m][1] = _mm512_fmadd_ps(_mm512_mul_ps(w1, _mm512_loadu_ps(x[m] + kc + 16)), s1, tot[r][m][1]);
+            tot[m][0] = _mm512_fmadd_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(x[m] + kc)), s0, tot[m][0]);
+            tot[m][1] = _mm512_fmadd_ps(_mm512_mul_ps(w1, _mm512_loadu_ps(x[m] + kc + 16)), s1, tot[m][1]);
           }
           continue;
         }
         for (int m = 0; m < MB; ++m) {
-          acc[r][m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[m] + kc), acc[r][m][0]);
-          acc[r][m][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x[m] + kc + 16), acc[r][m][1]);
+          acc[m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[m] + kc), acc[m][0]);
+          acc[m][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x[m] + kc + 16), acc[m][1]);
         }
       }
-      if (S16) continue;
-    }
-    for (int r = 0; r < NR; ++r) {
-      const __m512 ws = _mm512_set1_ps(a.ws[(n + r) * G + g]);
+      const __m512 ws = _mm512_set1_ps(a.ws[n * G + g]);
       for (int m = 0; m < MB; ++m)
-        for (int i = 0; i < NA; ++i) tot[r][m][i] = _mm512_fmadd_ps(acc[r][m][i], ws, tot[r][m][i]);
+        for (int i = 0; i < NA; ++i) tot[m][i] = _mm512_fmadd_ps(acc[m][i], ws, tot[m][i]);
+    }
+    for (int m = 0; m < MB; ++m) {
+      __m512 t = tot[m][0];
+      for (int i = 1; i < NA; ++i) t = _mm512_add_ps(t, tot[m][i]);
+      const float yv = _mm512_reduce_add_ps(t);
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
     }
   }
-  for (int r = 0; r < NR; ++r)
-    for (int m = 0; m < MB; ++m) {
-      __m512 t = tot[r][m][0];
-      for (int i = 1; i < NA; ++i) t = _mm512_add_ps(t, tot[r][m][i]);
-      const float yv = _mm512_reduce_add_ps(t);
-      a.y[m * N + n + r] = a.bias ? yv + a.bias[n + r] : yv;
-    }
-}
-
-template <int MB, bool FP4, bool S16>
-void gemv_f32_nib(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
-  constexpr int NR = MB == 1 ? 2 : 1;
-  const __m512 table = FP4 ? e2m1_table() : int4_table();  // int4: one vpermps, not shl+sar+cvt
-  const float* x[MB];
-  for (int m = 0; m < MB; ++m) x[m] = xb + m * a.K;
-  int64_t n = n0;
-  for (; n + NR <= n1; n += NR) gemv_f32_nib_pass<MB, FP4, S16, NR>(a, x, table, n);
-  for (; n < n1; ++n) gemv_f32_nib_pass<MB, FP4, S16, 1>(a, x, table, n);
 }
 
 template <int MB>
