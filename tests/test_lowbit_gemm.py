@@ -101,6 +101,7 @@ SHAPES = [  # (M, N, K, group)
     (17, 33, 96, 32),    # every group a 32-chunk
     (6, 16, 128, 128),
     (5, 19, 640, 32),    # G = 20 groups: the eight chains wrap
+    (1, 23, 448, 224),   # GEMV: a pair of 64-chunks, an odd 64-chunk and a 32 tail per group
     (1, 23, 640, 32),    # GEMV with G = 20 (blocks of 8 groups and a partial one)
     (3, 9, 1152, 128),   # GEMV with G = 9
     (7, 19, 704, 352),   # GEMM, groups > 256 with a 32-tail: K slices 256, 96 per group

@@ -20,7 +20,8 @@
 //     u8*s8 products into an int32 lane without saturation: exact.
 //   * W4A8: u = nibble ^ 8 = code + 8 in [0, 15], the zmm [u of the low
 //     nibbles, u of the high nibbles] of a 64-chunk against the activations
-//     permuted into that byte order (as the AVX2 GEMV); isum = sum u*x - 8 sum x.
+//     permuted into that byte order (permute_row; a pair of 64-chunks is one
+//     512-bit load, [lows of both] and [highs of both]); isum = sum u*x - 8 sum x.
 // GEMM (M > 4, integer activations): parallel over 16-column panels; a panel
 // is unpacked once per call into [K/4][16] words of u bytes in natural k order
 // (u = code + 128 for int8, code + 8 for int4; vpgatherdd of 16 columns), and
@@ -418,10 +419,24 @@ struct I8Prep {
 // Byte order of W4A8's chunks (as gemm_avx2.cc's permute_row): per 64-chunk
 // 32 bytes for the low nibbles (byte 4i+jb <- element 16jb+i) then 32 for the
 // high ones (<- 16jb+8+i); per 32-chunk 16 + 16 (8jb+i, 8jb+4+i).
+// Pairs of 64-chunks (c, c+1) of a group are read by one 512-bit load, so
+// their 128 codes go lows of c, lows of c+1, highs of c, highs of c+1 (32
+// each, the order inside each 32 as above); an odd last 64-chunk as above.
 void permute_row(const int8_t* x, int64_t K, int64_t gs, int8_t* out) {
   const int64_t nfull = gs / 64;
   for (int64_t k0 = 0; k0 < K; k0 += gs) {
-    for (int64_t c = 0; c < nfull; ++c) {
+    int64_t c0 = 0;
+    for (; c0 + 2 <= nfull; c0 += 2)
+      for (int h = 0; h < 2; ++h) {
+        const int8_t* s = x + k0 + 64 * (c0 + h);
+        int8_t* d = out + k0 + 64 * c0 + 32 * h;
+        for (int i = 0; i < 8; ++i)
+          for (int jb = 0; jb < 4; ++jb) {
+            d[4 * i + jb] = s[16 * jb + i];
+            d[64 + 4 * i + jb] = s[16 * jb + 8 + i];
+          }
+      }
+    for (int64_t c = c0; c < nfull; ++c) {
       const int8_t* s = x + k0 + 64 * c;
       int8_t* d = out + k0 + 64 * c;
       for (int i = 0; i < 8; ++i)
@@ -480,6 +495,7 @@ SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
   const bool tail = gs % 64 != 0;
   const __m256i x88 = _mm256_set1_epi8(static_cast<char>(0x88)), lo4 = _mm256_set1_epi8(0x0F);
   const __m128i x88s = _mm_set1_epi8(static_cast<char>(0x88)), lo4s = _mm_set1_epi8(0x0F);
+  const __m512i x88z = _mm512_set1_epi8(static_cast<char>(0x88)), lo4z = _mm512_set1_epi8(0x0F);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * rb;
     __m256 tot[MB];
@@ -489,7 +505,17 @@ SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
       __m512i acc[MB];
       for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
       const int64_t k0 = g * gs;
-      for (int64_t c = 0; c < nfull; ++c) {
+      int64_t c = 0;
+      for (; c + 2 <= nfull; c += 2) {  // two 64-chunks: one load, no lane shuffle (permute_row's pair order)
+        const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(row + k0 / 2 + 32 * c), x88z);
+        const __m512i ulo = _mm512_and_si512(v, lo4z), uhi = _mm512_and_si512(_mm512_srli_epi32(v, 4), lo4z);
+        for (int m = 0; m < MB; ++m) {
+          const int8_t* xm = ap.x + m * K + k0 + 64 * c;
+          acc[m] = _mm512_dpbusd_epi32(acc[m], ulo, _mm512_loadu_si512(xm));
+          acc[m] = _mm512_dpbusd_epi32(acc[m], uhi, _mm512_loadu_si512(xm + 64));
+        }
+      }
+      for (; c < nfull; ++c) {
         const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k0 / 2 + 32 * c)), x88);
         const __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, lo4)),
                                              _mm256_and_si256(_mm256_srli_epi32(v, 4), lo4), 1);
