@@ -484,3 +484,28 @@ def test_packed_at_one_level_runs_at_every_level(simd, fmt, rng):
         codes, ws = quantize_ref(w, QMAX[fmt], 64)
         xq, xs = tokens_ref(x)
         np.testing.assert_array_equal(ys[0], int_path_ref(xq, xs[:, 0], codes, ws, 64, None))
+
+
+def test_row_results_across_batch_sizes_follow_the_documented_determinism():
+    # PackedLinear's module docstring: int8 activations give the same bits for a
+    # row in any batch; float activations are bit-stable within the GEMM
+    # (>= 5 rows) and within the bound between GEMV and GEMM.
+    import scalecore.lowbit as lb
+
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((24, 256)).astype(np.float32)
+    x = rng.standard_normal((40, 256)).astype(np.float32)
+    exact = x.astype(np.float64) @ lb.PackedLinear(w, "int4", group_size=64).dequantize().astype(np.float64).T
+    bound = (256 + 3) * 2.0**-24 * (np.abs(x).astype(np.float64) @ np.abs(
+        lb.PackedLinear(w, "int4", group_size=64).dequantize()).astype(np.float64).T)
+    for act in ("int8", "float32"):
+        layer = lb.PackedLinear(w, "int4", group_size=64, act=act)
+        full = layer(x)
+        np.testing.assert_array_equal(full[-9:], layer(x[-9:].copy()))  # GEMM and GEMM
+        for k in (1, 3, 4):
+            part = layer(x[-k:].copy())  # GEMV
+            if act == "int8":
+                np.testing.assert_array_equal(part, full[-k:])
+            else:
+                assert np.all(np.abs(part - exact[-k:]) <= bound[-k:])
+                assert np.all(np.abs(full[-k:] - exact[-k:]) <= bound[-k:])

@@ -12,6 +12,13 @@ a group with amax == 0 storing scale 0 and codes 0; the dequantized weight is
 kernels (the GEMV for up to 4 rows streams the weights once; larger batches
 run the panel GEMM), multithreaded on scalecore's pool, at the active SIMD
 level (``scalecore.simd_level``).
+
+Determinism: every path gives the same bits for any thread count.  The integer
+activation path (``act="int8"``) also gives the same bits for a row whatever
+the batch it is in.  The float paths sum in a different order in the GEMV
+(calls of up to 4 rows) than in the GEMM (5 rows or more), so a row computed
+alone can differ in the last bits from the same row in a larger batch; both
+are within the float32 accumulation bound stated for ``act`` below.
 """
 from __future__ import annotations
 
