@@ -19,13 +19,18 @@ import textwrap
 
 import pytest
 
+import scalecore
+
 MIB = 2**20
 # Thread-pool stacks touched on first use, allocator granularity, small
 # per-call tables: the constant every formula carries.
 SLACK = 8 * MIB
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"),
-                                reason="needs Linux /proc/self/clear_refs to reset the peak counter")
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"),
+                       reason="needs Linux /proc/self/clear_refs to reset the peak counter"),
+    pytest.mark.skipif("address" in scalecore.build_info()["sanitize"], reason="memory measurements mean nothing under ASan (its quarantine and redzones keep freed memory by design); they run in the plain build"),
+]
 
 PRELUDE = """
 import gc, json, sys
