@@ -312,7 +312,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     if (slot != SC_TP_OUT || ops[SC_TP_X].index || ops[SC_TP_Y].index || ops[SC_TP_W].index || oo.index ||
         ops[SC_TP_X].shared || ops[SC_TP_Y].shared)
       throw ValueError("impl 2 (the device math) computes the plain product only");
-    memset(out, 0, sizeof(S) * static_cast<size_t>(n * W));
+    std::fill_n(out, n * W, S(0));
     for (int64_t e = 0; e < n; ++e) {
       const S* wr = ops[SC_TP_W].data + (ops[SC_TP_W].shared ? 0 : e) * width[SC_TP_W];
       for (int p = 0; p < kp.n_paths; ++p) {
@@ -343,14 +343,14 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
   const int layout = slot == SC_TP_X ? 0 : slot == SC_TP_Y ? 1 : slot == SC_TP_OUT ? 2 : -1;
   auto emit = [&](const S* acc, S* dst) {
     if (layout < 0)
-      memcpy(dst, acc, sizeof(S) * static_cast<size_t>(W));
+      std::copy_n(acc, W, dst);
     else
       K.from_ir_mul(kp, layout, acc, dst);
   };
   if (W == 0) return;
   advise_huge_pages(out, sizeof(S) * static_cast<size_t>(out_rows * W));
   if (n == 0 || kp.n_paths == 0) {
-    memset(out, 0, sizeof(S) * static_cast<size_t>(out_rows * W));
+    std::fill_n(out, out_rows * W, S(0));
     return;
   }
   const size_t scratch_n = static_cast<size_t>(kp.scratch);
@@ -389,7 +389,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
       for (int64_t r = r0; r < r1; ++r) {
         S* dst = out + r * W;
         if (start[r] == start[r + 1]) {
-          memset(dst, 0, sizeof(S) * static_cast<size_t>(W));
+          std::fill_n(dst, W, S(0));
           continue;
         }
         std::fill(acc.begin(), acc.end(), S(0));
@@ -500,7 +500,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
           K.row_multi(kp, row_of(SC_TP_X, e), row_of(SC_TP_Y, e), row_of(SC_TP_W, e), nullptr, row_of(SC_TP_OUT, e),
                       acc, scratch.data());
           if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
-          if (gw) memcpy(gw + e * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+          if (gw) std::copy_n(aw.data(), W, gw + e * W);
         }
         K.from_ir_mul(kp, 0, ax.data(), gx + r * plan.dim[0]);
       }
@@ -557,7 +557,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
             if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
           }
         }
-        memcpy(part.data() + c * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+        std::copy_n(aw.data(), W, part.data() + c * W);
         continue;
       }
       for (int64_t e = c * chunk; e < e_end; ++e) {
@@ -569,9 +569,9 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
                     row_of(SC_TP_OUT, e), acc, scratch.data());
         if (gx) K.from_ir_mul(kp, 0, ax.data(), gx + e * plan.dim[0]);
         if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
-        if (gw && !wshared) memcpy(gw + e * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+        if (gw && !wshared) std::copy_n(aw.data(), W, gw + e * W);
       }
-      if (gw && wshared) memcpy(part.data() + c * W, aw.data(), sizeof(S) * static_cast<size_t>(W));
+      if (gw && wshared) std::copy_n(aw.data(), W, part.data() + c * W);
     }
   });
   if (gw && wshared) {
