@@ -722,6 +722,35 @@ void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w,
   }
 }
 
+// The B rows' inputs in the ir_mul layout, stacked: X [B][dim1], Y [B][dim2]
+// and (when g is given) G [B][dimo].
+template <class S>
+inline void stage_rows(const TpKernelPlan<S>& kp, int B, const S* const* x, const S* const* y, const S* const* g,
+                       S* X, S* Y, S* G) {
+  for (int b = 0; b < B; ++b) {
+    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
+    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
+    if (g) k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
+  }
+}
+
+// Row b's blocks of path P in the stacked buffers (G may be null); acc unset.
+template <class S>
+inline PathIo<S> row_io(const TpKernelPlan<S>& kp, const TpPathDesc<S>& P, int b, const S* X, const S* Y,
+                        const S* G, const S* W, const S* WT, S* t1, S* t2, S* t3) {
+  PathIo<S> io;
+  io.X = X + b * kp.dim1 + P.off1;
+  io.Y = Y + b * kp.dim2 + P.off2;
+  io.G = G ? G + b * kp.dimo + P.offo : nullptr;
+  io.W = W;
+  io.WT = WT;
+  io.acc = nullptr;
+  io.t1 = t1;
+  io.t2 = t2;
+  io.t3 = t3;
+  return io;
+}
+
 // The shared weights' gradient of B rows: uvw paths stack the rows' Q[k][u]
 // (and their grad-out blocks) so one rank-(B d3) update per path and v
 // replaces B rank-d3 ones; the weight accumulator is loaded and stored once
@@ -737,11 +766,7 @@ void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
   S* t1 = Q + B * kp.tmp;
   S* t2 = t1 + kp.tmp;
   S* t3 = t2 + kp.tmp;
-  for (int b = 0; b < B; ++b) {
-    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
-    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
-    k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
-  }
+  stage_rows(kp, B, x, y, g, X, Y, G);
   for (int pi = 0; pi < kp.n_paths; ++pi) {
     const TpPathDesc<S>& P = kp.paths[pi];
     if (!P.has_weight) continue;
@@ -761,16 +786,9 @@ void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
       continue;
     }
     for (int b = 0; b < B; ++b) {
-      PathIo<S> io;
-      io.X = X + b * kp.dim1 + P.off1;
-      io.Y = Y + b * kp.dim2 + P.off2;
-      io.G = G + b * kp.dimo + P.offo;
-      io.W = nullptr;
-      io.WT = nullptr;
+      PathIo<S> io = row_io(kp, P, b, X, Y, G, static_cast<const S*>(nullptr), static_cast<const S*>(nullptr), t1, t2,
+                            t3);
       io.acc = acc;
-      io.t1 = t1;
-      io.t2 = t2;
-      io.t3 = t3;
       run_path<V>(P, SC_TP_W, io);
     }
   }
@@ -791,10 +809,7 @@ void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
   S* t1 = Q + B * kp.tmp;
   S* t2 = t1 + kp.tmp;
   S* t3 = t2 + kp.tmp;
-  for (int b = 0; b < B; ++b) {
-    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
-    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
-  }
+  stage_rows(kp, B, x, y, static_cast<const S* const*>(nullptr), X, Y, static_cast<S*>(nullptr));
   for (int pi = 0; pi < kp.n_paths; ++pi) {
     const TpPathDesc<S>& P = kp.paths[pi];
     const S* W = P.has_weight ? w + P.w_off : nullptr;
@@ -815,16 +830,9 @@ void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
       continue;
     }
     for (int b = 0; b < B; ++b) {
-      PathIo<S> io;
-      io.X = X + b * kp.dim1 + P.off1;
-      io.Y = Y + b * kp.dim2 + P.off2;
-      io.G = nullptr;
-      io.W = W;
-      io.WT = nullptr;
+      PathIo<S> io = row_io(kp, P, b, X, Y, static_cast<const S*>(nullptr), W, static_cast<const S*>(nullptr), t1, t2,
+                            t3);
       io.acc = acc + b * kp.dimo + P.offo;
-      io.t1 = t1;
-      io.t2 = t2;
-      io.t3 = t3;
       run_path<V>(P, SC_TP_OUT, io);
     }
   }
@@ -844,11 +852,7 @@ void tp_xy_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
   S* t1 = Gt + B * kp.tmp;
   S* t2 = t1 + kp.tmp;
   S* t3 = t2 + kp.tmp;
-  for (int b = 0; b < B; ++b) {
-    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
-    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
-    k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
-  }
+  stage_rows(kp, B, x, y, g, X, Y, G);
   for (int pi = 0; pi < kp.n_paths; ++pi) {
     const TpPathDesc<S>& P = kp.paths[pi];
     const S* W = P.has_weight ? w + P.w_off : nullptr;
@@ -870,15 +874,7 @@ void tp_xy_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
       continue;
     }
     for (int b = 0; b < B; ++b) {
-      PathIo<S> io;
-      io.X = X + b * kp.dim1 + P.off1;
-      io.Y = Y + b * kp.dim2 + P.off2;
-      io.G = G + b * kp.dimo + P.offo;
-      io.W = W;
-      io.WT = WT;
-      io.t1 = t1;
-      io.t2 = t2;
-      io.t3 = t3;
+      PathIo<S> io = row_io(kp, P, b, X, Y, G, W, WT, t1, t2, t3);
       if (P.mode == SC_TP_UVW && W) {
         io.acc = nullptr;
         path_uvw_xy<V>(P, io, ax + b * kp.dim1 + P.off1, ay + b * kp.dim2 + P.off2);
