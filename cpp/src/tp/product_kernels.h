@@ -12,6 +12,7 @@
 // loops over channel vectors (k_ternary) plus small channel GEMV / outer
 // products for the weights.  See plan.h for the formulas.
 #pragma once
+#include <algorithm>
 #include <stdint.h>
 #include <string.h>
 
@@ -734,6 +735,17 @@ inline void stage_rows(const TpKernelPlan<S>& kp, int B, const S* const* x, cons
   }
 }
 
+// A path's blocks of B stacked rows gathered into (stack) or scattered back
+// from (unstack) a dense [B][n] buffer: row b's block is src[b * stride + off, + n).
+template <class S>
+inline void stack_blocks(int B, const S* src, int64_t stride, int64_t off, int64_t n, S* dst) {
+  for (int b = 0; b < B; ++b) std::copy_n(src + b * stride + off, n, dst + b * n);
+}
+template <class S>
+inline void unstack_blocks(int B, const S* src, int64_t n, S* dst, int64_t stride, int64_t off) {
+  for (int b = 0; b < B; ++b) std::copy_n(src + b * n, n, dst + b * stride + off);
+}
+
 // Row b's blocks of path P in the stacked buffers (G may be null); acc unset.
 template <class S>
 inline PathIo<S> row_io(const TpKernelPlan<S>& kp, const TpPathDesc<S>& P, int b, const S* X, const S* Y,
@@ -774,7 +786,7 @@ void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
     if (P.mode == SC_TP_UVW) {
       const int m = P.mul1, n = P.mul2, p = P.mulo;
       const int64_t qs = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
-      for (int b = 0; b < B; ++b) memcpy(Gc + b * gs, G + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(gs));
+      stack_blocks(B, G, kp.dimo, P.offo, gs, Gc);
       for (int v = 0; v < n; ++v) {
         memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
         for (int b = 0; b < B; ++b)
@@ -816,8 +828,7 @@ void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
     if (P.mode == SC_TP_UVW && W) {
       const int m = P.mul1, n = P.mul2, p = P.mulo;
       const int64_t qs = static_cast<int64_t>(P.d3) * m, os = static_cast<int64_t>(P.d3) * p;
-      for (int b = 0; b < B; ++b)
-        memcpy(Oc + b * os, acc + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(os));
+      stack_blocks(B, static_cast<const S*>(acc), kp.dimo, P.offo, os, Oc);
       for (int v = 0; v < n; ++v) {
         memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
         for (int b = 0; b < B; ++b)
@@ -825,8 +836,7 @@ void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
                                     Q + b * qs, m, m);
         k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, p, m, Q, m, 1, W + v * p, n * p, Oc, p);
       }
-      for (int b = 0; b < B; ++b)
-        memcpy(acc + b * kp.dimo + P.offo, Oc + b * os, sizeof(S) * static_cast<size_t>(os));
+      unstack_blocks(B, static_cast<const S*>(Oc), os, acc, kp.dimo, P.offo);
       continue;
     }
     for (int b = 0; b < B; ++b) {
@@ -860,7 +870,7 @@ void tp_xy_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y
     if (P.mode == SC_TP_UVW && WT) {
       const int m = P.mul1, n = P.mul2, p = P.mulo;
       const int64_t ts = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
-      for (int b = 0; b < B; ++b) memcpy(Gc + b * gs, G + b * kp.dimo + P.offo, sizeof(S) * static_cast<size_t>(gs));
+      stack_blocks(B, G, kp.dimo, P.offo, gs, Gc);
       for (int v = 0; v < n; ++v) {
         memset(Gt, 0, sizeof(S) * static_cast<size_t>(B * ts));
         k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, m, p, Gc, p, 1, WT + static_cast<int64_t>(v) * p * m, m, Gt, m);

@@ -459,7 +459,7 @@ def fit(
         param_names=law.param_names,
         cost=bc,
         status=names[bs],
-        status_code=bs if bs.dtype == np.int8 else bs.astype(np.int8),
+        status_code=bs.astype(np.int8, copy=False),
         success=np.isin(bs, _CONVERGED),
         n_iter=b_iter,
         nfev=b_fev,
