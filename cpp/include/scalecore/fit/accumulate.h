@@ -21,6 +21,11 @@ struct ResidualCfg {
   Residual residual = SC_RESIDUAL_LINEAR;
   Loss loss = SC_LOSS_LINEAR;
   double c2 = 1.0, inv_c2 = 1.0;  // f_scale^2 and its inverse
+  // Also fold each point's row into the triangular factor R, Q^T r
+  // (LMEval::R, qtr): More's damping takes its steps from R, as MINPACK does
+  // from its QR factor, not from J^T J, whose rounding (relative to its
+  // largest entries) swamps the small singular values of an ill-conditioned J.
+  bool qr = false;
 };
 
 template <class T, int PC>
@@ -30,7 +35,9 @@ SC_HD void eval_zero(LMEval<T, PC>& ev, int np) {
   for (int a = 0; a < np; ++a) {
     ev.g[a] = T(0.0);
     ev.dj[a] = T(0.0);
+    ev.qtr[a] = T(0.0);
     for (int b = 0; b <= a; ++b) ev.A[a * NP + b] = T(0.0);
+    for (int b = a; b < np; ++b) ev.R[a * NP + b] = T(0.0);
   }
 }
 
@@ -68,8 +75,10 @@ SC_HD T residual_point(const ResidualCfg& cfg, int np, T f, T* Jf, T yt, T w, T&
   return T(cfg.c2) * rho;
 }
 
-template <class T, int PC>
-SC_HD void accumulate_point(LMEval<T, PC>& ev, int np, const ResidualCfg& cfg, T f, T* Jf, T yt, T w) {
+// QR (cfg.qr, a template argument so that the loops over points are
+// compiled without the branch): also folds the row into R, Q^T r.
+template <bool QR, class T, int PC>
+SC_HD void accumulate_point_q(LMEval<T, PC>& ev, int np, const ResidualCfg& cfg, T f, T* Jf, T yt, T w) {
   constexpr int NP = np_of<PC>::value;
   T rs, js;
   ev.cost = ev.cost + residual_point(cfg, np, f, Jf, yt, w, rs, js, ev.dj);
@@ -77,6 +86,39 @@ SC_HD void accumulate_point(LMEval<T, PC>& ev, int np, const ResidualCfg& cfg, T
     ev.g[a] = ev.g[a] + Jf[a] * rs;
     for (int b = 0; b <= a; ++b) ev.A[a * NP + b] = ev.A[a * NP + b] + Jf[a] * Jf[b];
   }
+  if (QR) {
+    T row[NP];
+    for (int a = 0; a < np; ++a) row[a] = Jf[a];
+    qr_add_row<NP>(ev.R, ev.qtr, np, 0, row, rs, T(1.0));
+  }
+}
+
+template <class T, int PC>
+SC_HD void accumulate_point(LMEval<T, PC>& ev, int np, const ResidualCfg& cfg, T f, T* Jf, T yt, T w) {
+  if (cfg.qr)
+    accumulate_point_q<true>(ev, np, cfg, f, Jf, yt, w);
+  else
+    accumulate_point_q<false>(ev, np, cfg, f, Jf, yt, w);
+}
+
+// Adds the evaluation `part` (of the same point set's other points; leading
+// dimension NPP) into `out`: sums, and R merged row by row (Givens).
+template <class T, int PC, int PCP>
+SC_HD void eval_merge(LMEval<T, PC>& out, const LMEval<T, PCP>& part, int np, bool qr) {
+  constexpr int NP = np_of<PC>::value, NPP = np_of<PCP>::value;
+  out.cost = out.cost + part.cost;
+  for (int a = 0; a < np; ++a) {
+    out.g[a] = out.g[a] + part.g[a];
+    out.dj[a] = out.dj[a] + part.dj[a];
+    for (int b = 0; b <= a; ++b) out.A[a * NP + b] = out.A[a * NP + b] + part.A[a * NPP + b];
+  }
+  if (qr)
+    for (int a = 0; a < np; ++a) {
+      T row[NP];
+      // Row a of part's factor: d_a^1/2 (e_a + U_a), i.e. weight d_a.
+      for (int b = 0; b < np; ++b) row[b] = b < a ? T(0.0) : (b == a ? T(1.0) : part.R[a * NPP + b]);
+      qr_add_row<NP>(out.R, out.qtr, np, a, row, part.qtr[a], part.R[a * NPP + a]);
+    }
 }
 
 // Geodesic acceleration term at one point: with r0, J0 at p and r1 at p + h v,

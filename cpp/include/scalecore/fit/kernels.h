@@ -46,6 +46,13 @@ struct BuiltinLaw {
   // the compiler knows nothing aliases them and keeps them in registers.
   template <class T>
   void accumulate(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
+    if (cfg.qr)
+      accumulate_t<true>(d, p, cfg, out);
+    else
+      accumulate_t<false>(d, p, cfg, out);
+  }
+  template <bool QR, class T>
+  void accumulate_t(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
     T pl[L::P];
     for (int k = 0; k < L::P; ++k) pl[k] = p[k];
     const T* SC_RESTRICT u0[L::NIN];
@@ -60,7 +67,7 @@ struct BuiltinLaw {
       for (int k = 0; k < L::NIN; ++k) u[k] = u0[k][i];
       T J[L::P];
       const T f = L::eval(u, pl, J);
-      accumulate_point(ev, L::P, c, f, J, yt[i], w[i]);
+      accumulate_point_q<QR>(ev, L::P, c, f, J, yt[i], w[i]);
     }
     out = ev;
   }
@@ -169,7 +176,13 @@ struct ExprLaw {
 
   template <int P, class T>
   void accumulate_fixed(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
-    constexpr int NP = np_of<PC>::value;
+    if (cfg.qr)
+      accumulate_fixed_t<P, true>(d, p, cfg, out);
+    else
+      accumulate_fixed_t<P, false>(d, p, cfg, out);
+  }
+  template <int P, bool QR, class T>
+  void accumulate_fixed_t(const KData<T>& d, const T* p, const ResidualCfg& cfg, LMEval<T, PC>& out) const {
     Scratch<T> s(pr->n_main);
     LMEval<T, P> ev;
     eval_zero(ev, P);
@@ -183,15 +196,10 @@ struct ExprLaw {
       for (int i = 0; i < n; ++i) {
         T Ji[P];
         for (int k = 0; k < P; ++k) Ji[k] = Jc[k][i];
-        accumulate_point(ev, P, c, f[i], Ji, yt[i], w[i]);
+        accumulate_point_q<QR>(ev, P, c, f[i], Ji, yt[i], w[i]);
       }
     }
-    out.cost = out.cost + ev.cost;
-    for (int a = 0; a < P; ++a) {
-      out.g[a] = out.g[a] + ev.g[a];
-      out.dj[a] = out.dj[a] + ev.dj[a];
-      for (int b = 0; b <= a; ++b) out.A[a * NP + b] = out.A[a * NP + b] + ev.A[a * P + b];
-    }
+    eval_merge(out, ev, P, QR);
   }
 
   template <class T>
@@ -226,6 +234,7 @@ SC_HD ResidualCfg make_cfg(const Options& o) {
   c.loss = o.loss;
   c.c2 = o.f_scale * o.f_scale;
   c.inv_c2 = 1.0 / c.c2;
+  c.qr = o.damping == SC_DAMPING_MORE;
   return c;
 }
 
@@ -244,6 +253,20 @@ void evaluate_reduced(const Law& law, const KData<T>& d, const S* p, int np, con
     out.g[a] = hsum(ev.g[a]);
     out.dj[a] = hsum(ev.dj[a]);
     for (int b = 0; b <= a; ++b) out.A[a * NP + b] = hsum(ev.A[a * NP + b]);
+  }
+  if (cfg.qr) {
+    // The lanes' factors (each of its own points), merged lane by lane in a
+    // fixed order.
+    for (int a = 0; a < np; ++a) {
+      out.qtr[a] = S(0);
+      for (int b = a; b < np; ++b) out.R[a * NP + b] = S(0);
+    }
+    for (int l = 0; l < lanes_of<T>::value; ++l)
+      for (int a = 0; a < np; ++a) {
+        S row[NP];
+        for (int b = 0; b < np; ++b) row[b] = b < a ? S(0) : (b == a ? S(1) : lane(ev.R[a * NP + b], l));
+        qr_add_row<NP>(out.R, out.qtr, np, a, row, lane(ev.qtr[a], l), lane(ev.R[a * NP + a], l));
+      }
   }
 }
 
@@ -335,7 +358,8 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
     st.g[k] = T(0.0);
     st.sgn[k] = T(0.0);
   }
-  for (int k = 0; k < NP * NP; ++k) st.A[k] = T(0.0);
+  for (int k = 0; k < NP * NP; ++k) st.A[k] = st.R[k] = T(0.0);
+  for (int k = 0; k < NP; ++k) st.qtr[k] = T(0.0);
   st.cost = T(0.0);
   st.mu = T(1.0);
   st.nu = T(2.0);
@@ -401,9 +425,9 @@ void run_lanes(const Law& law, const Options& o, int mpad, LaneSink<typename sca
         for (int k = 0; k < np; ++k) rhs[k] = -gv[k];
         lm_solve_damped(st, np, rhs, a, live);
         refuse = (!lm_geodesic_step(st, np, v, a, o.geodesic_alpha, step)) & live;
-        lm_set_trial(st, np, step);
+        lm_set_trial(st, np, step, tol.more);
       } else {
-        lm_set_trial(st, np, v);
+        lm_set_trial(st, np, v, tol.more);
       }
       // Lanes that are starting evaluate their start point.
       for (int k = 0; k < np; ++k) st.pt[k] = select(live, st.pt[k], keep[k]);

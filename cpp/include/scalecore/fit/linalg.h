@@ -153,4 +153,58 @@ SC_HD int ldlt_solve(const S* A, int n, const S* b, S* x) {
   return rank;
 }
 
+// Folds one row into a triangular least-squares factor by Givens rotations
+// (MINPACK qrsolv's elimination): R (upper triangle, row-major, leading
+// dimension LD) and z = Q^T b become the factor of [R; row] and the matching
+// [z; rhs].  `row` is overwritten; its entries before k0 must be zero.  Each
+// rotation: h = sqrt(R_kk^2 + row_k^2), c = R_kk / h, s = row_k / h, the
+// identity where h = 0.  R's diagonal stays >= 0.
+template <int LD, class T>
+SC_HD void givens_add_row(T* R, T* z, int n, int k0, T* row, T rhs) {
+  for (int k = k0; k < n; ++k) {
+    const T a = R[k * LD + k], b = row[k];
+    const T h = vsqrt(a * a + b * b);
+    const auto nz = h > T(0.0);
+    const T hi = T(1.0) / select(nz, h, T(1.0));
+    const T c = select(nz, a * hi, T(1.0)), s = select(nz, b * hi, T(0.0));
+    R[k * LD + k] = h;
+    for (int j = k + 1; j < n; ++j) {
+      const T r = R[k * LD + j], w = row[j];
+      R[k * LD + j] = c * r + s * w;
+      row[j] = c * w - s * r;
+    }
+    const T zr = z[k];
+    z[k] = c * zr + s * rhs;
+    rhs = c * rhs - s * zr;
+  }
+}
+
+// The same fold without square roots (Gentleman 1973): the factor is kept as
+// R = diag(d)^1/2 U with U unit upper triangular, Q^T b = diag(d)^1/2 z.  F
+// holds d on its diagonal and U above it (row-major, leading dimension LD);
+// the row enters with weight `wt` (its square-root-free scale: the row
+// sqrt(wt) row).  One division per column, no square root: this runs once per
+// point and parameter while a fit evaluates.  Entries of `row` before k0 must
+// be zero; `row` is overwritten.  A zero row is the identity exactly.
+template <int LD, class T>
+SC_HD void qr_add_row(T* F, T* z, int n, int k0, T* row, T rhs, T wt) {
+  for (int k = k0; k < n; ++k) {
+    const T xk = row[k], dk = F[k * LD + k];
+    const T dn = dk + wt * xk * xk;
+    const auto nz = dn > T(0.0);
+    const T inv = T(1.0) / select(nz, dn, T(1.0));
+    const T c = select(nz, dk * inv, T(1.0)), s = select(nz, wt * xk * inv, T(0.0));
+    wt = wt * c;
+    F[k * LD + k] = dn;
+    for (int j = k + 1; j < n; ++j) {
+      const T u = F[k * LD + j], x = row[j];
+      F[k * LD + j] = c * u + s * x;
+      row[j] = x - xk * u;
+    }
+    const T zk = z[k];
+    z[k] = c * zk + s * rhs;
+    rhs = rhs - xk * zk;
+  }
+}
+
 SC_FAMILY_NS_END

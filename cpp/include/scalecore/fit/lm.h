@@ -23,6 +23,10 @@
 //     Accept when the trial is finite and rho > 0; then
 //     mu *= max(1/3, 1 - (2 rho - 1)^3), nu = 2; otherwise mu *= nu, nu *= 2
 //     (Nielsen 1999).
+//  With damping="more" (More 1978, MINPACK lmder) steps 2 and 5 use a
+//  trust region instead, solved from the triangular factor R of J that the
+//  evaluation folds each point into (LMEval::R, accumulate.h), as MINPACK
+//  does from its QR factor: see more_solve and lm_update_more.
 //  6. Tests, in order (MINPACK's meanings, see types.h Status).
 #pragma once
 #include "scalecore/common/simd.h"
@@ -44,6 +48,12 @@ struct LMEval {
   T A[NP * NP];  // J^T J, lower triangle valid
   T g[NP];       // J^T r
   T dj[NP];      // robust losses only: diag of J^T J before the robust scaling
+  // More's damping only (ResidualCfg::qr): the triangular factor of J,
+  // square-root free (linalg.h qr_add_row): J = Q diag(d)^1/2 U, U unit upper;
+  // R holds d on its diagonal and U above it (row-major), qtr = z with
+  // Q^T r = diag(d)^1/2 z.  So A = U^T diag(d) U and g = U^T diag(d) z.
+  T R[NP * NP];
+  T qtr[NP];
 };
 
 template <class T, int PC>
@@ -66,6 +76,8 @@ struct LMState {
   // parameter "par", delta the radius of |D^1/2 s|, first = 1 until the
   // first step has been tried; gs = g^T s of the trial.
   T delta, first, gs;
+  T R[NP * NP];  // More: the accepted point's LMEval::R and qtr
+  T qtr[NP];
 };
 
 // Tolerances effectively used: never below a few ulps of the dtype.
@@ -121,6 +133,11 @@ SC_HD void lm_take(LMState<T, PC>& st, const LMEval<T, PC>& ev, int np, M take, 
     const T d = tol.robust ? ev.dj[a] : ev.A[a * NP + a];
     st.D[a] = select(take, tol.running_max ? vmax(st.D[a], d) : d, st.D[a]);
   }
+  if (tol.more)
+    for (int a = 0; a < np && a < NP; ++a) {  // (a < NP: tells GCC the bound)
+      st.qtr[a] = select(take, ev.qtr[a], st.qtr[a]);
+      for (int b = a; b < np; ++b) st.R[a * NP + b] = select(take, ev.R[a * NP + b], st.R[a * NP + b]);
+    }
 }
 
 // Starts lanes in `init` from the evaluation at st.pt (which becomes st.p).
@@ -212,56 +229,62 @@ SC_HD void lm_velocity(LMState<T, PC>& st, int np, T* v, M live, const LMTols& t
   lm_solve_damped(st, np, rhs, v, live);
 }
 
-// Solves (A + par D) x = -g over the free parameters (active ones: x = 0),
-// equilibrated: the factor kept is that of D^-1/2 (A + par D) D^-1/2 =
-// D^-1/2 A D^-1/2 + par I, whose diagonal is ~1 (D is the running max of
-// diag A), so Cholesky's error follows the scaled condition number, not the
-// units of the parameters.  D_k = 0 (a zero Jacobian column) counts as 1, as
-// MINPACK's diag does.  Lanes where Cholesky fails (rank-deficient A at
-// par = 0) get the pivoted LDL^T solution and a false mask bit.
+// Solves min |J x + r|^2 + par |D^1/2 x|^2 over the free parameters (active
+// ones: x = 0) from the triangular factor R = diag(d)^1/2 U, Q^T r of the
+// accepted point (LMEval::R), as
+// MINPACK's qrsolv does: in the scaled variables z = D^1/2 x the system is
+// [R D^-1/2; sqrt(par) I] z ~ -[Q^T r; 0]; Givens rotations fold the rows
+// sqrt(par) e_k into S (upper, S^T S = D^-1/2 A D^-1/2 + par I), then
+// S z = -z'.  Working from R rather than from J^T J keeps the accuracy of the
+// small singular values: cond(S) is cond(J), not its square.  An active
+// parameter's column is zeroed and its added row is e_k, so z_k = 0.  Where
+// S_kk = 0 (a rank-deficient J at par = 0) z_k = 0 and the lane's mask bit is
+// false.  L (strict lower) and idg receive S^T and 1/diag(S) for more_dphi.
+// D_k = 0 (a zero Jacobian column) counts as 1, as MINPACK's diag does.
 template <class T, int PC, class Mk>
 SC_HD auto more_solve(const LMState<T, PC>& st, int np, const T* dk, T par, T* x, T* L, T* idg, Mk live)
     -> decltype(T() > T()) {
   constexpr int NP = np_of<PC>::value;
-  using S = typename scalar_of<T>::type;
-  T Mx[NP * NP];
-  T b[NP], id[NP];
+  (void)live;
+  T S[NP * NP], z[NP], id[NP], row[NP];
   decltype(T() > T()) act[NP];
   for (int k = 0; k < np; ++k) {
     act[k] = active_set(st, k);
     id[k] = T(1.0) / dk[k];
   }
-  for (int a = 0; a < np; ++a) {
-    b[a] = select(act[a], T(0.0), -st.g[a] * id[a]);
-    for (int c = 0; c < a; ++c) Mx[a * NP + c] = select(act[a] | act[c], T(0.0), st.A[a * NP + c] * id[a] * id[c]);
-    Mx[a * NP + a] = select(act[a], T(1.0), st.A[a * NP + a] * id[a] * id[a] + par);
+  for (int a = 0; a < np && a < NP; ++a) {  // R = diag(d)^1/2 U
+    const T sd = vsqrt(st.R[a * NP + a]);
+    z[a] = sd * st.qtr[a];
+    S[a * NP + a] = select(act[a], T(0.0), sd * id[a]);
+    for (int b = a + 1; b < np; ++b) S[a * NP + b] = select(act[b], T(0.0), sd * st.R[a * NP + b] * id[b]);
   }
-  const auto ok = chol_factor<NP>(Mx, np, L, idg);
-  T y[NP], z[NP];
-  chol_lower<NP>(L, idg, np, b, y);
-  chol_upper<NP>(L, idg, np, y, z);
-  if (!all_of(ok | !live)) {
-    const unsigned bits = mask_bits(ok | !live);
-    constexpr int W = lanes_of<T>::value;
-    for (int l = 0; l < W; ++l) {
-      if (bits & (1u << l)) continue;
-      S Ms[NP * NP], bs[NP], xs[NP];
-      for (int a = 0; a < np; ++a) {
-        bs[a] = lane(b[a], l);
-        for (int c = 0; c <= a; ++c) Ms[a * NP + c] = lane(Mx[a * NP + c], l);
-      }
-      ldlt_solve<NP>(Ms, np, bs, xs);
-      for (int a = 0; a < np; ++a) set_lane(z[a], l, xs[a]);
-    }
+  const T sp = vsqrt(par);
+  for (int k = 0; k < np; ++k) {
+    for (int j = 0; j < np; ++j) row[j] = T(0.0);
+    row[k] = select(act[k], T(1.0), sp);
+    givens_add_row<NP>(S, z, np, k, row, T(0.0));
   }
-  for (int k = 0; k < np; ++k) x[k] = z[k] * id[k];
+  auto ok = T(1.0) > T(0.0);
+  T w[NP];
+  for (int i = np - 1; i >= 0; --i) {
+    T v = -z[i];
+    for (int j = i + 1; j < np; ++j) v = v - S[i * NP + j] * w[j];
+    const T d = S[i * NP + i];
+    const auto nz = (d > T(0.0)) & isfinite_v(d);
+    ok = ok & nz;
+    const T inv = T(1.0) / select(nz, d, T(1.0));
+    idg[i] = select(nz, inv, T(0.0));
+    w[i] = select(nz, v * inv, T(0.0));
+    for (int j = i + 1; j < np; ++j) L[j * NP + i] = S[i * NP + j];
+  }
+  for (int k = 0; k < np; ++k) x[k] = w[k] * id[k];
   return ok;
 }
 
 // |L^-1 (D x / |D^1/2 x|)|^2 for the unscaled factor L = D^1/2 Ls: the
 // derivative term of MINPACK's lmpar Newton correction (phi'(par) =
-// -|D^1/2 x| times this); with the equilibrated factor Ls it is
-// |Ls^-1 (D^1/2 x / |D^1/2 x|)|^2.
+// -|D^1/2 x| times this); with the scaled factor Ls = S^T of more_solve it
+// is |Ls^-1 (D^1/2 x / |D^1/2 x|)|^2.
 template <class T, int PC>
 SC_HD T more_dphi(const T* L, const T* idg, int np, const T* dk, const T* x, T dxn) {
   constexpr int NP = np_of<PC>::value;
@@ -274,7 +297,7 @@ SC_HD T more_dphi(const T* L, const T* idg, int np, const T* dk, const T* x, T d
   return t;
 }
 
-// More's step (MINPACK lmpar, on the normal equations): the Gauss-Newton step
+// More's step (MINPACK lmpar, from the triangular factor): the Gauss-Newton step
 // when |D^1/2 x| <= 1.1 delta; otherwise par > 0 with |D^1/2 x(par)| within
 // 10% of delta, by at most 10 safeguarded Newton iterations on
 // phi(par) = |D^1/2 x(par)| - delta between the bounds parl and paru.
@@ -339,8 +362,11 @@ SC_HD void lm_velocity_more(LMState<T, PC>& st, int np, T* v, M live) {
   st.mu = select(live, par, st.mu);
 }
 
+// With `qr` (More's damping) the predicted reduction comes from the factor:
+// pred = -(qtr^T (R s) + |R s|^2 / 2), which equals -(g^T s + s^T A s / 2)
+// without the rounding of J^T J.
 template <class T, int PC>
-SC_HD void lm_set_trial(LMState<T, PC>& st, int np, const T* step) {
+SC_HD void lm_set_trial(LMState<T, PC>& st, int np, const T* step, bool qr = false) {
   constexpr int NP = np_of<PC>::value;
   T s[NP];
   T sn = T(0.0), xn = T(0.0), gs = T(0.0);
@@ -360,6 +386,17 @@ SC_HD void lm_set_trial(LMState<T, PC>& st, int np, const T* step) {
     sAs = sAs + s[a] * row;
   }
   st.pred = -(gs + T(0.5) * sAs);
+  if (qr) {
+    T rq = T(0.0), rr = T(0.0);
+    for (int a = 0; a < np; ++a) {
+      T v = s[a];  // (U s)_a; R s = diag(d)^1/2 U s
+      for (int b = a + 1; b < np; ++b) v = v + st.R[a * NP + b] * s[b];
+      const T dv = st.R[a * NP + a] * v;
+      rq = rq + st.qtr[a] * dv;
+      rr = rr + v * dv;
+    }
+    st.pred = -(rq + T(0.5) * rr);
+  }
   st.gs = gs;
   st.snorm = vsqrt(sn);
   st.xnorm = vsqrt(xn);
@@ -543,9 +580,9 @@ SC_HD LMOutcome lm_run_scalar(Ev& ev, int np, S* p, const S* lo, const S* hi, co
       for (int k = 0; k < np; ++k) rhs[k] = -gv[k];
       lm_solve_damped(st, np, rhs, a, true);
       refuse = !lm_geodesic_step(st, np, v, a, o.geodesic_alpha, step);
-      lm_set_trial(st, np, step);
+      lm_set_trial(st, np, step, tol.more);
     } else {
-      lm_set_trial(st, np, v);
+      lm_set_trial(st, np, v, tol.more);
     }
     if (!refuse) {
       ev.evaluate(st.pt, e);

@@ -233,6 +233,7 @@ SC_HD void fit_problem_raw(const RawArgs<S>& a, const RawLaw& law, const ExprPro
   ev.cfg.loss = o.loss;
   ev.cfg.c2 = o.f_scale * o.f_scale;
   ev.cfg.inv_c2 = 1.0 / ev.cfg.c2;
+  ev.cfg.qr = o.damping == SC_DAMPING_MORE;
   ev.res = o.residual;
   ev.b = b;
   ev.np = np;
