@@ -107,6 +107,11 @@ SHAPES = [  # (M, N, K, group)
     (7, 19, 704, 352),   # GEMM, groups > 256 with a 32-tail: K slices 256, 96 per group
     (9, 18, 576, None),  # GEMM per-channel: K slices 256, 256, 64
     (2, 13, 384, 192),   # GEMV, 3 chunks per group: a 64-chunk pair, then a single one
+    # GEMV pair kernels (groups of 128j: only pairs of 64-chunks)
+    (1, 29, 2048, 256),  # two pairs per group, G = 8: one full block of 8 groups
+    (2, 19, 2560, 128),  # G = 20: two full blocks and a partial one
+    (4, 13, 1024, None),  # per-channel, 8 pairs per group
+    (3, 300, 1024, 128),  # N > the 128-row work chunk, not a multiple of it
 ]
 
 
