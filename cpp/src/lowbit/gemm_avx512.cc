@@ -832,6 +832,49 @@ void linear_i8_avx512(const LbLinearArgs& a) {
 
 }  // namespace
 
+// pack.h's per-token rule (lowbit_quantize_tokens), vectorised: a row with
+// NaN or Inf gets scale NaN and codes 0; amax = max |x| (for finite x, max ==
+// fmax); scale = amax / 127 in float32; code = clamp(rint_even(x / scale),
+// -128, 127), the division correctly rounded as the scalar one, so the codes
+// and scales are bit-identical to the reference.
+void lb_quantize_tokens_avx512(const float* x, int64_t M, int64_t K, int8_t* codes, float* scales) {
+  parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
+    const __m512 absm = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    for (int64_t m = m0; m < m1; ++m) {
+      const float* row = x + m * K;
+      int8_t* out = codes + m * K;
+      __m512 mx = _mm512_setzero_ps();
+      __mmask16 bad = 0;
+      for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 km = K - k >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(km, row + k);
+        bad |= _mm512_fpclass_ps_mask(v, 0x99);  // QNaN, +Inf, -Inf, SNaN
+        mx = _mm512_max_ps(mx, _mm512_and_ps(v, absm));
+      }
+      const float amax = _mm512_reduce_max_ps(mx);
+      if (bad || amax == 0.f) {
+        std::memset(out, 0, static_cast<size_t>(K));
+        scales[m] = bad ? __builtin_nanf("") : 0.f;
+        continue;
+      }
+      const float scale = amax / 127.f;
+      if (scale == 0.f) {  // subnormal amax: x / 0 (the reference's own edge), run the reference row
+        lowbit_quantize_tokens(row, 1, K, out, scales + m);
+        continue;
+      }
+      scales[m] = scale;
+      const __m512 sv = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-128.f), hi = _mm512_set1_ps(127.f);
+      for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 km = K - k >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
+        __m512 q = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(km, row + k), sv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
+        _mm_mask_storeu_epi8(out + k, km, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q)));
+      }
+    }
+  });
+}
+
 uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n) {
   const int64_t chunk = 1 << 18, nchunks = (n + chunk - 1) / chunk;
   Buf pb;
