@@ -107,6 +107,11 @@ SHAPES = [  # (M, N, K, group)
     (7, 19, 704, 352),   # GEMM, groups > 256 with a 32-tail: K slices 256, 96 per group
     (9, 18, 576, None),  # GEMM per-channel: K slices 256, 256, 64
     (2, 13, 384, 192),   # GEMV, 3 chunks per group: a 64-chunk pair, then a single one
+    # GEMV pair kernels (groups of 128j: only pairs of 64-chunks)
+    (1, 29, 2048, 256),  # two pairs per group, G = 8: one full block of 8 groups
+    (2, 19, 2560, 128),  # G = 20: two full blocks and a partial one
+    (4, 13, 1024, None),  # per-channel, 8 pairs per group
+    (3, 300, 1024, 128),  # N > the 128-row work chunk, not a multiple of it
 ]
 
 
@@ -140,6 +145,23 @@ def test_pack_unpack_round_trip_every_code(rng):
     assert word == (np.uint32(-3 & 0xF) << 12)
     with pytest.raises(ValueError, match=r"\[-8, 7\]"):
         _core.lowbit_pack_codes(np.full((1, 64), 9, np.int8), "int4", 64)
+
+
+@pytest.mark.parametrize("K", [1, 37, 96, 4096])
+def test_tokens_match_reference_at_every_level(simd, K, rng):
+    """The per-token int8 quantizer (AVX-512 where present) is bit-equal to
+    the numpy rule: K tails, zero rows, NaN / Inf rows, huge and subnormal rows."""
+    x = (rng.standard_normal((9, K)) * np.logspace(-30, 30, 9)[:, None]).astype(np.float32)
+    x[1] = 0.0
+    x[2, K // 2] = np.nan
+    x[3, 0] = -np.inf
+    x[4] = (rng.standard_normal(K) * 1e-41).astype(np.float32)  # subnormal amax
+    x[5] = np.float32(3.0e38) * np.sign(rng.standard_normal(K)).astype(np.float32)
+    xq, xs = _core.lowbit_quantize_tokens(x)
+    q, s = tokens_ref(x[[0, 1, 4, 5, 6, 7, 8]])
+    np.testing.assert_array_equal(xq[[0, 1, 4, 5, 6, 7, 8]], q)
+    np.testing.assert_array_equal(xs[[0, 1, 4, 5, 6, 7, 8]], s[:, 0])
+    assert np.isnan(xs[2]) and np.isnan(xs[3]) and not xq[2:4].any()
 
 
 def test_tokens_and_bf16_match_references(rng):

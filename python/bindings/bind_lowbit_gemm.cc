@@ -87,7 +87,7 @@ py::tuple quantize_tokens(const py::array& x) {
   py::array_t<float> scales({M});
   {
     py::gil_scoped_release nogil;
-    lowbit_quantize_tokens(xp, M, K, codes.mutable_data(), scales.mutable_data());
+    lb_quantize_tokens(xp, M, K, codes.mutable_data(), scales.mutable_data());
   }
   return py::make_tuple(codes, scales);
 }
@@ -150,7 +150,7 @@ py::array linear(const py::array& packed, const py::array& scales, const std::st
     if (quantize_x && act == LB_A_F32) {  // per-token int8 in the same call (no round trip)
       q.resize(static_cast<size_t>(a.M * K));
       qs.resize(static_cast<size_t>(a.M));
-      lowbit_quantize_tokens(a.x, a.M, K, q.data(), qs.data());
+      lb_quantize_tokens(a.x, a.M, K, q.data(), qs.data());
       a.xq = q.data();
       a.xs = qs.data();
       a.x = nullptr;

@@ -102,6 +102,16 @@ uint64_t lowbit_read_probe(const uint8_t* p, int64_t n) {
   return r;
 }
 
+void lb_quantize_tokens(const float* x, int64_t M, int64_t K, int8_t* codes, float* scales) {
+#if defined(SC_HAVE_AVX512_KERNELS)
+  if (simd_at_least(SimdLevel::avx512)) {
+    lb_quantize_tokens_avx512(x, M, K, codes, scales);
+    return;
+  }
+#endif
+  lowbit_quantize_tokens(x, M, K, codes, scales);
+}
+
 void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
   lb_check_layout(a.wfmt, a.N, a.K, a.group);
   if (a.M < 0) throw ValueError("x: expected a non-negative number of rows");

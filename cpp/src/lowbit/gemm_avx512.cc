@@ -211,9 +211,71 @@ void gemv_f32_int8(const LbLinearArgs& a, int64_t n0, int64_t n1) {
   }
 }
 
+// GEMV work split and streaming: rows are handed to threads in chunks of
+// kGemvGrain (128 rows of a 4096-wide int4 matrix = 256 KiB: one hardware
+// prefetch stream per chunk, few chunk switches), and the pair kernels
+// prefetch the weights kGemvPrefetch bytes ahead of the load (measured on
+// Zen 5, 1 and 2 threads, weights from DRAM: the hardware prefetcher alone
+// left W4A8 at about 0.7 of the read probe, 4-8 KiB ahead gave about 0.9).
+constexpr int64_t kGemvGrain = 128;
+constexpr int64_t kGemvPrefetch = 8192;
+
+inline __m512 int4_table() {  // the signed value of each nibble 0..15
+  return _mm512_setr_ps(0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, -8.f, -7.f, -6.f, -5.f, -4.f, -3.f, -2.f, -1.f);
+}
+
+// Nibble weights x float32 for groups of 128j elements (only pairs of
+// 64-chunks, one scale per group): per 512-bit load (128 weights) eight
+// steps of one vpermps from a 16-entry value table (it reads the low 4 bits
+// of each lane, so nibble J needs only V >> 4J) and an FMA, two accumulator
+// chains per row, the group scale applied once per group.
+template <int MB, bool FP4, int NP>  // NP: pairs per group, 0 = run time
+void gemv_f32_pairs(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, np = NP ? NP : gs / 128;
+  const __m512 table = FP4 ? e2m1_table() : int4_table();
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    const float* wsr = a.ws + n * G;
+    __m512 tot[MB][2];
+    for (int m = 0; m < MB; ++m) tot[m][0] = tot[m][1] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m512 acc[MB][2];
+      for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+      for (int64_t q = 0; q < np; ++q) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + g * (gs / 2) + 64 * q + kGemvPrefetch), _MM_HINT_T0);
+        __m512i V = _mm512_loadu_si512(row + g * (gs / 2) + 64 * q);
+        asm("" : "+v"(V));  // keep V in a register: otherwise each shift reloads the line
+        const int64_t kc = g * gs + 128 * q;
+#pragma GCC unroll 8
+        for (int J = 0; J < 8; ++J) {
+          const __m512 wf = _mm512_permutexvar_ps(J == 0 ? V : _mm512_srli_epi32(V, 4 * J), table);
+          for (int m = 0; m < MB; ++m)
+            acc[m][J & 1] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(xb + m * K + kc + 16 * J), acc[m][J & 1]);
+        }
+      }
+      const __m512 ws = _mm512_set1_ps(wsr[g]);
+      for (int m = 0; m < MB; ++m) {
+        tot[m][0] = _mm512_fmadd_ps(acc[m][0], ws, tot[m][0]);
+        tot[m][1] = _mm512_fmadd_ps(acc[m][1], ws, tot[m][1]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = _mm512_reduce_add_ps(_mm512_add_ps(tot[m][0], tot[m][1]));
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
 template <int MB>
 void gemv_f32_rows(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
-  if (a.wfmt == LB_W_INT4)
+  const bool pairs = a.group % 128 == 0 && a.scale_group() == a.group;
+  if (pairs && a.wfmt != LB_W_INT8) {
+    const bool fp4 = a.wfmt == LB_W_FP4;
+    if (a.group == 128)
+      fp4 ? gemv_f32_pairs<MB, true, 1>(a, xb, n0, n1) : gemv_f32_pairs<MB, false, 1>(a, xb, n0, n1);
+    else
+      fp4 ? gemv_f32_pairs<MB, true, 0>(a, xb, n0, n1) : gemv_f32_pairs<MB, false, 0>(a, xb, n0, n1);
+  } else if (a.wfmt == LB_W_INT4)
     gemv_f32_nib<MB, false, false>(a, xb, n0, n1);
   else if (a.wfmt == LB_W_FP4 && a.scale_group() == 16)
     gemv_f32_nib<MB, true, true>(a, xb, n0, n1);
@@ -223,7 +285,7 @@ void gemv_f32_rows(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n
     gemv_f32_int8<MB>(a, n0, n1);
 }
 
-constexpr int64_t kGemvGrain = 32;
+
 
 // ---------------------------------------------------------------- GEMM, float
 // Panel of 16 columns n0.. for a chunk-aligned k range [kb, ke): B[k - kb][c]
@@ -541,9 +603,66 @@ SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
   }
 }
 
+// W4A8 for groups of 128j elements (every group pairs of 64-chunks, the
+// common case: g = 128, 256, per-channel K % 128 == 0): straight-line blocks
+// of 8 groups per row, so the per-group cost is the 64-byte load, xor, shift,
+// 2 and, 2 vpdpbusd per pair and a share of one hsum8x16 per 8 groups (the
+// general kernel above branches per group and spills its 8 group sums).
+// The same exact isums and the same i8_block epilogue: identical bits.
+template <int MB, int NP>  // NP: pairs per group, 0 = run time
+SC_VNNI inline void w4a8_group(const uint8_t* p, const int8_t* xg, int64_t K, int64_t np, __m512i* acc) {
+  const __m512i x88z = _mm512_set1_epi8(static_cast<char>(0x88)), lo4z = _mm512_set1_epi8(0x0F);
+  for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
+  const int64_t n = NP ? NP : np;
+  for (int64_t c = 0; c < n; ++c) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + 64 * c + kGemvPrefetch), _MM_HINT_T0);
+    const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(p + 64 * c), x88z);
+    const __m512i ulo = _mm512_and_si512(v, lo4z), uhi = _mm512_and_si512(_mm512_srli_epi32(v, 4), lo4z);
+    for (int m = 0; m < MB; ++m) {
+      const int8_t* xm = xg + m * K + 128 * c;
+      acc[m] = _mm512_dpbusd_epi32(acc[m], ulo, _mm512_loadu_si512(xm));
+      acc[m] = _mm512_dpbusd_epi32(acc[m], uhi, _mm512_loadu_si512(xm + 64));
+    }
+  }
+}
+
+template <int MB, int NP>
+SC_VNNI void gemv_w4a8_pairs(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, np = gs / 128, G8 = G - G % 8;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    const float* wsr = a.ws + n * G;
+    __m256 tot[MB];
+    for (int m = 0; m < MB; ++m) tot[m] = _mm256_setzero_ps();
+    __m512i isv[MB][8];
+    for (int64_t g0 = 0; g0 < G8; g0 += 8) {
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        __m512i acc[MB];
+        w4a8_group<MB, NP>(row + (g0 + j) * (gs / 2), ap.x + (g0 + j) * gs, K, np, acc);
+        for (int m = 0; m < MB; ++m) isv[m][j] = acc[m];
+      }
+      for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], g0 + 7, wsr, ap.corr + m * G);
+    }
+    if (G8 < G) {
+      for (int64_t g = G8; g < G; ++g) {
+        __m512i acc[MB];
+        w4a8_group<MB, NP>(row + g * (gs / 2), ap.x + g * gs, K, np, acc);
+        for (int m = 0; m < MB; ++m) isv[m][g - G8] = acc[m];
+      }
+      for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], G - 1, wsr, ap.corr + m * G);
+    }
+    for (int m = 0; m < MB; ++m) a.y[m * N + n] = i8_finish(tot[m], a.xs[m], a.bias, n);
+  }
+}
+
 template <int MB>
 void gemv_i8_rows(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n1) {
-  if (a.wfmt == LB_W_INT4)
+  if (a.wfmt == LB_W_INT4 && a.group == 128)
+    gemv_w4a8_pairs<MB, 1>(a, ap, n0, n1);
+  else if (a.wfmt == LB_W_INT4 && a.group % 128 == 0)
+    gemv_w4a8_pairs<MB, 0>(a, ap, n0, n1);
+  else if (a.wfmt == LB_W_INT4)
     gemv_w4a8<MB>(a, ap, n0, n1);
   else
     gemv_w8a8<MB>(a, ap, n0, n1);
@@ -712,6 +831,49 @@ void linear_i8_avx512(const LbLinearArgs& a) {
 }
 
 }  // namespace
+
+// pack.h's per-token rule (lowbit_quantize_tokens), vectorised: a row with
+// NaN or Inf gets scale NaN and codes 0; amax = max |x| (for finite x, max ==
+// fmax); scale = amax / 127 in float32; code = clamp(rint_even(x / scale),
+// -128, 127), the division correctly rounded as the scalar one, so the codes
+// and scales are bit-identical to the reference.
+void lb_quantize_tokens_avx512(const float* x, int64_t M, int64_t K, int8_t* codes, float* scales) {
+  parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
+    const __m512 absm = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    for (int64_t m = m0; m < m1; ++m) {
+      const float* row = x + m * K;
+      int8_t* out = codes + m * K;
+      __m512 mx = _mm512_setzero_ps();
+      __mmask16 bad = 0;
+      for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 km = K - k >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(km, row + k);
+        bad |= _mm512_fpclass_ps_mask(v, 0x99);  // QNaN, +Inf, -Inf, SNaN
+        mx = _mm512_max_ps(mx, _mm512_and_ps(v, absm));
+      }
+      const float amax = _mm512_reduce_max_ps(mx);
+      if (bad || amax == 0.f) {
+        std::memset(out, 0, static_cast<size_t>(K));
+        scales[m] = bad ? __builtin_nanf("") : 0.f;
+        continue;
+      }
+      const float scale = amax / 127.f;
+      if (scale == 0.f) {  // subnormal amax: x / 0 (the reference's own edge), run the reference row
+        lowbit_quantize_tokens(row, 1, K, out, scales + m);
+        continue;
+      }
+      scales[m] = scale;
+      const __m512 sv = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-128.f), hi = _mm512_set1_ps(127.f);
+      for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 km = K - k >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
+        __m512 q = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(km, row + k), sv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
+        _mm_mask_storeu_epi8(out + k, km, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q)));
+      }
+    }
+  });
+}
 
 uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n) {
   const int64_t chunk = 1 << 18, nchunks = (n + chunk - 1) / chunk;

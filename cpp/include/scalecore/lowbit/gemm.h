@@ -80,6 +80,14 @@ uint64_t lb_read_probe_avx2(const uint8_t* p, int64_t n);
 uint64_t lb_read_probe_avx512(const uint8_t* p, int64_t n);
 #endif
 
+// pack.h's lowbit_quantize_tokens (per-token int8: codes and scales,
+// bit-identical) at the active SIMD level: the AVX-512 version where present,
+// else the reference.  The GEMV's int8 path runs it on every call.
+void lb_quantize_tokens(const float* x, int64_t M, int64_t K, int8_t* codes, float* scales);
+#if defined(SC_HAVE_AVX512_KERNELS)
+void lb_quantize_tokens_avx512(const float* x, int64_t M, int64_t K, int8_t* codes, float* scales);
+#endif
+
 // Validates the arguments and runs the kernel of `impl`: "auto" (the active
 // SIMD level; scalar runs the reference) or "ref".
 void lowbit_linear(const LbLinearArgs& a, int act, const char* impl = "auto");
