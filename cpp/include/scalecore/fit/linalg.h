@@ -42,45 +42,14 @@ SC_HD auto chol_solve(const T* A, int n, const T* b, T* x) -> decltype(T() > T()
   return ok;
 }
 
-// The same Cholesky factorisation, kept: L (strict lower triangle) and the
-// reciprocal pivots, for the trust-region iteration that solves several
-// right-hand sides with one factor.  Returns the mask of positive, finite pivots.
-template <int LD, class T>
-SC_HD auto chol_factor(const T* A, int n, T* L, T* idiag) -> decltype(T() > T()) {
-  auto ok = T(1.0) > T(0.0);
-  for (int j = 0; j < n; ++j) {
-    T d = A[j * LD + j];
-    for (int k = 0; k < j; ++k) d = d - L[j * LD + k] * L[j * LD + k];
-    const auto good = (d > T(0.0)) & isfinite_v(d);
-    ok = ok & good;
-    const T s = vsqrt(select(good, d, T(1.0)));
-    idiag[j] = T(1.0) / s;
-    for (int i = j + 1; i < n; ++i) {
-      T v = A[i * LD + j];
-      for (int k = 0; k < j; ++k) v = v - L[i * LD + k] * L[j * LD + k];
-      L[i * LD + j] = v * idiag[j];
-    }
-  }
-  return ok;
-}
-
-// y = L^-1 b for a factor from chol_factor.
+// y = L^-1 b for a lower-triangular L (strict lower triangle read) with
+// reciprocal pivots idiag: more_solve's S^T.
 template <int LD, class T>
 SC_HD void chol_lower(const T* L, const T* idiag, int n, const T* b, T* y) {
   for (int i = 0; i < n; ++i) {
     T v = b[i];
     for (int k = 0; k < i; ++k) v = v - L[i * LD + k] * y[k];
     y[i] = v * idiag[i];
-  }
-}
-
-// x = L^-T y.
-template <int LD, class T>
-SC_HD void chol_upper(const T* L, const T* idiag, int n, const T* y, T* x) {
-  for (int i = n - 1; i >= 0; --i) {
-    T v = y[i];
-    for (int k = i + 1; k < n; ++k) v = v - L[k * LD + i] * x[k];
-    x[i] = v * idiag[i];
   }
 }
 

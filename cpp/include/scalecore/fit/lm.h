@@ -241,11 +241,10 @@ SC_HD void lm_velocity(LMState<T, PC>& st, int np, T* v, M live, const LMTols& t
 // S_kk = 0 (a rank-deficient J at par = 0) z_k = 0 and the lane's mask bit is
 // false.  L (strict lower) and idg receive S^T and 1/diag(S) for more_dphi.
 // D_k = 0 (a zero Jacobian column) counts as 1, as MINPACK's diag does.
-template <class T, int PC, class Mk>
-SC_HD auto more_solve(const LMState<T, PC>& st, int np, const T* dk, T par, T* x, T* L, T* idg, Mk live)
+template <class T, int PC>
+SC_HD auto more_solve(const LMState<T, PC>& st, int np, const T* dk, T par, T* x, T* L, T* idg)
     -> decltype(T() > T()) {
   constexpr int NP = np_of<PC>::value;
-  (void)live;
   T S[NP * NP], z[NP], id[NP], row[NP];
   decltype(T() > T()) act[NP];
   for (int k = 0; k < np; ++k) {
@@ -318,7 +317,7 @@ SC_HD void lm_velocity_more(LMState<T, PC>& st, int np, T* v, M live) {
     return vsqrt(a);
   };
   // Gauss-Newton step.
-  const auto full = more_solve(st, np, dk, T(0.0), v, L, idg, live);
+  const auto full = more_solve(st, np, dk, T(0.0), v, L, idg);
   T dxn = dnorm(v);
   T fp = dxn - delta;
   auto going = live & !(fp <= T(0.1) * delta);
@@ -342,7 +341,7 @@ SC_HD void lm_velocity_more(LMState<T, PC>& st, int np, T* v, M live) {
     T x[NP];
     for (int it = 1; it <= 10 && any_of(going); ++it) {
       par = select(going & (par == T(0.0)), vmax(T(dwarf), T(0.001) * paru), par);
-      const auto ok = more_solve(st, np, dk, par, x, L, idg, going);
+      const auto ok = more_solve(st, np, dk, par, x, L, idg);
       dxn = dnorm(x);
       const T fprev = fp;
       fp = select(going, dxn - delta, fp);
