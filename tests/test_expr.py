@@ -96,6 +96,18 @@ def test_integer_powers_of_negative_bases():
     np.testing.assert_allclose(law(x, p), a * (x - x0) ** 2 + b * (x - x0) ** 3 + c / (x - x0) ** 2, rtol=1e-13)
 
 
+def test_integer_powers_of_negative_constants_are_exact():
+    # Found by the native fuzzer (tools/fuzz_native.sh, target expr): constant
+    # folding used exp(c log a), so (-2)**2 folded to NaN.
+    x = np.array([1.0, 2.0, 3.0])
+    for text, factor in [("a * (-2)**2 + 0*x", 4.0), ("a * (0 - 3)**3 + 0*x", -27.0),
+                         ("a * (-2)**-2 + 0*x", 0.25), ("a * (-1.5)**0 + 0*x", 1.0)]:
+        law = Law(text, inputs=["x"])
+        np.testing.assert_allclose(law(x, [2.0]), 2.0 * factor * np.ones(3), rtol=1e-15, err_msg=text)
+    # A non-integer power of a negative constant stays NaN, as numpy's.
+    assert np.isnan(Law("a * (-2)**0.5 + 0*x", inputs=["x"])(x, [1.0])).all()
+
+
 def test_expression_laws_pickle():
     law = Law("E + A * N**-alpha", inputs=["N"], name="sat", bounds={"E": (0, 10)})
     law2 = pickle.loads(pickle.dumps(law))

@@ -45,7 +45,9 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out_in, int n_params, 
   if (n_params > kMaxParams)
     throw ValueError("expression: " + std::to_string(n_params) + " parameters, at most " +
                      std::to_string(kMaxParams) + " are supported");
-  if (n_inputs < 0 || n_inputs > kMaxInputs)
+  if (n_inputs < 1)
+    throw ValueError("expression: the law has no inputs (name at least one in inputs=; the points are its values)");
+  if (n_inputs > kMaxInputs)
     throw ValueError("expression: at most " + std::to_string(kMaxInputs) + " inputs are supported");
   if (out_in < 0 || out_in >= n) throw ValueError("expression: output node out of range");
   int out = out_in;
@@ -85,6 +87,12 @@ Law compile_expr(const std::vector<ExprNodeSpec>& in, int out_in, int n_params, 
     if (!has_p[j] && !has_x[j]) {
       const double a = nd[x.a].c;
       const double b = x.b >= 0 ? nd[x.b].c : 0.0;
+      if (x.op == SC_OP_POW) {
+        // A constant exponent means a ** c with exact integer powers for any
+        // sign of a, folded or not: (-2) ** 2 is 4, not exp(2 log(-2)) = NaN.
+        x.op = SC_OP_POWC;
+        x.c = b;
+      }
       x.c = expr_apply<double>(x, a, b);
       x.op = SC_OP_CONST;
       x.a = x.b = -1;

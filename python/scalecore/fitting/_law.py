@@ -57,6 +57,8 @@ class Law:
     ) -> None:
         if isinstance(inputs, str):
             inputs = [inputs]
+        if len(inputs) == 0:
+            raise ValueError("inputs: a law needs at least one input (the data points are values of it), got none")
         nodes, out, order = parse(expression, inputs, params)
         self._handle = _core.compile_expr(nodes, out, len(order), len(inputs), name or expression)
         self._builtin = False

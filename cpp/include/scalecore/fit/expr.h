@@ -103,7 +103,8 @@ SC_HD T expr_powi(T a, int n) {
 }
 
 SC_HD bool expr_is_small_int(double c) {
-  return c == double(int(c)) && c >= -64.0 && c <= 64.0;
+  // Range first: int(c) of a value outside int's range is undefined.
+  return c >= -64.0 && c <= 64.0 && c == double(int(c));
 }
 
 // One node's value from its operands (x = first operand, y = second).
@@ -282,8 +283,17 @@ SC_HD void expr_eval_block(const ExprProgram& pr, const T* const* feat, int n, c
       else expr_forward(nd, ExprUni<T>{uv[a]}, ExprArr<T>{vp[b]}, vj, n);
     }
   }
-  f = vp[pr.out];
-  // Reverse sweep (the output is always point-dependent).
+  if (vp[pr.out]) {
+    f = vp[pr.out];
+  } else {
+    // A law that is constant over the points (its value depends on the
+    // parameters only, e.g. unused inputs): the output is uniform; give it
+    // one value per point.  Its adjoint is per point like every other.
+    T* vo = val + pr.out * BLK;
+    for (int i = 0; i < n; ++i) vo[i] = uv[pr.out];
+    f = vo;
+  }
+  // Reverse sweep from the output's adjoint 1 at every point.
   for (int i = 0; i < n; ++i) adj[pr.out * BLK + i] = T(1.0);
   for (int j = nn - 1; j >= 0; --j) {
     const ExprNode& nd = pr.main[j];
