@@ -360,6 +360,7 @@ void quant_nvfp4_avx2(const float* x, int64_t nb, float s_t, uint8_t* codes, uin
         const __m256 t = _mm256_permutevar8x32_ps(tot, _mm256_set1_epi32(k + h));
         for (int q = 0; q < 2; ++q) {
           __m256 w = _mm256_div_ps(_mm256_loadu_ps(xg + 16 * (k + h) + 8 * q), t);
+          w = _mm256_and_ps(w, _mm256_cmp_ps(w, w, _CMP_ORD_Q));  // 0 / 0 -> 0, as lb_nvfp4_encode_elem
           w = _mm256_min_ps(_mm256_max_ps(w, lo), hi);
           c[2 * h + q] = enc8_sat<SC_LB_FLOAT4_E2M1FN, false>(w);
         }

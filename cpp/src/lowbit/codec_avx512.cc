@@ -418,7 +418,8 @@ void quant_nvfp4_avx512(const float* x, int64_t nb, float s_t, uint8_t* codes, u
     _mm_storeu_si128(reinterpret_cast<__m128i*>(scales + b), _mm512_cvtepi32_epi8(code));
     _mm512_store_ps(tot, _mm512_mul_ps(vst, _mm512_i32gather_ps(code, e4m3, 4)));
     for (int k = 0; k < 16; ++k) {
-      const __m512 w = _mm512_div_ps(_mm512_loadu_ps(xg + 16 * k), _mm512_set1_ps(tot[k]));
+      __m512 w = _mm512_div_ps(_mm512_loadu_ps(xg + 16 * k), _mm512_set1_ps(tot[k]));
+      w = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(w, w, _CMP_ORD_Q), w);  // 0 / 0 -> 0, as lb_nvfp4_encode_elem
       _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + 8 * (b + k)),
                        nibbles8(enc16_e2m1_rne_small(_mm512_min_ps(_mm512_max_ps(w, lo), hi))));
     }

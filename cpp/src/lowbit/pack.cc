@@ -17,6 +17,10 @@ void lb_check_layout(int wfmt, int64_t N, int64_t K, int64_t group) {
   if (group < 32 || group % 32 != 0)
     throw ValueError("group_size: expected a positive multiple of 32 (or None for per-channel), got " +
                      std::to_string(group));
+  // The fp4 kernels read one float32 scale per 32-element block (an E8M0 MX
+  // block, or two NVFP4 blocks of 16 through sgroup): the layout group is 32.
+  if (wfmt == LB_W_FP4 && group != 32)
+    throw ValueError("group_size: the fp4 weight layout has blocks of 32, got " + std::to_string(group));
   if (K % group != 0)
     throw ValueError("weight: in_features K = " + std::to_string(K) + " is not a multiple of group_size " +
                      std::to_string(group));

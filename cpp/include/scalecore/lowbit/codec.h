@@ -271,9 +271,13 @@ SC_HD uint32_t lb_nvfp4_scale_code(float amax_b, float s_t) {
   return lb_encode<SC_LB_FLOAT8_E4M3FN>(v, true, SC_LB_ROUND_NEAREST_EVEN, 0u);
 }
 
-// NVFP4 element: E2M1(clamp(x / (s_t * s_b), -6, 6)).
+// NVFP4 element: E2M1(clamp(x / (s_t * s_b), -6, 6)).  The inputs are
+// finite (the driver raises otherwise), so a NaN quotient is 0 / 0: x = 0 in
+// a block whose total scale underflowed to 0 (a subnormal tensor scale); its
+// code is 0.
 SC_HD uint32_t lb_nvfp4_encode_elem(float x, float total, int mode, uint32_t rnd) {
   float v = x / total;
+  if (v != v) v = 0.0f;
   v = v < -6.0f ? -6.0f : (v > 6.0f ? 6.0f : v);
   return lb_encode<SC_LB_FLOAT4_E2M1FN>(v, true, mode, rnd);
 }
