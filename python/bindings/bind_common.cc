@@ -7,6 +7,7 @@
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
 #include "scalecore/common/vecmath.h"
+#include "scalecore/fuzz/fuzz.h"
 
 namespace py = pybind11;
 
@@ -89,4 +90,20 @@ void bind_common(py::module_& m) {
   m.def("_vec_math_f32", [vec_math](const std::string& op, py::array_t<float, py::array::c_style | py::array::forcecast> x) {
     return vec_math(op, x);
   }, py::arg("op"), py::arg("x"));
+
+  // The native fuzz targets (scalecore/fuzz/fuzz.h), for replaying saved
+  // inputs in the tests.  Holds the GIL: a target switches the global SIMD
+  // level while it runs (and restores it).
+  m.def("_fuzz_targets", [] { return sc::fuzz::fuzz_targets(); });
+  m.def("_fuzz_one", [](const std::string& target, const py::bytes& data) {
+    const std::string d = data;
+    try {
+      sc::fuzz::fuzz_one(target, reinterpret_cast<const uint8_t*>(d.data()), d.size());
+    } catch (const sc::fuzz::FuzzFailure& e) {
+      PyErr_SetString(PyExc_AssertionError, e.what());
+      throw py::error_already_set();
+    }
+  }, py::arg("target"), py::arg("data"),
+        "Run native fuzz target `target` on one input: returns None, raises ValueError/TypeError only for an "
+        "unknown target, AssertionError when the target's contract check fails.");
 }
