@@ -248,10 +248,10 @@ class PackedLinear:
         if self.act == "float8_e4m3fn":
             y = self._fp8_call(x2)
         else:
-            if self.act == "bfloat16":
-                x2 = _core.lowbit_round_bf16(x2)
+            # "bfloat16": the kernel rounds x to bf16 (lowbit_round_bf16's rule) itself
             y = _core.lowbit_linear(self._packed, self._scales, self._kfmt, k, self._lgroup, x=x2, bias=self.bias,
-                                    quantize_x=self.act == "int8", sgroup=self._sgroup)
+                                    quantize_x=self.act == "int8", sgroup=self._sgroup,
+                                    bf16=self.act == "bfloat16")
         return _like(y.reshape(*lead, self.out_features), x)
 
     def quantize_activations(self, x: Any):
