@@ -57,6 +57,8 @@ namespace {
 
 constexpr int kTR = 6;   // rows per tile
 constexpr int kPC = 64;  // columns per panel (4 zmm)
+// Software prefetch of the panel (L2 -> L1) this many steps ahead.
+constexpr int64_t kPfSteps = 16;
 
 // A 64-byte aligned scratch buffer (no std containers in this ISA's TU).
 struct Buf {
@@ -87,11 +89,16 @@ inline __m512 mul_rn(__m512 a, __m512 b) {
 // with an embedded broadcast).  Inline asm: GCC 12 keeps intrinsic
 // accumulators of these builtins in memory and copies them every step (seen
 // in the 6 x 4 tile: one store and two moves per instruction).
-inline void dpbusd_bcst(__m512i& acc, __m512i b, const void* p) {
-  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*static_cast<const uint32_t*>(p)));
+inline __m512i bcst4(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(static_cast<int>(v));
 }
-inline void dpbf16_bcst(__m512& acc, __m512i b, const void* p) {
-  asm("vdpbf16ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*static_cast<const uint32_t*>(p)));
+inline void dpbusd_reg(__m512i& acc, __m512i b, __m512i a) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a));
+}
+inline void dpbf16_reg(__m512& acc, __m512i b, __m512i a) {
+  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a));
 }
 
 // r[i] = 16 words of row i  ->  r[j] = word j of rows 0..15.
@@ -212,15 +219,16 @@ SC_VNNI void tile_i8(const LbLinearArgs& a, const int8_t* X, const int32_t* corr
     const uint32_t* bp = B + g * nq * kPC;
     const int8_t* xp = xr + g * gs;
     for (int64_t s = 0; s < nq; ++s) {
+      for (int j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(bp + (s + kPfSteps) * kPC + 16 * j), _MM_HINT_T0);
       const __m512i b0 = _mm512_load_si512(bp + s * kPC), b1 = _mm512_load_si512(bp + s * kPC + 16);
       const __m512i b2 = _mm512_load_si512(bp + s * kPC + 32), b3 = _mm512_load_si512(bp + s * kPC + 48);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const int8_t* ap = xp + r * K + 4 * s;
-        dpbusd_bcst(acc[r][0], b0, ap);
-        dpbusd_bcst(acc[r][1], b1, ap);
-        dpbusd_bcst(acc[r][2], b2, ap);
-        dpbusd_bcst(acc[r][3], b3, ap);
+        const __m512i av = bcst4(xp + r * K + 4 * s);
+        dpbusd_reg(acc[r][0], b0, av);
+        dpbusd_reg(acc[r][1], b1, av);
+        dpbusd_reg(acc[r][2], b2, av);
+        dpbusd_reg(acc[r][3], b3, av);
       }
     }
     const int l = static_cast<int>(g % 8);
@@ -290,15 +298,16 @@ SC_BF16 void tile_bf16(const LbLinearArgs& a, const uint16_t* X, int64_t m, int6
     const uint32_t* bp = B + g * np * kPC;
     const uint16_t* xp = xr + g * sg;
     for (int64_t s = 0; s < np; ++s) {
+      for (int j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(bp + (s + kPfSteps) * kPC + 16 * j), _MM_HINT_T0);
       const __m512i b0 = _mm512_load_si512(bp + s * kPC), b1 = _mm512_load_si512(bp + s * kPC + 16);
       const __m512i b2 = _mm512_load_si512(bp + s * kPC + 32), b3 = _mm512_load_si512(bp + s * kPC + 48);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const uint16_t* ap = xp + r * K + 2 * s;
-        dpbf16_bcst(acc[r][0], b0, ap);
-        dpbf16_bcst(acc[r][1], b1, ap);
-        dpbf16_bcst(acc[r][2], b2, ap);
-        dpbf16_bcst(acc[r][3], b3, ap);
+        const __m512i av = bcst4(xp + r * K + 2 * s);
+        dpbf16_reg(acc[r][0], b0, av);
+        dpbf16_reg(acc[r][1], b1, av);
+        dpbf16_reg(acc[r][2], b2, av);
+        dpbf16_reg(acc[r][3], b3, av);
       }
     }
 #pragma GCC unroll 4
