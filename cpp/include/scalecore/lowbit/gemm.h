@@ -3,8 +3,7 @@
 // G = K / group.
 //
 // Activation kinds:
-//   LB_A_F32   x float32 (bfloat16 activations are rounded to bf16 first,
-//              lowbit_round_bf16, then run here).  Each output is
+//   LB_A_F32   x float32 (LB_A_BF16 below: rounded to bf16 first).  Each output is
 //                 y = sum_g ws[n,g] * (sum_{k in g} code[n,k] * x[k])   (+ bias)
 //              in float32 with a level-dependent summation order; the error
 //              against the float64 product of the dequantized operands is at
