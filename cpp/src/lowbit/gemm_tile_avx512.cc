@@ -419,6 +419,29 @@ void round_bf16_row(const float* x, int64_t K, uint16_t* out) {
   }
 }
 
+// Panels per parallel_for chunk: runs of panels per thread, so the tiles of
+// one panel can prefetch the next one's packed weights (the work split only
+// moves whole tiles: results never depend on it).
+inline int64_t panel_grain(int64_t npanels) { return npanels >= 32 ? 4 : 1; }
+
+// While the tiles of panel p run, the weight rows of panel p + 1 (read by its
+// packing, from DRAM for large layers) are prefetched into L2, a slice
+// before each tile.
+struct NextPanel {
+  const char* p = nullptr;
+  int64_t bytes = 0, per = 0;
+  NextPanel(const LbLinearArgs& a, int64_t n0, bool has_next) {
+    const int64_t rb = lb_row_bytes(a.wfmt, a.K), ntiles = (a.M + kTR - 1) / kTR;
+    if (!has_next) return;
+    p = reinterpret_cast<const char*>(a.w + (n0 + kPC) * rb);
+    bytes = std::min<int64_t>(kPC, a.N - n0 - kPC) * rb;
+    per = ((bytes + ntiles - 1) / ntiles + 63) & ~int64_t(63);
+  }
+  void slice(int64_t t) const {
+    for (int64_t off = t * per; off < std::min(bytes, (t + 1) * per); off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
+  }
+};
+
 // wsT[g][c] = ws[n0 + c][g] (0 past N).
 void gather_scales(const LbLinearArgs& a, int64_t n0, int64_t G, float* wsT) {
   const int64_t nc = std::min<int64_t>(kPC, a.N - n0);
@@ -441,7 +464,7 @@ SC_VNNI void lb_gemm_i8_tiles_avx512(const LbLinearArgs& a) {
     }
   });
   const int8_t* X = w4 ? xp : a.xq;
-  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+  parallel_for(npanels, panel_grain(npanels), [&](int64_t p0, int64_t p1) {
     thread_local Buf bb, wb, tb, zb;
     uint32_t* B = bb.get<uint32_t>(static_cast<size_t>(W * kPC));
     float* wsT = wb.get<float>(static_cast<size_t>(G * kPC));
@@ -466,8 +489,11 @@ SC_VNNI void lb_gemm_i8_tiles_avx512(const LbLinearArgs& a) {
         transpose_into(rows, W, w4 ? 0u : 0x80808080u, B, c0);
       }
       gather_scales(a, n0, G, wsT);
-      for (int64_t m = 0; m < M; m += kTR)
+      const NextPanel next(a, n0, p + 1 < p1);
+      for (int64_t m = 0, t = 0; m < M; m += kTR, ++t) {
+        next.slice(t);
         tile_i8_rows<kTR>(static_cast<int>(std::min<int64_t>(kTR, M - m)), a, X, corr, m, n0, B, wsT);
+      }
     }
   });
 }
@@ -486,7 +512,7 @@ SC_BF16 void lb_gemm_bf16_tiles_avx512(const LbLinearArgs& a) {
   });
   const NatIdx ix;
   const __m512i table = nibble_bf16_table(a.wfmt == LB_W_FP4);
-  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
+  parallel_for(npanels, panel_grain(npanels), [&](int64_t p0, int64_t p1) {
     thread_local Buf bb, wb, tb, zb;
     uint32_t* B = bb.get<uint32_t>(static_cast<size_t>(W * kPC));
     float* wsT = wb.get<float>(static_cast<size_t>(G * kPC));
@@ -509,8 +535,11 @@ SC_BF16 void lb_gemm_bf16_tiles_avx512(const LbLinearArgs& a) {
         transpose_into(rows, W, 0u, B, c0);
       }
       gather_scales(a, n0, G, wsT);
-      for (int64_t m = 0; m < M; m += kTR)
+      const NextPanel next(a, n0, p + 1 < p1);
+      for (int64_t m = 0, t = 0; m < M; m += kTR, ++t) {
+        next.slice(t);
         tile_bf16_rows<kTR>(static_cast<int>(std::min<int64_t>(kTR, M - m)), a, X, m, n0, B, wsT);
+      }
     }
   });
 }
