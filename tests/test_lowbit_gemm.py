@@ -548,6 +548,7 @@ TILE_SHAPES = [  # (M, N, K, group)
     (65, 72, 160, 32),    # every group a 32-chunk, K / 4 = 40 words (a 16-word block tail)
     (13, 130, 512, None),  # per-channel
     (7, 64, 1024, 256),
+    (7, 2100, 64, 32),    # 33 panels: runs of 4 per chunk, a short last one
 ]
 
 
