@@ -15,7 +15,7 @@ Cases (the speed lines of issue 13):
   threads and on 1.
 * ``lowbit_gemm``  512 x 4096 x 4096: W8A8 and W4A8 FLOP rate against numpy
   float32 matmul and torch's int8 dynamic Linear; W4A16 (bf16 activations)
-  against torch bf16 matmul.
+  against torch bf16 matmul; each on 2 threads and on 1 (both sides).
 
 numpy's OpenBLAS is set to the same thread count through its
 ``*_set_num_threads`` entry point (bench/__main__ pins it to 1 at import);
@@ -200,24 +200,35 @@ def bench_gemm(quick: bool):
     wt_bf = torch.from_numpy(w).to(torch.bfloat16)
     xt_bf = xt.to(torch.bfloat16)
     pairs = []
+
+    def with_blas(nt, fn):  # numpy's OpenBLAS at nt threads for the call, back to THREADS after
+        def run():
+            _blas_threads(nt)
+            try:
+                fn()
+            finally:
+                _blas_threads(THREADS)
+        return run
+
     for fmt, act, name in (("int8", "int8", "W8A8"), ("int4", "int8", "W4A8"), ("int4", "bfloat16", "W4A16")):
         layer = PackedLinear(w, fmt, group_size=128, act=act)
         ours = lambda layer=layer: layer(x)  # noqa: E731
         y = layer(x)
         ref = x.astype(np.float64) @ w.astype(np.float64).T
-        extra = {"shape": [m, n, k], "fmt": fmt, "act": act, "group_size": 128, "threads": THREADS,
-                 "openblas_threads": blas,
-                 "rel_err_vs_float_weights": float(np.linalg.norm(y - ref) / np.linalg.norm(ref))}
-        lab = f"{name} GEMM {m}x{n}x{k}"
-        if act == "bfloat16":
-            pairs.append(Pair(label=f"{lab} vs torch bf16 matmul", ours=ours, ours_items=flops,
-                              peer=lambda: xt_bf @ wt_bf.T, peer_items=flops, peer_name="torch bf16",
-                              unit="FLOP", repeat=3, extra=extra))
-            continue
-        pairs.append(Pair(label=f"{lab} vs numpy float32", ours=ours, ours_items=flops, peer=lambda: x @ w.T,
-                          peer_items=flops, peer_name=f"numpy f32 (openblas {blas} threads)", unit="FLOP", repeat=3,
-                          extra=extra))
-        pairs.append(Pair(label=f"{lab} vs torch int8 dynamic", ours=ours, ours_items=flops, peer=lambda: tq(xt),
-                          peer_items=flops, peer_name="torch quantize_dynamic qint8", unit="FLOP", repeat=3,
-                          extra=extra))
+        for nt in (THREADS, 1):
+            extra = {"shape": [m, n, k], "fmt": fmt, "act": act, "group_size": 128, "threads": nt,
+                     "openblas_threads": blas, "rel_err_vs_float_weights": float(np.linalg.norm(y - ref) / np.linalg.norm(ref))}
+            lab = f"{name} GEMM {m}x{n}x{k}, {nt} thread(s)"
+            if act == "bfloat16":
+                pairs.append(Pair(label=f"{lab} vs torch bf16 matmul", ours=_threads(nt, ours), ours_items=flops,
+                                  peer=_threads(nt, lambda: xt_bf @ wt_bf.T), peer_items=flops, peer_name="torch bf16",
+                                  unit="FLOP", repeat=3, extra=extra))
+                continue
+            pairs.append(Pair(label=f"{lab} vs numpy float32", ours=_threads(nt, ours), ours_items=flops,
+                              peer=with_blas(nt, lambda: x @ w.T), peer_items=flops,
+                              peer_name=f"numpy f32 (openblas {nt} threads)", unit="FLOP", repeat=3,
+                              extra=dict(extra, openblas_threads=nt)))
+            pairs.append(Pair(label=f"{lab} vs torch int8 dynamic", ours=_threads(nt, ours), ours_items=flops,
+                              peer=_threads(nt, lambda: tq(xt)), peer_items=flops,
+                              peer_name="torch quantize_dynamic qint8", unit="FLOP", repeat=3, extra=extra))
     return pairs

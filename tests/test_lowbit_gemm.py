@@ -531,3 +531,104 @@ def test_row_results_across_batch_sizes_follow_the_documented_determinism():
             else:
                 assert np.all(np.abs(part - exact[-k:]) <= bound[-k:])
                 assert np.all(np.abs(full[-k:] - exact[-k:]) <= bound[-k:])
+
+
+# ---------------------------------------------------------------- register-blocked GEMM tiles
+# The AVX-512 GEMM runs 6-row x 64-column tiles over a per-call packed panel
+# (gemm_tile_avx512.cc): M tails 1..5 of the 6-row tile, N tails of the
+# 64-column panel (72 = 64 + 8, 200 = 3 * 64 + 8), groups with a 32-element
+# chunk, K above one panel word block.  At other levels the same calls test
+# their own kernels against the same oracles.
+TILE_SHAPES = [  # (M, N, K, group)
+    (1, 72, 256, 128),
+    (3, 200, 256, 128),
+    (17, 72, 384, 128),
+    (65, 200, 256, 64),
+    (17, 200, 288, 96),   # 64 + 32-chunk per group
+    (65, 72, 160, 32),    # every group a 32-chunk, K / 4 = 40 words (a 16-word block tail)
+    (13, 130, 512, None),  # per-channel
+    (7, 64, 1024, 256),
+    (7, 2100, 64, 32),    # 33 panels: runs of 4 per chunk, a short last one
+]
+
+
+@pytest.mark.parametrize("fmt", ["int4", "int8"])
+@pytest.mark.parametrize("shape", TILE_SHAPES)
+def test_gemm_tiles_int8_exact_and_thread_independent(simd, fmt, shape, rng):
+    M, N, K, g = shape
+    w = make(rng, N, K)
+    x = (rng.standard_normal((M, K)) * 2).astype(np.float32)
+    x[-1, : K // 2] = 0.0
+    bias = rng.standard_normal(N).astype(np.float32) if M % 2 else None
+    layer = PackedLinear(w, fmt, group_size=g, act="int8", bias=bias)
+    gg = layer.group_size
+    codes, ws = quantize_ref(w, QMAX[fmt], gg)
+    xq, xs = tokens_ref(x)
+    want = int_path_ref(xq, xs[:, 0], codes, ws, gg, bias)
+    with scalecore.num_threads(1):
+        y1 = layer(x)
+    with scalecore.num_threads(2):
+        y2 = layer(x)
+    np.testing.assert_array_equal(y1, want)
+    np.testing.assert_array_equal(y2, want)
+    yr = _core.lowbit_linear(layer.packed, layer.scales, fmt, K, gg, xq=xq, xs=xs[:, 0], bias=bias, impl="ref")
+    np.testing.assert_array_equal(yr, want)
+
+
+def bf16_bound_check(y, xb, wd, ws, g, bias, K):
+    """gemm.h's LB_A_BF16 bound: the float32 one plus 2^-118 sum_k |ws|."""
+    x64, w64 = xb.astype(np.float64), wd.astype(np.float64)
+    exact = x64 @ w64.T
+    mag = np.abs(x64) @ np.abs(w64).T
+    if bias is not None:
+        exact, mag = exact + bias, mag + np.abs(bias)
+    absterm = 2.0 ** -118 * g * np.abs(ws.astype(np.float64)).sum(axis=1)
+    bound = (K + 3) * U * mag + absterm[None, :]
+    err = np.abs(y.astype(np.float64) - exact)
+    assert y.dtype == np.float32
+    assert np.all(err <= bound), f"max err/bound {np.max(err / bound):.3g}"
+
+
+@pytest.mark.parametrize("fmt", ["int4", "int8", "mxfp4"])
+@pytest.mark.parametrize("shape", TILE_SHAPES)
+def test_gemm_tiles_bf16(simd, fmt, shape, rng):
+    """act="bfloat16" (the AVX512_BF16 tiles where present, else the float
+    kernel of the level on the rounded x): within the stated bound of the
+    float64 product of the dequantized weights and the bf16-rounded x, the
+    same bits on 1 and 2 threads, and the reference within the same bound."""
+    M, N, K, g = shape
+    if fmt == "mxfp4":
+        g = 32
+    w = make(rng, N, K)
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    x[0, 1] = 1e-39  # a bf16 subnormal (flushed by vdpbf16ps: the absolute term)
+    x[-1, 3] = 3.0e-39
+    bias = rng.standard_normal(N).astype(np.float32) if M % 2 else None
+    layer = PackedLinear(w, fmt, group_size=g, act="bfloat16", bias=bias)
+    gg = layer.group_size
+    xb = bf16_ref(x)
+    wd = layer.dequantize()
+    with scalecore.num_threads(1):
+        y1 = layer(x)
+    with scalecore.num_threads(2):
+        y2 = layer(x)
+    np.testing.assert_array_equal(y1, y2)
+    bf16_bound_check(y1, xb, wd, layer.scales, gg, bias, K)
+    yr = _core.lowbit_linear(layer.packed, layer.scales, layer._kfmt, K, layer._lgroup, x=x, bias=bias, impl="ref",
+                             bf16=True)
+    bf16_bound_check(yr, xb, wd, layer.scales, gg, bias, K)
+    # the kernel's own rounding equals rounding first (lowbit_round_bf16 / ml_dtypes)
+    np.testing.assert_array_equal(layer(xb), y1)
+
+
+def test_gemm_tiles_bf16_nan_rows_and_bad_flags(rng):
+    w = make(rng, 70, 128)
+    layer = PackedLinear(w, "int4", act="bfloat16")
+    x = rng.standard_normal((9, 128)).astype(np.float32)
+    x[2, 5] = np.nan
+    x[4, 0] = np.inf
+    y = layer(x)
+    assert np.isnan(y[2]).all() and not np.isfinite(y[4]).any()
+    assert np.isfinite(y[[0, 1, 3, 5, 6, 7, 8]]).all()
+    with pytest.raises(ValueError, match="bf16"):
+        _core.lowbit_linear(layer.packed, layer.scales, "int4", 128, 128, x=x, quantize_x=True, bf16=True)

@@ -104,7 +104,7 @@ py::array round_bf16(const py::array& x) {
 
 py::array linear(const py::array& packed, const py::array& scales, const std::string& fmt, int64_t K, int64_t group,
                  const py::object& x, const py::object& xq, const py::object& xs, const py::object& bias,
-                 const std::string& impl, bool quantize_x, int64_t sgroup) {
+                 const std::string& impl, bool quantize_x, int64_t sgroup, bool bf16) {
   LbLinearArgs a;
   a.wfmt = wfmt_of(fmt);
   a.w = arr<uint8_t>(packed, "packed", "uint8");
@@ -119,7 +119,7 @@ py::array linear(const py::array& packed, const py::array& scales, const std::st
   check_shape(scales, {a.N, K / a.scale_group()}, "scales");
   int act;
   if (!x.is_none()) {
-    act = LB_A_F32;
+    act = bf16 ? LB_A_BF16 : LB_A_F32;
     py::array xa = py::reinterpret_borrow<py::array>(x);
     a.x = arr<float>(xa, "x", "float32");
     if (xa.ndim() != 2 || xa.shape(1) != K)
@@ -141,6 +141,7 @@ py::array linear(const py::array& packed, const py::array& scales, const std::st
     a.bias = arr<float>(ba, "bias", "float32");
     check_shape(ba, {a.N}, "bias");
   }
+  if (quantize_x && bf16) throw ValueError("bf16: cannot be combined with quantize_x");
   py::array_t<float> y({a.M, a.N});
   a.y = y.mutable_data();
   {
@@ -203,6 +204,7 @@ void bind_lowbit_gemm(py::module_& m) {
   m.def("lowbit_linear", &linear, py::arg("packed"), py::arg("scales"), py::arg("fmt"), py::arg("K"),
         py::arg("group"), py::arg("x") = py::none(), py::arg("xq") = py::none(), py::arg("xs") = py::none(),
         py::arg("bias") = py::none(), py::arg("impl") = "auto", py::arg("quantize_x") = false, py::arg("sgroup") = 0,
-        "y (M, N) = x @ W^T (+ bias) with packed W; float x (quantized per token to int8 first when quantize_x), "
-        "or int8 codes xq with per-row scales xs.");
+        py::arg("bf16") = false,
+        "y (M, N) = x @ W^T (+ bias) with packed W; float x (quantized per token to int8 first when quantize_x, "
+        "rounded to bfloat16 first when bf16), or int8 codes xq with per-row scales xs.");
 }

@@ -115,8 +115,8 @@ void lb_quantize_tokens(const float* x, int64_t M, int64_t K, int8_t* codes, flo
 void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
   lb_check_layout(a.wfmt, a.N, a.K, a.group);
   if (a.M < 0) throw ValueError("x: expected a non-negative number of rows");
-  if (act != LB_A_F32 && act != LB_A_INT8) throw ValueError("act: unknown activation kind");
-  if (act == LB_A_F32 && !a.x) throw ValueError("x: missing float activations");
+  if (act != LB_A_F32 && act != LB_A_INT8 && act != LB_A_BF16) throw ValueError("act: unknown activation kind");
+  if ((act == LB_A_F32 || act == LB_A_BF16) && !a.x) throw ValueError("x: missing float activations");
   if (act == LB_A_INT8 && (!a.xq || !a.xs)) throw ValueError("x: missing int8 activations or scales");
   if (a.sgroup != 0 && !(a.wfmt == LB_W_FP4 && a.group == 32 && a.sgroup == 16))
     throw ValueError("scales: a separate scale group is only NVFP4's (16 within the 32-element fp4 layout)");
@@ -140,7 +140,27 @@ void lowbit_linear(const LbLinearArgs& a, int act, const char* impl) {
   } else {
     throw ValueError("impl: expected 'auto' or 'ref', got '" + which + "'");
   }
-  (act == LB_A_F32 ? k->linear_f32 : k->linear_i8)(a);
+  if (act == LB_A_INT8) {
+    k->linear_i8(a);
+    return;
+  }
+  if (act == LB_A_BF16) {
+#if defined(SC_HAVE_AVX512_KERNELS)
+    if (which == "auto" && simd_at_least(SimdLevel::avx512) && cpu_features().avx512bf16 &&
+        lb_gemm_bf16_supported(a)) {
+      lb_gemm_bf16_tiles_avx512(a);
+      return;
+    }
+#endif
+    // the same math at this level: x rounded to bf16, then the float kernel
+    std::vector<float> xr(static_cast<size_t>(a.M * a.K));
+    lowbit_round_bf16(a.x, a.M * a.K, xr.data());
+    LbLinearArgs b = a;
+    b.x = xr.data();
+    k->linear_f32(b);
+    return;
+  }
+  k->linear_f32(a);
 }
 
 }  // namespace lowbit

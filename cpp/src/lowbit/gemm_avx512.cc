@@ -22,13 +22,8 @@
 //     nibbles, u of the high nibbles] of a 64-chunk against the activations
 //     permuted into that byte order (permute_row; a pair of 64-chunks is one
 //     512-bit load, [lows of both] and [highs of both]); isum = sum u*x - 8 sum x.
-// GEMM (M > 4, integer activations): parallel over 16-column panels; a panel
-// is unpacked once per call into [K/4][16] words of u bytes in natural k order
-// (u = code + 128 for int8, code + 8 for int4; vpgatherdd of 16 columns), and
-// an 8 x 16 vpdpbusd micro-kernel broadcasts 4 activation codes per row
-// (embedded broadcast).  Each group's exact isum goes through gemm.h's float
-// epilogue in the same order as the reference (eight chains, mul and add
-// rounded apart), so the integer results are bit-identical at every level.
+// GEMM (M > 4, integer activations): gemm_tile_avx512.cc (6 x 64 VNNI
+// tiles over a per-call packed panel), the same epilogue: identical bits.
 // Float-activation GEMM (M > 4): 16-column panels of dequantized float32
 // (code * scale, exactly dequantize()'s values) per K slice of <= 256, a
 // 12 x 16 FMA micro-kernel on zmm.
@@ -669,125 +664,7 @@ void gemv_i8_rows(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n
 }
 
 // ---------------------------------------------------------------- GEMM, int8 (VNNI)
-constexpr int kMR = 8, kNR = 16;
-
-// The u bytes of one int4 row in natural k order: nibble ^ 8 = code + 8.
-void unpack_u4_row(const uint8_t* row, int64_t K, int64_t gs, uint8_t* out) {
-  const __m512i lo4 = _mm512_set1_epi32(0x0F), e8 = _mm512_set1_epi32(8);
-  const int64_t nfull = gs / 64;
-  for (int64_t k0 = 0; k0 < K; k0 += gs) {
-    const uint8_t* p = row + k0 / 2;
-    for (int64_t c = 0; c < nfull; ++c) {
-      const __m512i V = widen8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * c)));
-      uint8_t* d = out + k0 + 64 * c;
-      for (int J = 0; J < 8; J += 2)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 8 * J),
-                         _mm512_cvtepi32_epi8(_mm512_xor_si512(_mm512_and_si512(_mm512_srli_epi32(V, 4 * J), lo4), e8)));
-    }
-    if (gs % 64) {
-      const __m512i V = widen4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * nfull)));
-      uint8_t* d = out + k0 + 64 * nfull;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d),
-                       _mm512_cvtepi32_epi8(_mm512_xor_si512(_mm512_and_si512(V, lo4), e8)));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16),
-                       _mm512_cvtepi32_epi8(_mm512_xor_si512(_mm512_and_si512(_mm512_srli_epi32(V, 16), lo4), e8)));
-    }
-  }
-}
-
-// Panel of columns n0 .. n0+15: B[s][c] = the 4 u bytes of k = 4s .. 4s+3 of
-// column c (zero past N); wsT[g][c] the scales.
-void build_panel(const LbLinearArgs& a, int64_t n0, uint8_t* rows, uint32_t* B, float* wsT) {
-  const int64_t K = a.K, N = a.N, G = K / a.group, nc = std::min<int64_t>(kNR, N - n0);
-  const bool w4 = a.wfmt == LB_W_INT4;
-  const uint8_t* src;
-  if (w4) {
-    for (int64_t c = 0; c < nc; ++c) unpack_u4_row(a.w + (n0 + c) * (K / 2), K, a.group, rows + c * K);
-    src = rows;
-  } else {
-    src = a.w + n0 * K;
-  }
-  const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
-  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(static_cast<int>(K / 4)));
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(w4 ? 0 : 0x80));
-  for (int64_t s = 0; s < K / 4; ++s) {
-    const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), cm, idx, src + 4 * s, 4);
-    _mm512_store_si512(B + kNR * s, _mm512_maskz_xor_epi32(cm, v, flip));
-  }
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t c = 0; c < kNR; ++c) wsT[g * kNR + c] = c < nc ? a.ws[(n0 + c) * G + g] : 0.f;
-}
-
-inline int32_t load4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// R rows m .. m+R-1 of the panel: every group's exact isum, its float
-// epilogue in gemm.h's order, y stored for the panel's nc columns.
-template <int R>
-SC_VNNI void micro_vnni(const LbLinearArgs& a, const I8Prep& ap, int64_t m, int64_t n0, const uint32_t* B,
-                        const float* wsT) {
-  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, nc = std::min<int64_t>(kNR, N - n0);
-  __m512 P[8][R];
-  for (int l = 0; l < 8; ++l)
-    for (int r = 0; r < R; ++r) P[l][r] = _mm512_setzero_ps();
-  const int8_t* xr[R];
-  for (int r = 0; r < R; ++r) xr[r] = ap.x + (m + r) * K;
-  for (int64_t g = 0; g < G; ++g) {
-    __m512i acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
-    const int64_t s0 = g * gs / 4, s1 = s0 + gs / 4;
-    for (int64_t s = s0; s < s1; ++s) {
-      const __m512i b = _mm512_load_si512(B + kNR * s);
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], b, _mm512_set1_epi32(load4(xr[r] + 4 * s)));
-    }
-    const __m512 w = _mm512_load_ps(wsT + kNR * g);
-    const int l = static_cast<int>(g % 8);
-    for (int r = 0; r < R; ++r) {
-      const __m512i is = _mm512_sub_epi32(acc[r], _mm512_set1_epi32(ap.corr[(m + r) * G + g]));
-      P[l][r] = _mm512_add_ps(P[l][r], mul_rn(_mm512_cvtepi32_ps(is), w));
-    }
-  }
-  const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
-  const __m512 bias = a.bias ? _mm512_maskz_loadu_ps(cm, a.bias + n0) : _mm512_setzero_ps();
-  for (int r = 0; r < R; ++r) {
-    const __m512 acc = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(P[0][r], P[4][r]), _mm512_add_ps(P[2][r], P[6][r])),
-                                     _mm512_add_ps(_mm512_add_ps(P[1][r], P[5][r]), _mm512_add_ps(P[3][r], P[7][r])));
-    __m512 y = mul_rn(acc, _mm512_set1_ps(a.xs[m + r]));
-    if (a.bias) y = _mm512_add_ps(y, bias);
-    _mm512_mask_storeu_ps(a.y + (m + r) * N + n0, cm, y);
-  }
-}
-
-template <int R>
-void micro_dispatch(int rr, const LbLinearArgs& a, const I8Prep& ap, int64_t m, int64_t n0, const uint32_t* B,
-                    const float* wsT) {
-  if (rr == R)
-    micro_vnni<R>(a, ap, m, n0, B, wsT);
-  else if constexpr (R > 1)
-    micro_dispatch<R - 1>(rr, a, ap, m, n0, B, wsT);
-}
-
-void gemm_vnni(const LbLinearArgs& a, const I8Prep& ap) {
-  const int64_t K = a.K, N = a.N, M = a.M, G = K / a.group, npanels = (N + kNR - 1) / kNR;
-  parallel_for(npanels, 1, [&](int64_t p0, int64_t p1) {
-    thread_local Buf rows, Bb, wb;
-    uint8_t* rp = a.wfmt == LB_W_INT4 ? rows.get<uint8_t>(static_cast<size_t>(kNR * K)) : nullptr;
-    uint32_t* B = Bb.get<uint32_t>(static_cast<size_t>(K / 4 * kNR));
-    float* wsT = wb.get<float>(static_cast<size_t>(G * kNR));
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t n0 = p * kNR;
-      build_panel(a, n0, rp, B, wsT);
-      for (int64_t m = 0; m < M; m += kMR) {
-        const int rr = static_cast<int>(std::min<int64_t>(kMR, M - m));
-        micro_dispatch<kMR>(rr, a, ap, m, n0, B, wsT);
-      }
-    }
-  });
-}
+// M > lb_gemv_max_rows(): the register-blocked tiles of gemm_tile_avx512.cc.
 
 // ---------------------------------------------------------------- entry
 void linear_i8_avx512(const LbLinearArgs& a) {
@@ -797,6 +674,10 @@ void linear_i8_avx512(const LbLinearArgs& a) {
   }
   const int64_t M = a.M, K = a.K, gs = a.group, G = K / gs;
   const bool w4 = a.wfmt == LB_W_INT4, gemv = M <= lb_gemv_max_rows();
+  if (!gemv) {
+    lb_gemm_i8_tiles_avx512(a);
+    return;
+  }
   Buf xb, cb;
   int8_t* xp = nullptr;
   if (gemv && w4) {
@@ -816,10 +697,6 @@ void linear_i8_avx512(const LbLinearArgs& a) {
   I8Prep ap;
   ap.x = xp ? xp : a.xq;
   ap.corr = corr;
-  if (!gemv) {
-    gemm_vnni(a, ap);
-    return;
-  }
   parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
     switch (M) {
       case 1: gemv_i8_rows<1>(a, ap, n0, n1); break;

@@ -114,7 +114,10 @@ class PackedLinear:
         ``(K + 3) * 2**-24 * sum_k |x_k| |W_nk|``).  ``"bfloat16"``: ``x`` is
         first rounded to the nearest bfloat16 (ties to even), then as float32:
         the product of the bf16 activations with the dequantized weights,
-        accumulated in float32.  ``"int8"``: ``x`` is quantized per token (per
+        accumulated in float32, with the same bound plus an absolute
+        ``2**-118 * sum_k |scale_{n,g(k)}|`` (the AVX512_BF16 GEMM, 5 rows or
+        more, flushes bf16 subnormal activations and partial sums to zero;
+        each group's dot is in float32, then scaled).  ``"int8"``: ``x`` is quantized per token (per
         row) by the same symmetric rule with qmax = 127 (a row holding NaN or
         Inf gives a NaN output row); the integer products are summed exactly
         in int32 per group, then scaled in float32 (``p_g = float(isum_g) *
@@ -248,10 +251,10 @@ class PackedLinear:
         if self.act == "float8_e4m3fn":
             y = self._fp8_call(x2)
         else:
-            if self.act == "bfloat16":
-                x2 = _core.lowbit_round_bf16(x2)
+            # "bfloat16": the kernel rounds x to bf16 (lowbit_round_bf16's rule) itself
             y = _core.lowbit_linear(self._packed, self._scales, self._kfmt, k, self._lgroup, x=x2, bias=self.bias,
-                                    quantize_x=self.act == "int8", sgroup=self._sgroup)
+                                    quantize_x=self.act == "int8", sgroup=self._sgroup,
+                                    bf16=self.act == "bfloat16")
         return _like(y.reshape(*lead, self.out_features), x)
 
     def quantize_activations(self, x: Any):

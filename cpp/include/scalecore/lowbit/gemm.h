@@ -3,8 +3,7 @@
 // G = K / group.
 //
 // Activation kinds:
-//   LB_A_F32   x float32 (bfloat16 activations are rounded to bf16 first,
-//              lowbit_round_bf16, then run here).  Each output is
+//   LB_A_F32   x float32 (LB_A_BF16 below: rounded to bf16 first).  Each output is
 //                 y = sum_g ws[n,g] * (sum_{k in g} code[n,k] * x[k])   (+ bias)
 //              in float32 with a level-dependent summation order; the error
 //              against the float64 product of the dequantized operands is at
@@ -22,7 +21,7 @@
 //              (eight chains of groups, as an 8-lane vector sums them).
 //              INT8 weights need |isum| < 2^31: K * 128 * 128 < 2^31.
 // The kernels with M <= lb_gemv_max_rows() stream the weights once (GEMV);
-// larger M repacks 16-column panels per level (GEMM).  Results do not depend
+// larger M repacks column panels per call and level (GEMM).  Results do not depend
 // on the thread count.
 #pragma once
 #include <cstdint>
@@ -30,7 +29,12 @@
 namespace sc {
 namespace lowbit {
 
-enum LbActKind : int { LB_A_F32 = 0, LB_A_INT8 = 1 };
+// LB_A_BF16: x float32, rounded to bfloat16 (lowbit_round_bf16's rule) by
+// the kernel, then the float product with the float32 bound above plus an
+// absolute 2^-118 * sum_k |ws[n, g(k)]| (the AVX512_BF16 GEMM flushes bf16
+// subnormals: vdpbf16ps is DAZ/FTZ).  Levels without that GEMM round x and
+// run LB_A_F32.
+enum LbActKind : int { LB_A_F32 = 0, LB_A_INT8 = 1, LB_A_BF16 = 2 };
 
 struct LbLinearArgs {
   int wfmt = 0;                    // LbWeightFormat
@@ -63,6 +67,17 @@ const LbGemmKernels& lb_gemm_kernels_avx512();
 #endif
 
 inline int64_t lb_gemv_max_rows() { return 4; }
+
+#if defined(SC_HAVE_AVX512_KERNELS)
+// gemm_tile_avx512.cc: the register-blocked GEMM tiles (M > lb_gemv_max_rows()).
+// W8A8 / W4A8 (int4 or int8 weights, LB_A_INT8): needs cpu_features().avx512vnni;
+// bit-identical to linear_i8 of every level.
+void lb_gemm_i8_tiles_avx512(const LbLinearArgs& a);
+// LB_A_BF16 with int4, int8 or E2M1 weights whose scale group is the layout
+// group: needs cpu_features().avx512bf16; x is rounded to bf16 inside.
+bool lb_gemm_bf16_supported(const LbLinearArgs& a);
+void lb_gemm_bf16_tiles_avx512(const LbLinearArgs& a);
+#endif
 
 // The reduction of the eight group chains s[0..7] of the integer paths.
 inline float lb_i8_combine(const float* s) {
