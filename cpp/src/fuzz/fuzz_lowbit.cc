@@ -224,7 +224,7 @@ void fuzz_lowbit_packed(const uint8_t* data, size_t size) {
       const double v = wfmt == LB_W_FP4 ? lb_e2m1_value(c) : c;
       W[n * K + k] = v * ws[n * G + k / group];
     }
-  const int64_t M = rd.range(1, 5);
+  const int64_t M = rd.u8() < 128 ? rd.range(1, 5) : rd.range(6, 14);  // GEMV rows, and GEMM tiles with tails
   std::vector<float> x = floats(rd, M * K);
   for (auto& v : x)
     if (!std::isfinite(v) || std::fabs(v) > 1e6f || std::fabs(v) < 1e-30f) v = static_cast<float>(rd.uniform(-1, 1));
@@ -259,6 +259,32 @@ void fuzz_lowbit_packed(const uint8_t* data, size_t size) {
           fail("lowbit_packed: float-activation GEMV/GEMM (fmt " + std::to_string(wfmt) + ", M " +
                std::to_string(M) + ", N " + std::to_string(N) + ", K " + std::to_string(K) + ", group " +
                std::to_string(group) + ", bias " + (a.bias ? "yes" : "no") + ") at " +
+               simd_level_name(simd_level()) + ", y[" + std::to_string(m) + ", " + std::to_string(n) +
+               "] = " + num(ygot[m * N + n]) + ", reference " + num(yref[m * N + n]) + ", bound " + num(bound));
+      }
+  }
+  // bfloat16 activations: the same bound on the bf16-rounded x, plus the
+  // absolute 2^-118 sum_k |ws| of the DAZ/FTZ dot products (gemm.h).
+  std::vector<float> xb(x.size());
+  lowbit_round_bf16(x.data(), static_cast<int64_t>(x.size()), xb.data());
+  a.y = yref.data();
+  lowbit_linear(a, LB_A_BF16, "ref");
+  for (int level : sweep.levels) {
+    sweep.set(level);
+    a.y = ygot.data();
+    lowbit_linear(a, LB_A_BF16, "auto");
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        double mag = 0, wsum = 0;
+        for (int64_t k = 0; k < K; ++k) {
+          mag += std::fabs(double(xb[m * K + k]) * W[n * K + k]);
+          wsum += std::fabs(double(ws[n * G + k / group]));
+        }
+        const double bound = 2 * ((K + 3) * std::ldexp(1.0, -24) * mag + std::ldexp(wsum, -118)) + 1e-30;
+        const double d = std::fabs(double(ygot[m * N + n]) - double(yref[m * N + n]));
+        if (!(d <= bound))
+          fail("lowbit_packed: bfloat16-activation GEMV/GEMM (fmt " + std::to_string(wfmt) + ", M " +
+               std::to_string(M) + ", N " + std::to_string(N) + ", K " + std::to_string(K) + ") at " +
                simd_level_name(simd_level()) + ", y[" + std::to_string(m) + ", " + std::to_string(n) +
                "] = " + num(ygot[m * N + n]) + ", reference " + num(yref[m * N + n]) + ", bound " + num(bound));
       }
