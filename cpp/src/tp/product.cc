@@ -17,6 +17,7 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
+#include "scalecore/tp/parallel.h"
 
 namespace sc {
 namespace tp {
@@ -360,7 +361,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     const int64_t chunk = 128;
     const int64_t nch = (n + chunk - 1) / chunk;
     std::vector<S> part(static_cast<size_t>(nch * W));
-    parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+    tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
       for (int64_t c = c0; c < c1; ++c) {
         std::fill(acc.begin(), acc.end(), S(0));
@@ -385,7 +386,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
       for (int64_t e = 0; e < n; ++e) perm[fill[oo.index[e]]++] = e;
     }
     const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n / std::max<int64_t>(1, out_rows)));
-    parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
+    tp_parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
       for (int64_t r = r0; r < r1; ++r) {
         S* dst = out + r * W;
@@ -407,7 +408,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     // Shared weights with fully connected paths: blocks of kTpBlock rows
     // (tp_out_block), chunks of 4 blocks; each output row still depends on
     // its inputs alone.
-    parallel_for(n, 4 * kTpBlock, [&](int64_t e0, int64_t e1) {
+    tp_parallel_for(n, 4 * kTpBlock, [&](int64_t e0, int64_t e1) {
       std::vector<S> scratch(static_cast<size_t>(tp_block_scratch(kp)));
       for (int64_t b0 = e0; b0 < e1; b0 += kTpBlock) {
         const int B = static_cast<int>(std::min<int64_t>(kTpBlock, e1 - b0));
@@ -424,7 +425,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     });
     return;
   }
-  parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
+  tp_parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
     std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
     for (int64_t e = e0; e < e1; ++e) {
       std::fill(acc.begin(), acc.end(), S(0));
@@ -490,7 +491,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
       for (int64_t e = 0; e < n; ++e) perm[fill[idx[e]]++] = e;
     }
     const size_t scratch_g = static_cast<size_t>(kp.scratch);
-    parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
+    tp_parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_g), ax(plan.dim[0]), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
       for (int64_t r = r0; r < r1; ++r) {
         std::fill(ax.begin(), ax.end(), S(0));
@@ -518,7 +519,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   bool any_uvw = false;
   for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
   const bool blocks = wshared && any_uvw;
-  parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+  tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
     std::vector<S> scratch(blocks ? 0 : scratch_n), ax(gx && !blocks ? plan.dim[0] : 0), ay(gy && !blocks ? plan.dim[1] : 0),
         aw(gw ? W : 0);
     std::vector<S> bscratch(blocks ? static_cast<size_t>(tp_block_scratch(kp)) : 0);
