@@ -163,6 +163,21 @@ void advise_huge_pages(void* p, size_t bytes) {
 #endif
 }
 
+// out[k] = sum over chunks c (ascending, in double) of part[c W + k]: the
+// fixed-order reduction of per-chunk partial sums.  Parallel over k, chunks
+// streamed in order (the same sums as a per-k loop, without its stride-W reads).
+template <class S>
+void reduce_parts(const S* part, int64_t nch, int64_t W, S* out) {
+  tp_parallel_for(W, 2048, [&](int64_t k0, int64_t k1) {
+    std::vector<double> acc(static_cast<size_t>(k1 - k0), 0.0);
+    for (int64_t c = 0; c < nch; ++c) {
+      const S* p = part + c * W;
+      for (int64_t k = k0; k < k1; ++k) acc[k - k0] += p[k];
+    }
+    for (int64_t k = k0; k < k1; ++k) out[k] = static_cast<S>(acc[k - k0]);
+  });
+}
+
 }  // namespace
 
 const char* tp_mode_name(int mode) { return mode >= 0 && mode < kTpNumModes ? kModeNames[mode] : "?"; }
@@ -369,11 +384,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
         emit(acc.data(), part.data() + c * W);
       }
     });
-    for (int64_t k = 0; k < W; ++k) {
-      double s = 0;
-      for (int64_t c = 0; c < nch; ++c) s += part[c * W + k];
-      out[k] = static_cast<S>(s);
-    }
+    reduce_parts(part.data(), nch, W, out);
     return;
   }
   if (oo.index) {
@@ -562,11 +573,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
     }
   });
   if (gw && wshared) {
-    for (int64_t k = 0; k < W; ++k) {
-      double s = 0;
-      for (int64_t c = 0; c < nch; ++c) s += part[c * W + k];
-      gw[k] = static_cast<S>(s);
-    }
+    reduce_parts(part.data(), nch, W, gw);
   }
 }
 
