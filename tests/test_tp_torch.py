@@ -237,3 +237,56 @@ def test_deepcopy_and_pickle_round_trip():
     tp3 = torch.load(buf, weights_only=False)
     assert torch.equal(tp3(x, y), want)
     assert [tuple(i) for i in tp3.instructions] == [tuple(i) for i in tp.instructions]
+
+
+def test_kernels_on_torchs_openmp_team_match_across_threads():
+    # With torch loaded, the tp kernels run their row chunks on torch's
+    # libgomp team (scalecore/tp/parallel.h).  Results stay bit-identical at
+    # 1, 2 and 3 threads and equal to the plain reference: shared-weight
+    # blocks (forward, one-pass backward), per-row weights, the convolution.
+    import scalecore
+    from scalecore import _core
+
+    torch.ones(64, 64) @ torch.ones(64, 64)  # torch's OpenMP runtime in use
+    if _core.tp_parallel_backend() != "libgomp":
+        pytest.skip("this torch build does not use libgomp")
+    fc = sct.FullyConnectedTensorProduct("8x0e+8x1o+8x2e", "0e+1o+2e", "8x0e+8x1o+8x2e")
+    cw = sct.ChannelwiseTensorProduct("8x0e+8x1o", "0e+1o+2e", "0e+1o+2e")
+    conv = sct.Convolution("8x0e+8x1o", "0e+1o+2e", *sct.tp_out_irreps_with_instructions("8x0e+8x1o", "0e+1o+2e",
+                                                                                          "0e+1o+2e"))
+    g = torch.Generator().manual_seed(3)
+    n, nodes = 1003, 97
+    x = torch.randn(n, fc.irreps_in1.dim, generator=g)
+    y = torch.randn(n, 9, generator=g)
+    xc = torch.randn(n, cw.irreps_in1.dim, generator=g)
+    wc = torch.randn(n, cw.weight_numel, generator=g)
+    xn = torch.randn(nodes, conv.irreps_in1.dim, generator=g)
+    src, dst = torch.randint(0, nodes, (n,), generator=g), torch.randint(0, nodes, (n,), generator=g)
+
+    def run():
+        outs = []
+        fc.weight.grad = None
+        for f, ins in ((lambda a, b, c: fc(a, b), (x, y, None)), (lambda a, b, c: cw(a, b, c), (xc, y, wc)),
+                       (lambda a, b, c: conv(a, b, c, src, dst, nodes), (xn, y, wc))):
+            leaves = [t.clone().requires_grad_() for t in ins if t is not None]
+            args = leaves + [None] * (3 - len(leaves))
+            out = f(*args)
+            out.pow(2).sum().backward()
+            outs += [out.detach()] + [t.grad for t in leaves]
+        return outs + [fc.weight.grad.clone()]
+
+    res = []
+    for t in (1, 2, 3):
+        with scalecore.num_threads(t):
+            torch.ones(64, 64) @ torch.ones(64, 64)
+            res.append(run())
+    for r in res[1:]:
+        for a, b in zip(r, res[0]):
+            assert torch.equal(a, b)
+    # The forward against the plain reference kernel.
+    p = sct._ops._plan(fc._plan_id)
+    w = fc.weight.detach().numpy()
+    with scalecore.num_threads(2):
+        fast = p.contract("out", x.numpy(), y.numpy(), w, None, weight_shared=True, n=n)
+    ref = p.contract("out", x.numpy(), y.numpy(), w, None, weight_shared=True, n=n, impl=1)
+    np.testing.assert_allclose(fast, ref, rtol=2e-5, atol=2e-5 * float(np.abs(ref).max()))

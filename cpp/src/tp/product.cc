@@ -17,6 +17,7 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
+#include "scalecore/tp/parallel.h"
 
 namespace sc {
 namespace tp {
@@ -95,6 +96,7 @@ void build_kernel_plan(TpPlan& P, std::vector<TpCg<S>> (&cgs)[3], std::vector<Tp
     const int64_t maxd = std::max(d1, std::max(d2, d3));
     tmp = std::max<int64_t>(tmp, maxd * std::max(a.mul, b.mul));
     tmp = std::max<int64_t>(tmp, static_cast<int64_t>(a.mul) * b.mul);
+    tmp = std::max<int64_t>(tmp, maxd * c.mul);  // the blocks' [d1][mul_out] temporaries
   }
   // Views (after all vectors are final).
   for (size_t q = 0; q < desc.size(); ++q)
@@ -159,6 +161,21 @@ void advise_huge_pages(void* p, size_t bytes) {
   (void)p;
   (void)bytes;
 #endif
+}
+
+// out[k] = sum over chunks c (ascending, in double) of part[c W + k]: the
+// fixed-order reduction of per-chunk partial sums.  Parallel over k, chunks
+// streamed in order (the same sums as a per-k loop, without its stride-W reads).
+template <class S>
+void reduce_parts(const S* part, int64_t nch, int64_t W, S* out) {
+  tp_parallel_for(W, 2048, [&](int64_t k0, int64_t k1) {
+    std::vector<double> acc(static_cast<size_t>(k1 - k0), 0.0);
+    for (int64_t c = 0; c < nch; ++c) {
+      const S* p = part + c * W;
+      for (int64_t k = k0; k < k1; ++k) acc[k - k0] += p[k];
+    }
+    for (int64_t k = k0; k < k1; ++k) out[k] = static_cast<S>(acc[k - k0]);
+  });
 }
 
 }  // namespace
@@ -359,7 +376,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     const int64_t chunk = 128;
     const int64_t nch = (n + chunk - 1) / chunk;
     std::vector<S> part(static_cast<size_t>(nch * W));
-    parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+    tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
       for (int64_t c = c0; c < c1; ++c) {
         std::fill(acc.begin(), acc.end(), S(0));
@@ -367,11 +384,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
         emit(acc.data(), part.data() + c * W);
       }
     });
-    for (int64_t k = 0; k < W; ++k) {
-      double s = 0;
-      for (int64_t c = 0; c < nch; ++c) s += part[c * W + k];
-      out[k] = static_cast<S>(s);
-    }
+    reduce_parts(part.data(), nch, W, out);
     return;
   }
   if (oo.index) {
@@ -384,7 +397,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
       for (int64_t e = 0; e < n; ++e) perm[fill[oo.index[e]]++] = e;
     }
     const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n / std::max<int64_t>(1, out_rows)));
-    parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
+    tp_parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
       for (int64_t r = r0; r < r1; ++r) {
         S* dst = out + r * W;
@@ -403,26 +416,27 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
   for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
   if (slot == SC_TP_OUT && any_uvw && ops[SC_TP_W].shared && !ops[SC_TP_X].index && !ops[SC_TP_Y].index &&
       !ops[SC_TP_X].shared && !ops[SC_TP_Y].shared) {
-    // Shared weights with fully connected paths: blocks of rows
-    // (tp_out_block); each output row still depends on its inputs alone.
-    parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
-      std::vector<S> scratch(static_cast<size_t>(tp_gw_scratch(kp))), acc(static_cast<size_t>(kTpGwBlock * W));
-      for (int64_t b0 = e0; b0 < e1; b0 += kTpGwBlock) {
-        const int B = static_cast<int>(std::min<int64_t>(kTpGwBlock, e1 - b0));
-        const S* xs[kTpGwBlock];
-        const S* ys[kTpGwBlock];
+    // Shared weights with fully connected paths: blocks of kTpBlock rows
+    // (tp_out_block), chunks of 4 blocks; each output row still depends on
+    // its inputs alone.
+    tp_parallel_for(n, 4 * kTpBlock, [&](int64_t e0, int64_t e1) {
+      std::vector<S> scratch(static_cast<size_t>(tp_block_scratch(kp)));
+      for (int64_t b0 = e0; b0 < e1; b0 += kTpBlock) {
+        const int B = static_cast<int>(std::min<int64_t>(kTpBlock, e1 - b0));
+        const S* xs[kTpBlock];
+        const S* ys[kTpBlock];
+        S* os[kTpBlock];
         for (int b = 0; b < B; ++b) {
           xs[b] = rowptr(SC_TP_X, b0 + b);
           ys[b] = rowptr(SC_TP_Y, b0 + b);
+          os[b] = out + (b0 + b) * W;
         }
-        std::fill(acc.begin(), acc.begin() + B * W, S(0));
-        K.out_block(kp, xs, ys, ops[SC_TP_W].data, B, acc.data(), scratch.data());
-        for (int b = 0; b < B; ++b) emit(acc.data() + b * W, out + (b0 + b) * W);
+        K.out_block(kp, xs, ys, ops[SC_TP_W].data, B, os, scratch.data());
       }
     });
     return;
   }
-  parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
+  tp_parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
     std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
     for (int64_t e = e0; e < e1; ++e) {
       std::fill(acc.begin(), acc.end(), S(0));
@@ -488,7 +502,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
       for (int64_t e = 0; e < n; ++e) perm[fill[idx[e]]++] = e;
     }
     const size_t scratch_g = static_cast<size_t>(kp.scratch);
-    parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
+    tp_parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_g), ax(plan.dim[0]), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
       for (int64_t r = r0; r < r1; ++r) {
         std::fill(ax.begin(), ax.end(), S(0));
@@ -511,53 +525,37 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   const int64_t nch = (n + chunk - 1) / chunk;
   std::vector<S> part(wshared && gw ? static_cast<size_t>(nch * W) : 0);
   const size_t scratch_n = static_cast<size_t>(kp.scratch);
-  // Shared weights with fully connected paths: the weight gradient in blocks
-  // of rows (tp_gw_block), the other gradients row by row.
+  // Shared weights with fully connected paths: blocks of kTpBlock rows
+  // (tp_bwd_block) for all the gradients asked for.
   bool any_uvw = false;
   for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
-  const bool gw_blocks = gw && wshared && any_uvw;
-  parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
-    std::vector<S> scratch(scratch_n), ax(gx ? plan.dim[0] : 0), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
-    std::vector<S> gscratch(gw_blocks ? static_cast<size_t>(tp_gw_scratch(kp)) : 0);
-    std::vector<S> bx(gw_blocks && gx && gy ? kTpGwBlock * plan.dim[0] : 0), by(gw_blocks && gx && gy ? kTpGwBlock * plan.dim[1] : 0);
+  const bool blocks = wshared && any_uvw;
+  tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+    std::vector<S> scratch(blocks ? 0 : scratch_n), ax(gx && !blocks ? plan.dim[0] : 0), ay(gy && !blocks ? plan.dim[1] : 0),
+        aw(gw ? W : 0);
+    std::vector<S> bscratch(blocks ? static_cast<size_t>(tp_block_scratch(kp)) : 0);
     for (int64_t c = c0; c < c1; ++c) {
       if (gw && wshared) std::fill(aw.begin(), aw.end(), S(0));
       const int64_t e_end = std::min(n, (c + 1) * chunk);
-      if (gw_blocks) {
-        for (int64_t e0 = c * chunk; e0 < e_end; e0 += kTpGwBlock) {
-          const int B = static_cast<int>(std::min<int64_t>(kTpGwBlock, e_end - e0));
-          const S* xs[kTpGwBlock];
-          const S* ys[kTpGwBlock];
-          const S* gs[kTpGwBlock];
+      if (blocks) {
+        for (int64_t e0 = c * chunk; e0 < e_end; e0 += kTpBlock) {
+          const int B = static_cast<int>(std::min<int64_t>(kTpBlock, e_end - e0));
+          const S* xs[kTpBlock];
+          const S* ys[kTpBlock];
+          const S* gs[kTpBlock];
+          S* gxs[kTpBlock];
+          S* gys[kTpBlock];
           for (int b = 0; b < B; ++b) {
             xs[b] = row_of(SC_TP_X, e0 + b);
             ys[b] = row_of(SC_TP_Y, e0 + b);
             gs[b] = row_of(SC_TP_OUT, e0 + b);
+            gxs[b] = gx ? gx + (e0 + b) * plan.dim[0] : nullptr;
+            gys[b] = gy ? gy + (e0 + b) * plan.dim[1] : nullptr;
           }
-          K.gw_block(kp, xs, ys, gs, B, aw.data(), gscratch.data());
-          if (!gx && !gy) continue;
-          if (gx && gy) {
-            const S* ws = ops[SC_TP_W].data;
-            std::fill(bx.begin(), bx.begin() + B * plan.dim[0], S(0));
-            std::fill(by.begin(), by.begin() + B * plan.dim[1], S(0));
-            K.xy_block(kp, xs, ys, gs, ws, wt.empty() ? nullptr : wt.data(), B, bx.data(), by.data(), gscratch.data());
-            for (int b = 0; b < B; ++b) {
-              K.from_ir_mul(kp, 0, bx.data() + b * plan.dim[0], gx + (e0 + b) * plan.dim[0]);
-              K.from_ir_mul(kp, 1, by.data() + b * plan.dim[1], gy + (e0 + b) * plan.dim[1]);
-            }
-            continue;
-          }
-          for (int64_t e = e0; e < e0 + B; ++e) {
-            std::fill(ax.begin(), ax.end(), S(0));
-            std::fill(ay.begin(), ay.end(), S(0));
-            S* acc[4] = {gx ? ax.data() : nullptr, gy ? ay.data() : nullptr, nullptr, nullptr};
-            K.row_multi(kp, row_of(SC_TP_X, e), row_of(SC_TP_Y, e), row_of(SC_TP_W, e), wt.empty() ? nullptr : wt.data(),
-                        row_of(SC_TP_OUT, e), acc, scratch.data());
-            if (gx) K.from_ir_mul(kp, 0, ax.data(), gx + e * plan.dim[0]);
-            if (gy) K.from_ir_mul(kp, 1, ay.data(), gy + e * plan.dim[1]);
-          }
+          K.bwd_block(kp, xs, ys, gs, ops[SC_TP_W].data, wt.empty() ? nullptr : wt.data(), B, gw ? aw.data() : nullptr,
+                      gx ? gxs : nullptr, gy ? gys : nullptr, bscratch.data());
         }
-        std::copy_n(aw.data(), W, part.data() + c * W);
+        if (gw) std::copy_n(aw.data(), W, part.data() + c * W);
         continue;
       }
       for (int64_t e = c * chunk; e < e_end; ++e) {
@@ -575,11 +573,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
     }
   });
   if (gw && wshared) {
-    for (int64_t k = 0; k < W; ++k) {
-      double s = 0;
-      for (int64_t c = 0; c < nch; ++c) s += part[c * W + k];
-      gw[k] = static_cast<S>(s);
-    }
+    reduce_parts(part.data(), nch, W, gw);
   }
 }
 

@@ -18,12 +18,12 @@ namespace tp {
 
 template <>
 const TpRowKernels<double>& tp_row_kernels_avx2<double>() {
-  static const TpRowKernels<double> k = {"avx2", &tp_row<F64x4, double>, &tp_row_multi<F64x4, double>, &k_from_ir_mul<double>, &tp_gw_block<F64x4, double>, &tp_out_block<F64x4, double>, &tp_xy_block<F64x4, double>};
+  static const TpRowKernels<double> k = {"avx2", &tp_row<F64x4, double>, &tp_row_multi<F64x4, double>, &k_from_ir_mul<double>, &tp_out_block<F64x4, double>, &tp_bwd_block<F64x4, double>};
   return k;
 }
 template <>
 const TpRowKernels<float>& tp_row_kernels_avx2<float>() {
-  static const TpRowKernels<float> k = {"avx2", &tp_row<F32x8, float>, &tp_row_multi<F32x8, float>, &k_from_ir_mul<float>, &tp_gw_block<F32x8, float>, &tp_out_block<F32x8, float>, &tp_xy_block<F32x8, float>};
+  static const TpRowKernels<float> k = {"avx2", &tp_row<F32x8, float>, &tp_row_multi<F32x8, float>, &k_from_ir_mul<float>, &tp_out_block<F32x8, float>, &tp_bwd_block<F32x8, float>};
   return k;
 }
 

@@ -21,13 +21,13 @@ namespace tp {
 template <>
 const TpRowKernels<double>& tp_row_kernels_avx512<double>() {
   static const TpRowKernels<double> k = {"avx512", &tp_row<F64x8, double>, &tp_row_multi<F64x8, double>,
-                                         &k_from_ir_mul<double>, &tp_gw_block<F64x8, double>, &tp_out_block<F64x8, double>, &tp_xy_block<F64x8, double>};
+                                         &k_from_ir_mul<double>, &tp_out_block<F64x8, double>, &tp_bwd_block<F64x8, double>};
   return k;
 }
 template <>
 const TpRowKernels<float>& tp_row_kernels_avx512<float>() {
   static const TpRowKernels<float> k = {"avx512", &tp_row<F32x16, float>, &tp_row_multi<F32x16, float>,
-                                        &k_from_ir_mul<float>, &tp_gw_block<F32x16, float>, &tp_out_block<F32x16, float>, &tp_xy_block<F32x16, float>};
+                                        &k_from_ir_mul<float>, &tp_out_block<F32x16, float>, &tp_bwd_block<F32x16, float>};
   return k;
 }
 

@@ -48,7 +48,7 @@ namespace tp {
 
 template <class S>
 const TpRowKernels<S>& tp_row_kernels_generic() {
-  static const TpRowKernels<S> k = {"generic", &tp_row<S, S>, &tp_row_multi<S, S>, &k_from_ir_mul<S>, &tp_gw_block<S, S>, &tp_out_block<S, S>, &tp_xy_block<S, S>};
+  static const TpRowKernels<S> k = {"generic", &tp_row<S, S>, &tp_row_multi<S, S>, &k_from_ir_mul<S>, &tp_out_block<S, S>, &tp_bwd_block<S, S>};
   return k;
 }
 template const TpRowKernels<double>& tp_row_kernels_generic<double>();

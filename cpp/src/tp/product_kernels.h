@@ -145,24 +145,30 @@ inline void k_rowsmat_blk(int64_t m, const S* SC_RESTRICT q, int64_t qrs, int64_
     for (int c = 0; c < NP; ++c) vstore(O + r * ors + c * L, a[r][c]);
 }
 
+// The last R (< RB) rows of k_rowsmat_cols, as one block of R rows.
+template <class V, int NP, int R, class S>
+inline void k_rowsmat_tail(int64_t rem, int64_t m, const S* SC_RESTRICT q, int64_t qrs, int64_t qs,
+                           const S* SC_RESTRICT W, int64_t ws, S* SC_RESTRICT O, int64_t ors) {
+  if constexpr (R > 0) {
+    if (rem == R)
+      k_rowsmat_blk<V, R, NP>(m, q, qrs, qs, W, ws, O, ors);
+    else
+      k_rowsmat_tail<V, NP, R - 1>(rem, m, q, qrs, qs, W, ws, O, ors);
+  }
+}
+
+// Rows in blocks of RB: 6 x 2 packs (12 accumulators) with 16 vector
+// registers; 12 x 2 (24) with the 32 of AVX-512, so that the block products'
+// row counts (12 rows times 2l + 1, and 32-channel weight gradients) need no
+// short, latency-bound tail block.
 template <class V, int NP, class S>
 inline void k_rowsmat_cols(int64_t R, int64_t m, const S* SC_RESTRICT q, int64_t qrs, int64_t qs,
                            const S* SC_RESTRICT W, int64_t ws, S* SC_RESTRICT O, int64_t ors) {
-  constexpr int RB = NP == 1 ? 8 : 6;
+  constexpr bool wide = sizeof(V) >= 64;
+  constexpr int RB = NP == 1 ? 8 : (wide ? 12 : 6);
   int64_t r = 0;
   for (; r + RB <= R; r += RB) k_rowsmat_blk<V, RB, NP>(m, q + r * qrs, qrs, qs, W, ws, O + r * ors, ors);
-  const S* qr = q + r * qrs;
-  S* Or = O + r * ors;
-  switch (R - r) {
-    case 1: k_rowsmat_blk<V, 1, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    case 2: k_rowsmat_blk<V, 2, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    case 3: k_rowsmat_blk<V, 3, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    case 4: k_rowsmat_blk<V, 4, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    case 5: k_rowsmat_blk<V, 5, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    case 6: k_rowsmat_blk<V, 6, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    case 7: k_rowsmat_blk<V, 7, NP>(m, qr, qrs, qs, W, ws, Or, ors); break;
-    default: break;
-  }
+  k_rowsmat_tail<V, NP, RB - 1>(R - r, m, q + r * qrs, qrs, qs, W, ws, O + r * ors, ors);
 }
 
 template <class V, class S>
@@ -723,179 +729,213 @@ void tp_row_multi(const TpKernelPlan<S>& kp, const S* x, const S* y, const S* w,
   }
 }
 
-// The B rows' inputs in the ir_mul layout, stacked: X [B][dim1], Y [B][dim2]
-// and (when g is given) G [B][dimo].
+// ---- blocks of rows with shared weights ------------------------------------------
+
+// The stacked layout of B rows: block s (offset off, mul m, 2l+1 = d) of
+// layout t occupies [B off, B (off + m d)), row b's copy of it starting at
+// B off + b m d, in ir_mul ([d][m]).  A path's blocks of all B rows are then
+// one matrix of B d rows of m channels, (b, i) at row b d + i.
 template <class S>
-inline void stage_rows(const TpKernelPlan<S>& kp, int B, const S* const* x, const S* const* y, const S* const* g,
-                       S* X, S* Y, S* G) {
-  for (int b = 0; b < B; ++b) {
-    k_to_ir_mul(kp, 0, x[b], X + b * kp.dim1);
-    k_to_ir_mul(kp, 1, y[b], Y + b * kp.dim2);
-    if (g) k_to_ir_mul(kp, 2, g[b], G + b * kp.dimo);
+inline void k_stack_rows(const TpKernelPlan<S>& kp, int t, int B, const S* const* src, S* SC_RESTRICT dst) {
+  for (int s = 0; s < kp.n_blk[t]; ++s) {
+    const int64_t off = kp.blk_off[t][s];
+    const int m = kp.blk_mul[t][s], d = kp.blk_d[t][s];
+    for (int b = 0; b < B; ++b) k_transpose<true>(src[b] + off, dst + B * off + b * static_cast<int64_t>(m) * d, m, d);
+  }
+}
+template <class S>
+inline void k_unstack_rows(const TpKernelPlan<S>& kp, int t, int B, const S* SC_RESTRICT src, S* const* dst) {
+  for (int s = 0; s < kp.n_blk[t]; ++s) {
+    const int64_t off = kp.blk_off[t][s];
+    const int m = kp.blk_mul[t][s], d = kp.blk_d[t][s];
+    for (int b = 0; b < B; ++b) k_transpose<false>(src + B * off + b * static_cast<int64_t>(m) * d, dst[b] + off, m, d);
   }
 }
 
-// A path's blocks of B stacked rows gathered into (stack) or scattered back
-// from (unstack) a dense [B][n] buffer: row b's block is src[b * stride + off, + n).
-template <class S>
-inline void stack_blocks(int B, const S* src, int64_t stride, int64_t off, int64_t n, S* dst) {
-  for (int b = 0; b < B; ++b) std::copy_n(src + b * stride + off, n, dst + b * n);
-}
-template <class S>
-inline void unstack_blocks(int B, const S* src, int64_t n, S* dst, int64_t stride, int64_t off) {
-  for (int b = 0; b < B; ++b) std::copy_n(src + b * n, n, dst + b * stride + off);
-}
-
-// Row b's blocks of path P in the stacked buffers (G may be null); acc unset.
-template <class S>
-inline PathIo<S> row_io(const TpKernelPlan<S>& kp, const TpPathDesc<S>& P, int b, const S* X, const S* Y,
-                        const S* G, const S* W, const S* WT, S* t1, S* t2, S* t3) {
-  PathIo<S> io;
-  io.X = X + b * kp.dim1 + P.off1;
-  io.Y = Y + b * kp.dim2 + P.off2;
-  io.G = G ? G + b * kp.dimo + P.offo : nullptr;
-  io.W = W;
-  io.WT = WT;
-  io.acc = nullptr;
-  io.t1 = t1;
-  io.t2 = t2;
-  io.t3 = t3;
-  return io;
-}
-
-// The shared weights' gradient of B rows: uvw paths stack the rows' Q[k][u]
-// (and their grad-out blocks) so one rank-(B d3) update per path and v
-// replaces B rank-d3 ones; the weight accumulator is loaded and stored once
-// per block instead of once per row.  Other modes run row by row.
+// The product of B rows (B <= kTpBlock) with shared weights w, written to
+// the mul_ir rows out[b].  A uvw path's weight product is one GEMM over the
+// B rows' stacked blocks, taken on whichever side of the CG contraction has
+// fewer components: Q = CG(x, y) [B d3][m] times W when d3 <= d1, else
+// x W [B d1][p] first and the CG contraction after it (e.g. 0e x 1o -> 1o:
+// one row per sample instead of three).  Each output row depends on its
+// own inputs alone.  Other modes run row by row.  scratch: tp_block_scratch(kp).
 template <class V, class S>
-void tp_gw_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B, S* aw,
-                 S* scratch) {
-  S* X = scratch;                  // [B][dim1] ir_mul
-  S* Y = X + B * kp.dim1;          // [B][dim2]
-  S* G = Y + B * kp.dim2;          // [B][dimo]
-  S* Gc = G + B * kp.dimo;         // [B][d3][p] of one path
-  S* Q = Gc + B * kp.dimo;         // [B][d3][m] of one path
-  S* t1 = Q + B * kp.tmp;
-  S* t2 = t1 + kp.tmp;
-  S* t3 = t2 + kp.tmp;
-  stage_rows(kp, B, x, y, g, X, Y, G);
-  for (int pi = 0; pi < kp.n_paths; ++pi) {
-    const TpPathDesc<S>& P = kp.paths[pi];
-    if (!P.has_weight) continue;
-    S* acc = aw + P.w_off;
-    if (P.mode == SC_TP_UVW) {
-      const int m = P.mul1, n = P.mul2, p = P.mulo;
-      const int64_t qs = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
-      stack_blocks(B, G, kp.dimo, P.offo, gs, Gc);
-      for (int v = 0; v < n; ++v) {
-        memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
-        for (int b = 0; b < B; ++b)
-          k_ternary<V, false, true>(P.cg[0], X + b * kp.dim1 + P.off1, m, Y + b * kp.dim2 + P.off2 + v, n,
-                                    Q + b * qs, m, m);
-        // gW[u, v, :] += sum_{b, k} Q[b][k][u] G[b][k][:]
-        k_rowsmat<V>(m, p, static_cast<int64_t>(B) * P.d3, Q, 1, m, Gc, p, acc + v * p, n * p);
-      }
-      continue;
-    }
-    for (int b = 0; b < B; ++b) {
-      PathIo<S> io = row_io(kp, P, b, X, Y, G, static_cast<const S*>(nullptr), static_cast<const S*>(nullptr), t1, t2,
-                            t3);
-      io.acc = acc;
-      run_path<V>(P, SC_TP_W, io);
-    }
-  }
-}
-
-// The product of B rows with shared weights: uvw paths stack the rows'
-// Q[k][u] so one (B d3) x m times m x p product per path and v feeds every
-// W pack to up to 6 rows (a row's d3 alone is 1, 3 or 5).  The rows' output
-// blocks are copied into a stacked buffer and back, so each element keeps
-// its order of accumulation.  Other modes run row by row.
-template <class V, class S>
-void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
+void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* const* out,
                   S* scratch) {
-  S* X = scratch;                  // [B][dim1] ir_mul
-  S* Y = X + B * kp.dim1;          // [B][dim2]
-  S* Oc = Y + B * kp.dim2;         // [B][d3][p] of one path
-  S* Q = Oc + 2 * B * kp.dimo;     // [B][d3][m] of one path
-  S* t1 = Q + B * kp.tmp;
+  S* X = scratch;          // [B dim1] stacked
+  S* Y = X + B * kp.dim1;  // [B dim2]
+  S* O = Y + B * kp.dim2;  // [B dimo]
+  S* T1 = O + B * kp.dimo; // [B tmp]
+  S* t1 = T1 + B * kp.tmp;
   S* t2 = t1 + kp.tmp;
   S* t3 = t2 + kp.tmp;
-  stage_rows(kp, B, x, y, static_cast<const S* const*>(nullptr), X, Y, static_cast<S*>(nullptr));
+  k_stack_rows(kp, 0, B, x, X);
+  k_stack_rows(kp, 1, B, y, Y);
+  memset(O, 0, sizeof(S) * static_cast<size_t>(B * kp.dimo));
   for (int pi = 0; pi < kp.n_paths; ++pi) {
     const TpPathDesc<S>& P = kp.paths[pi];
     const S* W = P.has_weight ? w + P.w_off : nullptr;
+    const int m = P.mul1, n = P.mul2, p = P.mulo, d1 = P.d1, d3 = P.d3;
+    const S* Xs = X + B * P.off1;
+    const S* Ys = Y + B * P.off2;
+    S* Os = O + B * P.offo;
+    const int64_t xs = static_cast<int64_t>(d1) * m, ys = static_cast<int64_t>(P.d2) * n,
+                  os = static_cast<int64_t>(d3) * p;
     if (P.mode == SC_TP_UVW && W) {
-      const int m = P.mul1, n = P.mul2, p = P.mulo;
-      const int64_t qs = static_cast<int64_t>(P.d3) * m, os = static_cast<int64_t>(P.d3) * p;
-      stack_blocks(B, static_cast<const S*>(acc), kp.dimo, P.offo, os, Oc);
       for (int v = 0; v < n; ++v) {
-        memset(Q, 0, sizeof(S) * static_cast<size_t>(B * qs));
-        for (int b = 0; b < B; ++b)
-          k_ternary<V, false, true>(P.cg[0], X + b * kp.dim1 + P.off1, m, Y + b * kp.dim2 + P.off2 + v, n,
-                                    Q + b * qs, m, m);
-        k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, p, m, Q, m, 1, W + v * p, n * p, Oc, p);
-      }
-      unstack_blocks(B, static_cast<const S*>(Oc), os, acc, kp.dimo, P.offo);
-      continue;
-    }
-    for (int b = 0; b < B; ++b) {
-      PathIo<S> io = row_io(kp, P, b, X, Y, static_cast<const S*>(nullptr), W, static_cast<const S*>(nullptr), t1, t2,
-                            t3);
-      io.acc = acc + b * kp.dimo + P.offo;
-      run_path<V>(P, SC_TP_OUT, io);
-    }
-  }
-}
-
-// grad x and grad y of B rows with shared weights: uvw paths stack the rows'
-// grad-out blocks so Gt = G W^T is one (B d3) x p times p x m product per
-// path and v; other modes run row by row as tp_row_multi does.
-template <class V, class S>
-void tp_xy_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
-                 const S* wt, int B, S* ax, S* ay, S* scratch) {
-  S* X = scratch;
-  S* Y = X + B * kp.dim1;
-  S* G = Y + B * kp.dim2;
-  S* Gc = G + B * kp.dimo;   // [B][d3][p] of one path
-  S* Gt = Gc + B * kp.dimo;  // [B][d3][m] of one path
-  S* t1 = Gt + B * kp.tmp;
-  S* t2 = t1 + kp.tmp;
-  S* t3 = t2 + kp.tmp;
-  stage_rows(kp, B, x, y, g, X, Y, G);
-  for (int pi = 0; pi < kp.n_paths; ++pi) {
-    const TpPathDesc<S>& P = kp.paths[pi];
-    const S* W = P.has_weight ? w + P.w_off : nullptr;
-    const S* WT = W && wt ? wt + P.w_off : nullptr;
-    if (P.mode == SC_TP_UVW && WT) {
-      const int m = P.mul1, n = P.mul2, p = P.mulo;
-      const int64_t ts = static_cast<int64_t>(P.d3) * m, gs = static_cast<int64_t>(P.d3) * p;
-      stack_blocks(B, G, kp.dimo, P.offo, gs, Gc);
-      for (int v = 0; v < n; ++v) {
-        memset(Gt, 0, sizeof(S) * static_cast<size_t>(B * ts));
-        k_rowsmat<V>(static_cast<int64_t>(B) * P.d3, m, p, Gc, p, 1, WT + static_cast<int64_t>(v) * p * m, m, Gt, m);
-        for (int b = 0; b < B; ++b) {
-          k_ternary<V, false, true>(P.cg[1], Gt + b * ts, m, Y + b * kp.dim2 + P.off2 + v, n,
-                                    ax + b * kp.dim1 + P.off1, m, m);
-          k_ternary_reduce<V>(P.cg[2], X + b * kp.dim1 + P.off1, m, Gt + b * ts, m, ay + b * kp.dim2 + P.off2 + v, n,
-                              m);
+        if (d1 < d3) {
+          const int64_t ts = static_cast<int64_t>(d1) * p;  // Xw [B d1][p] = X W[:, v, :]
+          memset(T1, 0, sizeof(S) * static_cast<size_t>(B * ts));
+          k_rowsmat<V>(static_cast<int64_t>(B) * d1, p, m, Xs, m, 1, W + v * p, static_cast<int64_t>(n) * p, T1, p);
+          for (int b = 0; b < B; ++b)
+            k_ternary<V, false, true>(P.cg[0], T1 + b * ts, p, Ys + b * ys + v, n, Os + b * os, p, p);
+        } else {
+          const int64_t ts = static_cast<int64_t>(d3) * m;  // Q [B d3][m]
+          memset(T1, 0, sizeof(S) * static_cast<size_t>(B * ts));
+          for (int b = 0; b < B; ++b)
+            k_ternary<V, false, true>(P.cg[0], Xs + b * xs, m, Ys + b * ys + v, n, T1 + b * ts, m, m);
+          k_rowsmat<V>(static_cast<int64_t>(B) * d3, p, m, T1, m, 1, W + v * p, static_cast<int64_t>(n) * p, Os, p);
         }
       }
       continue;
     }
     for (int b = 0; b < B; ++b) {
-      PathIo<S> io = row_io(kp, P, b, X, Y, G, W, WT, t1, t2, t3);
-      if (P.mode == SC_TP_UVW && W) {
-        io.acc = nullptr;
-        path_uvw_xy<V>(P, io, ax + b * kp.dim1 + P.off1, ay + b * kp.dim2 + P.off2);
-        continue;
-      }
-      io.acc = ax + b * kp.dim1 + P.off1;
-      run_path<V>(P, SC_TP_X, io);
-      io.acc = ay + b * kp.dim2 + P.off2;
-      run_path<V>(P, SC_TP_Y, io);
+      PathIo<S> io{Xs + b * xs, Ys + b * ys, nullptr, W, nullptr, Os + b * os, t1, t2, t3};
+      run_path<V>(P, SC_TP_OUT, io);
     }
   }
+  k_unstack_rows(kp, 2, B, O, out);
+}
+
+// The gradients of B rows (B <= kTpBlock) with shared weights w (wt: the
+// transposed weights, needed for grad x / grad y): grad w added to the flat
+// aw, grad x / grad y written to the mul_ir rows gx[b] / gy[b]; each nullptr
+// to skip it.  The inputs are staged once for all three.  A uvw path per v
+// picks, per gradient, the side of the CG contraction with fewer
+// components (d1 or d3 rows per sample in its GEMM):
+//   grad w: Q^T G (Q = CG(x, y), d3)   or  X^T H  (H = CG(g, y) [d1][p], d1)
+//   grad x: CG(Gt, y) (Gt = G W^T, d3) or  H W^T  (d1)
+//   grad y: CG-reduce(x, Gt) (d3)      or  CG-reduce(x W, g) (d1)
+// with Gt shared by grad x and grad y, H by grad w and grad x, minimising
+// the GEMM rows.  Grad w sums its rows in a fixed order (the block's rows
+// and components in order), so it depends on n and the block only.
+template <class V, class S>
+void tp_bwd_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
+                  const S* wt, int B, S* aw, S* const* gx, S* const* gy, S* scratch) {
+  S* X = scratch;            // [B dim1] stacked
+  S* Y = X + B * kp.dim1;    // [B dim2]
+  S* G = Y + B * kp.dim2;    // [B dimo]
+  S* AX = G + B * kp.dimo;   // [B dim1]
+  S* AY = AX + B * kp.dim1;  // [B dim2]
+  S* T1 = AY + B * kp.dim2;  // [B tmp]: Q or x W
+  S* T2 = T1 + B * kp.tmp;   // H
+  S* T3 = T2 + B * kp.tmp;   // Gt
+  S* t1 = T3 + B * kp.tmp;
+  S* t2 = t1 + kp.tmp;
+  S* t3 = t2 + kp.tmp;
+  k_stack_rows(kp, 0, B, x, X);
+  k_stack_rows(kp, 1, B, y, Y);
+  k_stack_rows(kp, 2, B, g, G);
+  if (gx) memset(AX, 0, sizeof(S) * static_cast<size_t>(B * kp.dim1));
+  if (gy) memset(AY, 0, sizeof(S) * static_cast<size_t>(B * kp.dim2));
+  for (int pi = 0; pi < kp.n_paths; ++pi) {
+    const TpPathDesc<S>& P = kp.paths[pi];
+    const S* W = P.has_weight ? w + P.w_off : nullptr;
+    const S* WT = W && wt ? wt + P.w_off : nullptr;
+    const int m = P.mul1, n = P.mul2, p = P.mulo, d1 = P.d1, d3 = P.d3;
+    const S* Xs = X + B * P.off1;
+    const S* Ys = Y + B * P.off2;
+    const S* Gs = G + B * P.offo;
+    S* AXs = AX + B * P.off1;
+    S* AYs = AY + B * P.off2;
+    const int64_t xs = static_cast<int64_t>(d1) * m, ys = static_cast<int64_t>(P.d2) * n,
+                  gs = static_cast<int64_t>(d3) * p;
+    if (P.mode == SC_TP_UVW && W && (WT || (!gx && !gy))) {
+      // The cheapest choice (bit 0: grad w by H, 1: grad x by H, 2: grad y by x W).
+      int best = -1, best_cost = 0;
+      for (int c = 0; c < 8; ++c) {
+        const bool wh = c & 1, xh = c & 2, yx = c & 4;
+        if ((wh && !aw) || (xh && !gx) || (yx && !gy)) continue;
+        const int cost = (aw ? (wh ? d1 : d3) : 0) + (gx && xh ? d1 : 0) + (gy && yx ? d1 : 0) +
+                         ((gx && !xh) || (gy && !yx) ? d3 : 0);
+        if (best < 0 || cost < best_cost) {
+          best = c;
+          best_cost = cost;
+        }
+      }
+      const bool wh = best & 1, xh = best & 2, yx = best & 4;
+      const int64_t np = static_cast<int64_t>(n) * p;
+      for (int v = 0; v < n; ++v) {
+        const S* Wv = W + v * p;  // W[u, v, :] at u * np
+        const S* WTv = WT ? WT + static_cast<int64_t>(v) * p * m : nullptr;  // [w][u]
+        if ((aw && wh) || (gx && xh)) {
+          // H[b][i][w] = sum C G[b][k][w] y[b][j, v]
+          memset(T2, 0, sizeof(S) * static_cast<size_t>(B) * d1 * p);
+          for (int b = 0; b < B; ++b)
+            k_ternary<V, false, true>(P.cg[1], Gs + b * gs, p, Ys + b * ys + v, n, T2 + b * d1 * p, p, p);
+        }
+        if (aw) {
+          S* gwv = aw + P.w_off + v * p;  // gW[u, v, :] at u * np
+          if (wh) {
+            k_rowsmat<V>(m, p, static_cast<int64_t>(B) * d1, Xs, 1, m, T2, p, gwv, np);
+          } else {
+            const int64_t ts = static_cast<int64_t>(d3) * m;  // Q [B d3][m]
+            memset(T1, 0, sizeof(S) * static_cast<size_t>(B * ts));
+            for (int b = 0; b < B; ++b)
+              k_ternary<V, false, true>(P.cg[0], Xs + b * xs, m, Ys + b * ys + v, n, T1 + b * ts, m, m);
+            k_rowsmat<V>(m, p, static_cast<int64_t>(B) * d3, T1, 1, m, Gs, p, gwv, np);
+          }
+        }
+        if ((gx && !xh) || (gy && !yx)) {
+          // Gt [B d3][m] = G W[:, v, :]^T
+          memset(T3, 0, sizeof(S) * static_cast<size_t>(B) * d3 * m);
+          k_rowsmat<V>(static_cast<int64_t>(B) * d3, m, p, Gs, p, 1, WTv, m, T3, m);
+        }
+        if (gx) {
+          if (xh)
+            k_rowsmat<V>(static_cast<int64_t>(B) * d1, m, p, T2, p, 1, WTv, m, AXs, m);
+          else
+            for (int b = 0; b < B; ++b)
+              k_ternary<V, false, true>(P.cg[1], T3 + b * d3 * m, m, Ys + b * ys + v, n, AXs + b * xs, m, m);
+        }
+        if (gy) {
+          if (yx) {
+            // x W [B d1][p], then grad y[j, v] = sum C (x W)[i][:] . G[k][:]
+            memset(T1, 0, sizeof(S) * static_cast<size_t>(B) * d1 * p);
+            k_rowsmat<V>(static_cast<int64_t>(B) * d1, p, m, Xs, m, 1, Wv, np, T1, p);
+            for (int b = 0; b < B; ++b)
+              k_ternary_reduce<V>(P.cg[2], T1 + b * d1 * p, p, Gs + b * gs, p, AYs + b * ys + v, n, p);
+          } else {
+            for (int b = 0; b < B; ++b)
+              k_ternary_reduce<V>(P.cg[2], Xs + b * xs, m, T3 + b * d3 * m, m, AYs + b * ys + v, n, m);
+          }
+        }
+      }
+      continue;
+    }
+    for (int b = 0; b < B; ++b) {
+      PathIo<S> io{Xs + b * xs, Ys + b * ys, Gs + b * gs, W, WT, nullptr, t1, t2, t3};
+      bool done_xw = false;
+      if (P.mode == SC_TP_UVU && P.mul2 == 1 && W && gx && aw) {
+        path_uvu1_xw<V>(P, io, AXs + b * xs, aw + P.w_off);
+        done_xw = true;
+      }
+      if (gx && !done_xw) {
+        io.acc = AXs + b * xs;
+        run_path<V>(P, SC_TP_X, io);
+      }
+      if (gy) {
+        io.acc = AYs + b * ys;
+        run_path<V>(P, SC_TP_Y, io);
+      }
+      if (aw && P.has_weight && !done_xw) {
+        io.acc = aw + P.w_off;
+        run_path<V>(P, SC_TP_W, io);
+      }
+    }
+  }
+  if (gx) k_unstack_rows(kp, 0, B, AX, gx);
+  if (gy) k_unstack_rows(kp, 1, B, AY, gy);
 }
 
 template <class V, class S>

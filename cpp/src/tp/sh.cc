@@ -6,6 +6,7 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
+#include "scalecore/tp/parallel.h"
 #include "sh_kernels.h"
 
 namespace sc {
@@ -79,7 +80,7 @@ void sh_forward(const ShArgs& a, const S* vec, S* out) {
   const ShCoeffs& c = sh_coeffs();
   const int v = sh_level();
   (void)v;
-  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (v == 2) return detail::sh_forward_avx512<S>(a, c, vec, out, b, e);
 #endif
@@ -95,7 +96,7 @@ void sh_backward(const ShArgs& a, const S* vec, const S* gout, S* gvec) {
   const ShCoeffs& c = sh_coeffs();
   const int v = sh_level();
   (void)v;
-  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (v == 2) return detail::sh_backward_avx512<S>(a, c, vec, gout, gvec, b, e);
 #endif
@@ -111,7 +112,7 @@ void sh_double_backward(const ShArgs& a, const S* vec, const S* gout, const S* g
   const ShCoeffs& c = sh_coeffs();
   const int v = sh_level();
   (void)v;
-  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (v == 2) return detail::sh_double_backward_avx512<S>(a, c, vec, gout, ggvec, ggout, gvec2, b, e);
 #endif
@@ -126,7 +127,7 @@ template <class S>
 void sh_derivatives(const ShArgs& a, const S* vec, S* out, S* jac, S* hess) {
   check_args(a);
   const ShCoeffs& c = sh_coeffs();
-  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       using E = Jet2<S>;
       E x, y, z;

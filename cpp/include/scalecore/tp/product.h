@@ -83,26 +83,25 @@ struct TpRowKernels {
                     S* const acc[4], S* scratch);
   // ir_mul accumulator -> mul_ir row of layout t (0 x, 1 y, 2 out), overwriting dst.
   void (*from_ir_mul)(const TpKernelPlan<S>& kp, int t, const S* src, S* dst);
-  // Shared-weight gradient of B rows (B <= kTpGwBlock) added to aw (flat),
-  // rows given by pointers (mul_ir).  Each weight element sums its rows in
-  // order b = 0..B-1, as B row_multi calls would.  scratch: tp_gw_scratch(kp).
-  void (*gw_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, int B,
-                   S* aw, S* scratch);
-  // The product of B rows (B <= kTpGwBlock) with shared weights w, added to
-  // the ir_mul accumulators acc[b * dimo]; per element the same order as B
-  // row calls.  scratch: tp_gw_scratch(kp).
-  void (*out_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B, S* acc,
-                    S* scratch);
-  // grad x and grad y of B rows with shared weights w (wt transposed), added
-  // to the ir_mul accumulators ax[b * dim1], ay[b * dim2].  scratch: tp_gw_scratch(kp).
-  void (*xy_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
-                   const S* wt, int B, S* ax, S* ay, S* scratch);
+  // Blocks of B <= kTpBlock rows with shared weights w, rows given by
+  // pointers (mul_ir), staged once into a stacked ir_mul layout so that each
+  // uvw path's weight product is one GEMM over the block.
+  // out_block: the product, written to the rows out[b].
+  void (*out_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* w, int B,
+                    S* const* out, S* scratch);
+  // bwd_block: grad w of <g, T> added to aw (flat), grad x / grad y written to
+  // the rows gx[b] / gy[b] (wt: the transposed weights, needed for those);
+  // each nullptr to skip it.  Grad w sums the block's rows in a fixed order.
+  void (*bwd_block)(const TpKernelPlan<S>& kp, const S* const* x, const S* const* y, const S* const* g, const S* w,
+                    const S* wt, int B, S* aw, S* const* gx, S* const* gy, S* scratch);
 };
 
-constexpr int kTpGwBlock = 8;
+// Rows per block: 12 makes every block GEMM's row count (12 (2l + 1))
+// a whole number of the row kernels' 6- and 12-row register blocks.
+constexpr int kTpBlock = 12;
 template <class S>
-inline int64_t tp_gw_scratch(const TpKernelPlan<S>& kp) {
-  return kTpGwBlock * (kp.dim1 + kp.dim2 + 2 * kp.dimo + kp.tmp) + 3 * kp.tmp;
+inline int64_t tp_block_scratch(const TpKernelPlan<S>& kp) {
+  return kTpBlock * (2 * kp.dim1 + 2 * kp.dim2 + 2 * kp.dimo + 3 * kp.tmp) + 3 * kp.tmp;
 }
 
 template <class S>

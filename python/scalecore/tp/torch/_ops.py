@@ -126,6 +126,16 @@ def _(plan_id, slot, x, y, w, g, src, dst, num_nodes, w_shared):
     return ref.new_empty(_out_shape(plan, slot, n, x, g, src, dst, num_nodes, w_shared))
 
 
+def _acc(total: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+    """total + term for the double backward's sums of contractions: in place
+    (total is a fresh output of ``contract``) when no graph is being built,
+    the usual case of a final ``loss.backward()``; out of place under
+    ``create_graph`` so that higher derivatives see plain additions."""
+    if torch.is_grad_enabled():
+        return total + term
+    return total.add_(term)
+
+
 def _setup_context(ctx, inputs, output):
     plan_id, slot, x, y, w, g, src, dst, num_nodes, w_shared = inputs
     ctx.plan_id, ctx.slot, ctx.num_nodes, ctx.w_shared = plan_id, slot, num_nodes, w_shared
@@ -226,7 +236,7 @@ def _bwd_backward(ctx, ggx, ggy, ggw):
             args[s] = gg.contiguous()
             args[t] = None
             term = contract(pid, t, args[0], args[1], args[2], args[3], None, None, 0, sh)
-            grads[t] = term if grads[t] is None else grads[t] + term
+            grads[t] = term if grads[t] is None else _acc(grads[t], term)
     return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None)
 
 
@@ -295,7 +305,7 @@ def _cb_backward(ctx, ggx, ggy, ggw):
             args[s] = gg.contiguous()
             args[t] = None
             term = contract(ctx.plan_id, t, args[0], args[1], args[2], args[3], src, dst, ctx.num_nodes, False)
-            grads[t] = term if grads[t] is None else grads[t] + term
+            grads[t] = term if grads[t] is None else _acc(grads[t], term)
     return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None, None, None)
 
 
