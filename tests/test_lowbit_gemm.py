@@ -280,17 +280,22 @@ def test_random_shapes(M, N, G, g, fmt, act, seed):
         np.testing.assert_array_equal(y, int_path_ref(xq, xs[:, 0], codes, ws, g, None))
 
 
-def test_results_do_not_depend_on_threads(rng):
-    w = make(rng, 70, 256)
+@pytest.mark.parametrize("N", [70, 1001])
+def test_results_do_not_depend_on_threads(N, rng):
+    # N = 1001: the GEMV's guided row chunks shrink through several sizes
+    # (and end on a 9-row remainder); 3 threads split them differently again.
+    w = make(rng, N, 256)
     x = rng.standard_normal((17, 256)).astype(np.float32)
-    for act in ("float32", "int8"):
-        layer = PackedLinear(w, "int4", act=act)
+    for fmt, act in (("int4", "float32"), ("int4", "int8"), ("int8", "int8"), ("mxfp4", "float32")):
+        layer = PackedLinear(w, fmt, act=act)
         with scalecore.num_threads(1):
-            y1, v1 = layer(x), layer(x[:1])
-        with scalecore.num_threads(2):
-            y2, v2 = layer(x), layer(x[:1])
-        np.testing.assert_array_equal(y1, y2)
-        np.testing.assert_array_equal(v1, v2)
+            y1, v1, t1 = layer(x), layer(x[:1]), layer(x[:3])
+        for nt in (2, 3):
+            with scalecore.num_threads(nt):
+                y2, v2, t2 = layer(x), layer(x[:1]), layer(x[:3])
+            np.testing.assert_array_equal(y1, y2)
+            np.testing.assert_array_equal(v1, v2)
+            np.testing.assert_array_equal(t1, t2)
 
 
 # ---------------------------------------------------------------- boundary
