@@ -112,6 +112,7 @@ SHAPES = [  # (M, N, K, group)
     (2, 19, 2560, 128),  # G = 20: two full blocks and a partial one
     (4, 13, 1024, None),  # per-channel, 8 pairs per group
     (3, 300, 1024, 128),  # N > the 128-row work chunk, not a multiple of it
+    (2, 11, 224, 32),    # GEMV, 32-groups in blocks of 4 (one full, one of 3)
 ]
 
 
@@ -421,7 +422,7 @@ def test_fp8_activations(simd, shape, rng):
 
 @pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4"])
 @pytest.mark.parametrize("act", ["float32", "bfloat16", "float8_e4m3fn"])
-@pytest.mark.parametrize("shape", [(1, 37, 256), (3, 21, 96), (17, 37, 320)])
+@pytest.mark.parametrize("shape", [(1, 37, 256), (3, 21, 96), (17, 37, 320), (2, 19, 224), (4, 13, 160)])
 def test_fp4_weights(simd, fmt, act, shape, rng):
     """MXFP4 / NVFP4 weights (lbfmt's quantize: E2M1 nibbles with E8M0 scales
     per 32, or E4M3 scales per 16 times a tensor scale) through the float

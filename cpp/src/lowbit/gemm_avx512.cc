@@ -297,6 +297,88 @@ void gemv_f32_pairs(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t 
   }
 }
 
+// Nibble weights x float32 for 32-element groups (MXFP4, NVFP4, int4 g=32):
+// one 512-bit load covers 4 groups q = 0..3 (16 bytes each); its lane 4q + i
+// is word i of group q, whose nibble J is element 4J + i of the group
+// (pack.h's 32-chunk).  So each of the 8 steps J is one vpermps from the
+// 16-entry value table (reading the low 4 bits of V >> 4J) and one FMA
+// against the activations in "quad order" (xq[128b + 16J + 4q + i] =
+// x[128b + 32q + 4J + i], zero past K), and the 4 group scales are applied
+// per lane once per load (lanes 4q..4q+3 carry group q's scale; NVFP4: the
+// scale of elements 0-15 for J < 4, of 16-31 for J >= 4).  A last block of
+// fewer than 4 groups loads only their words (the other lanes decode to
+// 0.0, against zero activations).
+template <int MB, bool FP4, bool S16>
+void gemv_f32_quads(const LbLinearArgs& a, const float* xq, int64_t Kp, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, G = K / 32, rb = K / 2, Gs = K / a.scale_group();
+  const __m512 table = FP4 ? e2m1_table() : int4_table();
+  const __m512i qidx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i lidx = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  const __m512i hidx = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+  const uint8_t* pend = a.w + n1 * rb - 64;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    const float* wsr = a.ws + n * Gs;
+    __m512 tot[MB][2];
+    for (int m = 0; m < MB; ++m) tot[m][0] = tot[m][1] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < G; b += 4) {
+      const int64_t nq = std::min<int64_t>(4, G - b);
+      __m512i V;
+      __m512 s0, s1;
+      if (nq == 4) {
+        _mm_prefetch(reinterpret_cast<const char*>(std::min(row + 16 * b + kGemvPrefetch, pend)), _MM_HINT_T0);
+        V = _mm512_loadu_si512(row + 16 * b);
+        if (S16) {
+          const __m512 sv = _mm512_castps256_ps512(_mm256_loadu_ps(wsr + 2 * b));
+          s0 = _mm512_permutexvar_ps(lidx, sv);
+          s1 = _mm512_permutexvar_ps(hidx, sv);
+        } else {
+          s0 = s1 = _mm512_permutexvar_ps(qidx, _mm512_castps128_ps512(_mm_loadu_ps(wsr + b)));
+        }
+      } else {
+        const __mmask16 km = static_cast<__mmask16>((1u << (4 * nq)) - 1);
+        V = _mm512_maskz_loadu_epi32(km, row + 16 * b);
+        if (S16) {
+          const __m512 sv = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (2 * nq)) - 1), wsr + 2 * b);
+          s0 = _mm512_permutexvar_ps(lidx, sv);
+          s1 = _mm512_permutexvar_ps(hidx, sv);
+        } else {
+          s0 = s1 = _mm512_permutexvar_ps(qidx, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << nq) - 1), wsr + b));
+        }
+      }
+      asm("" : "+v"(V));  // keep V in a register: otherwise each shift reloads the line
+      __m512 acc[MB][2];
+      for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+      const int64_t kc = 32 * b;
+#pragma GCC unroll 8
+      for (int J = 0; J < 8; ++J) {
+        const __m512 wf = _mm512_permutexvar_ps(J == 0 ? V : _mm512_srli_epi32(V, 4 * J), table);
+        const int c = S16 ? J / 4 : J & 1;
+        for (int m = 0; m < MB; ++m)
+          acc[m][c] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(xq + m * Kp + kc + 16 * J), acc[m][c]);
+      }
+      for (int m = 0; m < MB; ++m) {
+        tot[m][0] = _mm512_fmadd_ps(acc[m][0], s0, tot[m][0]);
+        tot[m][1] = _mm512_fmadd_ps(acc[m][1], s1, tot[m][1]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = _mm512_reduce_add_ps(_mm512_add_ps(tot[m][0], tot[m][1]));
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+template <int MB>
+void gemv_f32_quads_fmt(const LbLinearArgs& a, const float* xq, int64_t Kp, int64_t n0, int64_t n1) {
+  if (a.wfmt == LB_W_INT4)
+    gemv_f32_quads<MB, false, false>(a, xq, Kp, n0, n1);
+  else if (a.scale_group() == 16)
+    gemv_f32_quads<MB, true, true>(a, xq, Kp, n0, n1);
+  else
+    gemv_f32_quads<MB, true, false>(a, xq, Kp, n0, n1);
+}
+
 template <int MB>
 void gemv_f32_rows(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t n1) {
   const bool pairs = a.group % 128 == 0 && a.scale_group() == a.group;
@@ -435,6 +517,26 @@ void linear_f32_avx512(const LbLinearArgs& a) {
   }
   const int64_t K = a.K, gs = a.group, npair = gs / 128;
   Buf xbuf;
+  if (gs == 32 && a.wfmt != LB_W_INT8) {  // quad order (see gemv_f32_quads), rows padded to 128
+    const int64_t Kp = (K + 127) / 128 * 128;
+    float* xq = xbuf.get<float>(static_cast<size_t>(a.M * Kp));
+    std::memset(xq, 0, static_cast<size_t>(a.M * Kp) * sizeof(float));
+    for (int64_t m = 0; m < a.M; ++m)
+      for (int64_t gq = 0; gq < K / 32; ++gq) {  // group gq = 4b + q
+        const float* src = a.x + m * K + 32 * gq;
+        float* dst = xq + m * Kp + 128 * (gq / 4) + 4 * (gq % 4);
+        for (int J = 0; J < 8; ++J) std::memcpy(dst + 16 * J, src + 4 * J, 4 * sizeof(float));
+      }
+    gemv_for(a.N, [&](int64_t n0, int64_t n1) {
+      switch (a.M) {
+        case 1: gemv_f32_quads_fmt<1>(a, xq, Kp, n0, n1); break;
+        case 2: gemv_f32_quads_fmt<2>(a, xq, Kp, n0, n1); break;
+        case 3: gemv_f32_quads_fmt<3>(a, xq, Kp, n0, n1); break;
+        default: gemv_f32_quads_fmt<4>(a, xq, Kp, n0, n1); break;
+      }
+    });
+    return;
+  }
   const float* xb = a.x;
   if (a.wfmt != LB_W_INT8 && npair > 0) {  // pair order (see gemv_f32_nib)
     float* xp = xbuf.get<float>(static_cast<size_t>(a.M * K));
