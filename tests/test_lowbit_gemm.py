@@ -214,6 +214,36 @@ def test_bfloat16_activations(simd, shape, rng):
     np.testing.assert_array_equal(layer(x.astype(ml_dtypes.bfloat16)), y)
 
 
+@pytest.mark.parametrize("shape", [(1, 29, 2048, 256), (2, 19, 2560, 128), (4, 13, 1024, None), (3, 300, 1024, 128)])
+def test_bfloat16_gemv_pairs(simd, shape, rng):
+    """The GEMV of bf16-exact activations and groups of 128j (AVX512_BF16
+    dot products where present): within the float bound of the float64
+    product; tiny (< 2^-100) or non-finite activations take the float32
+    kernel and stay within it too."""
+    M, N, K, g = shape
+    w = make(rng, N, K)
+    bias = rng.standard_normal(N).astype(np.float32)
+    layer = PackedLinear(w, "int4", group_size=g, act="bfloat16", bias=bias)
+    wd = layer.dequantize()
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    x[0, 3] = 0.0
+    x[-1, 5:9] = [1e-30, -3e-29, 2.0 ** -99, 65504.0]  # normal, >= 2^-100 (as bf16)
+    xb = bf16_ref(x)
+    y = layer(x)
+    check_float(y, xb, wd, bias, K)
+    yf = PackedLinear(w, "int4", group_size=g, bias=bias)(xb)  # float32 act, bf16-exact x: same kernel
+    check_float(yf, xb, wd, bias, K)
+    # every x tiny: the products are near the subnormal range
+    xt = bf16_ref(x * np.float32(2.0 ** -120))
+    assert np.any((xt != 0) & (np.abs(xt) < 2.0 ** -100))
+    check_float(layer(xt), xt, wd, bias, K)
+    xn = x.copy()
+    xn[0, 1] = np.inf
+    yn = layer(xn)
+    assert np.isnan(yn[0]).sum() + np.isinf(yn[0]).sum() == N
+    check_float(yn[1:], xb[1:], wd, bias, K)  # the call ran the float32 kernel: within the bound, not the same bits
+
+
 # ---------------------------------------------------------------- integer paths
 @pytest.mark.parametrize("fmt", ["int4", "int8"])
 @pytest.mark.parametrize("shape", SHAPES)
