@@ -362,24 +362,31 @@ SC_BF16 void gemv_bf16_pairs(const LbLinearArgs& a, const uint16_t* xw, int64_t 
 // x (M, K) -> the bf16 bits in gemv_bf16_pairs' order, or false when some x
 // is not finite, not bf16-exact, or nonzero below 2^-100 in magnitude.
 bool bf16_pair_order(const float* x, int64_t M, int64_t K, uint16_t* out) {
-  for (int64_t i = 0; i < M * K; ++i) {
-    uint32_t u;
-    std::memcpy(&u, x + i, 4);
-    const uint32_t e = (u >> 23) & 0xFF;
-    if ((u & 0xFFFF) != 0 || e == 0xFF || (e < 27 && (u & 0x7FFFFFFF) != 0)) return false;  // 2^-100 = exponent 27
+  const __m512i lo16 = _mm512_set1_epi32(0xFFFF), expm = _mm512_set1_epi32(0x7F800000),
+                absm = _mm512_set1_epi32(0x7FFFFFFF), tiny = _mm512_set1_epi32(27 << 23);
+  __mmask16 bad = 0;
+  for (int64_t i = 0; i < M * K; i += 16) {  // K % 128 == 0
+    const __m512i u = _mm512_loadu_si512(x + i);
+    const __m512i e = _mm512_and_si512(u, expm);
+    bad |= _mm512_test_epi32_mask(u, lo16) | _mm512_cmpeq_epi32_mask(e, expm) |
+           (_mm512_cmplt_epi32_mask(e, tiny) & _mm512_test_epi32_mask(u, absm));
   }
+  if (bad) return false;
+  const __m512i hi16 = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
   for (int64_t m = 0; m < M; ++m)
     for (int64_t kc = 0; kc < K; kc += 128) {
       const float* src = x + m * K + kc;
       uint16_t* dst = out + m * K + kc;
-      for (int st = 0; st < 4; ++st)
-        for (int h = 0; h < 2; ++h)
-          for (int i = 0; i < 8; ++i)
-            for (int half = 0; half < 2; ++half) {
-              uint32_t u;
-              std::memcpy(&u, src + 64 * h + 32 * half + 8 * st + i, 4);
-              dst[32 * st + 2 * (8 * h + i) + half] = static_cast<uint16_t>(u >> 16);
-            }
+      for (int st = 0; st < 4; ++st) {  // lane 8h + i: (x[64h + 8st + i], x[64h + 32 + 8st + i])
+        const __m512i A = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 8 * st))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 64 + 8 * st)), 1);
+        const __m512i B = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 + 8 * st))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 96 + 8 * st)), 1);
+        // (B & 0xFFFF0000) | (A >> 16)
+        _mm512_storeu_si512(dst + 32 * st, _mm512_ternarylogic_epi32(B, hi16, _mm512_srli_epi32(A, 16), 0xEA));
+      }
     }
   return true;
 }
