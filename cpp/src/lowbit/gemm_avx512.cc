@@ -239,8 +239,11 @@ void gemv_for(int64_t N, const F& body) {
     body(0, N);
     return;
   }
+  // 4T pool items, each taking chunks until the rows run out: a caller that
+  // finds its helpers still asleep runs every item itself (the rest find no
+  // rows and return) and never waits for a late thread to claim an item.
   std::atomic<int64_t> next{0};
-  parallel_for(T, 1, [&](int64_t, int64_t) {
+  parallel_for(4 * static_cast<int64_t>(T), 1, [&](int64_t, int64_t) {
     for (;;) {
       int64_t cur = next.load(std::memory_order_relaxed), take;
       do {
