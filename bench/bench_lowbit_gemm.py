@@ -156,6 +156,12 @@ def bench_gemv(quick: bool):
                               peer=probe, peer_items=probe_buf.nbytes, peer_name="read probe", unit="B",
                               repeat=7, extra=extra,
                               note="ratio = fraction of the read bandwidth measured with 256-bit loads, same pool"))
+            if act == "int8":  # the 1-thread goal (2x int4pack) is bounded by what one core can read
+                pairs.append(Pair(label=f"{lab}: weight B/s vs read bandwidth, 1 thread", ours=_threads(1, ours),
+                                  ours_items=wbytes, peer=_threads(1, probe), peer_items=probe_buf.nbytes,
+                                  peer_name="read probe, 1 thread", unit="B", repeat=7, extra=dict(extra, threads=1),
+                                  note="one core's read bandwidth: int4pack 1-thread time / this probe's time for "
+                                       "our bytes is the most any kernel could beat it by"))
             pairs.append(Pair(label=f"{lab} vs numpy float32", ours=ours, ours_items=len(layers),
                               peer=_cycle([lambda W=W: x @ W.T for W in f32s]), peer_items=len(f32s),
                               peer_name=f"numpy f32 (openblas {blas} threads)", unit="GEMV", repeat=7, extra=extra))
