@@ -3,8 +3,9 @@ side by side in one process, 2 threads each unless a row says 1.
 
 Cases (the speed lines of issue 13):
 
-* ``lowbit_gemv``  1 x 4096 x 4096 and 1 x 11008 x 4096 (out x in), W4A32
-  and W4A8 (int4, group 128), and MXFP4 x float32 (bandwidth and numpy rows).  Each timed call cycles through copies of the
+* ``lowbit_gemv``  1 x 4096 x 4096 and 1 x 11008 x 4096 (out x in), W4A32,
+  W4A16 (bf16 activations, as torch's int4pack peer takes) and W4A8 (int4,
+  group 128), and MXFP4 x float32 (bandwidth and numpy rows).  Each timed call cycles through copies of the
   weights totalling >= 256 MiB, so the L3 cannot hold them (decoding).  Rows:
   weight bytes/s against the machine's read bandwidth measured in the same
   run (``lowbit_read_probe``: 256-bit loads over 256 MiB on the same pool;
@@ -139,7 +140,7 @@ def bench_gemv(quick: bool):
         f32s = [w] + [w.copy() for _ in range(max(0, -(-total // w.nbytes) - 1))]
         tq = _torch_int8_dynamic(w)
         tqs = [tq] + [copy.deepcopy(tq) for _ in range(max(0, -(-total // (n * k)) - 1))]
-        for fmt, act, name in (("int4", "float32", "W4A32"), ("int4", "int8", "W4A8"),
+        for fmt, act, name in (("int4", "float32", "W4A32"), ("int4", "bfloat16", "W4A16"), ("int4", "int8", "W4A8"),
                                ("mxfp4", "float32", "MXFP4-A32")):
             base = PackedLinear(w, fmt, group_size=128, act=act)
             layers = _copies(base, total)
@@ -155,6 +156,12 @@ def bench_gemv(quick: bool):
                               peer=probe, peer_items=probe_buf.nbytes, peer_name="read probe", unit="B",
                               repeat=7, extra=extra,
                               note="ratio = fraction of the read bandwidth measured with 256-bit loads, same pool"))
+            if act == "int8":  # the 1-thread goal (2x int4pack) is bounded by what one core can read
+                pairs.append(Pair(label=f"{lab}: weight B/s vs read bandwidth, 1 thread", ours=_threads(1, ours),
+                                  ours_items=wbytes, peer=_threads(1, probe), peer_items=probe_buf.nbytes,
+                                  peer_name="read probe, 1 thread", unit="B", repeat=7, extra=dict(extra, threads=1),
+                                  note="one core's read bandwidth: int4pack 1-thread time / this probe's time for "
+                                       "our bytes is the most any kernel could beat it by"))
             pairs.append(Pair(label=f"{lab} vs numpy float32", ours=ours, ours_items=len(layers),
                               peer=_cycle([lambda W=W: x @ W.T for W in f32s]), peer_items=len(f32s),
                               peer_name=f"numpy f32 (openblas {blas} threads)", unit="GEMV", repeat=7, extra=extra))

@@ -112,6 +112,7 @@ SHAPES = [  # (M, N, K, group)
     (2, 19, 2560, 128),  # G = 20: two full blocks and a partial one
     (4, 13, 1024, None),  # per-channel, 8 pairs per group
     (3, 300, 1024, 128),  # N > the 128-row work chunk, not a multiple of it
+    (2, 11, 224, 32),    # GEMV, 32-groups in blocks of 4 (one full, one of 3)
 ]
 
 
@@ -213,6 +214,36 @@ def test_bfloat16_activations(simd, shape, rng):
     np.testing.assert_array_equal(layer(x.astype(ml_dtypes.bfloat16)), y)
 
 
+@pytest.mark.parametrize("shape", [(1, 29, 2048, 256), (2, 19, 2560, 128), (4, 13, 1024, None), (3, 300, 1024, 128)])
+def test_bfloat16_gemv_pairs(simd, shape, rng):
+    """The GEMV of bf16-exact activations and groups of 128j (AVX512_BF16
+    dot products where present): within the float bound of the float64
+    product; tiny (< 2^-100) or non-finite activations take the float32
+    kernel and stay within it too."""
+    M, N, K, g = shape
+    w = make(rng, N, K)
+    bias = rng.standard_normal(N).astype(np.float32)
+    layer = PackedLinear(w, "int4", group_size=g, act="bfloat16", bias=bias)
+    wd = layer.dequantize()
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    x[0, 3] = 0.0
+    x[-1, 5:9] = [1e-30, -3e-29, 2.0 ** -99, 65504.0]  # normal, >= 2^-100 (as bf16)
+    xb = bf16_ref(x)
+    y = layer(x)
+    check_float(y, xb, wd, bias, K)
+    yf = PackedLinear(w, "int4", group_size=g, bias=bias)(xb)  # float32 act, bf16-exact x: same kernel
+    check_float(yf, xb, wd, bias, K)
+    # every x tiny: the products are near the subnormal range
+    xt = bf16_ref(x * np.float32(2.0 ** -120))
+    assert np.any((xt != 0) & (np.abs(xt) < 2.0 ** -100))
+    check_float(layer(xt), xt, wd, bias, K)
+    xn = x.copy()
+    xn[0, 1] = np.inf
+    yn = layer(xn)
+    assert np.isnan(yn[0]).sum() + np.isinf(yn[0]).sum() == N
+    check_float(yn[1:], xb[1:], wd, bias, K)  # the call ran the float32 kernel: within the bound, not the same bits
+
+
 # ---------------------------------------------------------------- integer paths
 @pytest.mark.parametrize("fmt", ["int4", "int8"])
 @pytest.mark.parametrize("shape", SHAPES)
@@ -280,17 +311,22 @@ def test_random_shapes(M, N, G, g, fmt, act, seed):
         np.testing.assert_array_equal(y, int_path_ref(xq, xs[:, 0], codes, ws, g, None))
 
 
-def test_results_do_not_depend_on_threads(rng):
-    w = make(rng, 70, 256)
+@pytest.mark.parametrize("N", [70, 1001])
+def test_results_do_not_depend_on_threads(N, rng):
+    # N = 1001: the GEMV's guided row chunks shrink through several sizes
+    # (and end on a 9-row remainder); 3 threads split them differently again.
+    w = make(rng, N, 256)
     x = rng.standard_normal((17, 256)).astype(np.float32)
-    for act in ("float32", "int8"):
-        layer = PackedLinear(w, "int4", act=act)
+    for fmt, act in (("int4", "float32"), ("int4", "int8"), ("int8", "int8"), ("mxfp4", "float32")):
+        layer = PackedLinear(w, fmt, act=act)
         with scalecore.num_threads(1):
-            y1, v1 = layer(x), layer(x[:1])
-        with scalecore.num_threads(2):
-            y2, v2 = layer(x), layer(x[:1])
-        np.testing.assert_array_equal(y1, y2)
-        np.testing.assert_array_equal(v1, v2)
+            y1, v1, t1 = layer(x), layer(x[:1]), layer(x[:3])
+        for nt in (2, 3):
+            with scalecore.num_threads(nt):
+                y2, v2, t2 = layer(x), layer(x[:1]), layer(x[:3])
+            np.testing.assert_array_equal(y1, y2)
+            np.testing.assert_array_equal(v1, v2)
+            np.testing.assert_array_equal(t1, t2)
 
 
 # ---------------------------------------------------------------- boundary
@@ -416,7 +452,7 @@ def test_fp8_activations(simd, shape, rng):
 
 @pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4"])
 @pytest.mark.parametrize("act", ["float32", "bfloat16", "float8_e4m3fn"])
-@pytest.mark.parametrize("shape", [(1, 37, 256), (3, 21, 96), (17, 37, 320)])
+@pytest.mark.parametrize("shape", [(1, 37, 256), (3, 21, 96), (17, 37, 320), (2, 19, 224), (4, 13, 160)])
 def test_fp4_weights(simd, fmt, act, shape, rng):
     """MXFP4 / NVFP4 weights (lbfmt's quantize: E2M1 nibbles with E8M0 scales
     per 32, or E4M3 scales per 16 times a tensor scale) through the float

@@ -30,6 +30,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -40,6 +41,7 @@
 #include "scalecore/lowbit/pack.h"
 
 #define SC_VNNI __attribute__((target("avx512vnni")))
+#define SC_BF16 __attribute__((target("avx512bf16")))
 
 namespace sc {
 namespace lowbit {
@@ -206,14 +208,47 @@ void gemv_f32_int8(const LbLinearArgs& a, int64_t n0, int64_t n1) {
   }
 }
 
-// GEMV work split and streaming: rows are handed to threads in chunks of
-// kGemvGrain (128 rows of a 4096-wide int4 matrix = 256 KiB: one hardware
-// prefetch stream per chunk, few chunk switches), and the pair kernels
-// prefetch the weights kGemvPrefetch bytes ahead of the load (measured on
-// Zen 5, 1 and 2 threads, weights from DRAM: the hardware prefetcher alone
-// left W4A8 at about 0.7 of the read probe, 4-8 KiB ahead gave about 0.9).
-constexpr int64_t kGemvGrain = 128;
+// GEMV work split and streaming: one thread streams all rows in one pass;
+// several threads take guided chunks (gemv_for), and the pair kernels
+// prefetch the weights kGemvPrefetch bytes ahead of the load, never past the
+// end of their chunk (the rows after it may be another thread's: prefetching
+// them would read those bytes twice).  Measured on Zen 5, weights from DRAM:
+// the hardware prefetcher alone left W4A8 at about 0.7 of the read probe,
+// 4-8 KiB ahead about 0.9; 16 KiB and 0 (no prefetch) were worse.  The
+// earlier fixed 128-row chunks (and a prefetch stopping at each chunk end)
+// were 2-6% slower than the guided split at 1 and 2 threads (interleaved
+// in one process, weights cycled over 256 MiB).
 constexpr int64_t kGemvPrefetch = 8192;
+constexpr int64_t kGemvMinRows = 16;
+
+// GEMV rows handed out in guided chunks: each step takes max(min, remaining
+// / (2 threads)) rows (a multiple of 16) from a shared counter, so the chunks
+// shrink toward the end and the threads finish together.  Each row's result
+// is computed by the same code whatever chunk it lands in: the outputs do not
+// depend on the thread count or the split.
+template <class F>
+void gemv_for(int64_t N, const F& body) {
+  const int T = num_threads();
+  const int64_t mn = kGemvMinRows;
+  if (T <= 1 || N <= mn) {
+    body(0, N);
+    return;
+  }
+  // 4T pool items, each taking chunks until the rows run out: a caller that
+  // finds its helpers still asleep runs every item itself (the rest find no
+  // rows and return) and never waits for a late thread to claim an item.
+  std::atomic<int64_t> next{0};
+  parallel_for(4 * static_cast<int64_t>(T), 1, [&](int64_t, int64_t) {
+    for (;;) {
+      int64_t cur = next.load(std::memory_order_relaxed), take;
+      do {
+        if (cur >= N) return;
+        take = std::max<int64_t>(mn, ((N - cur) / (2 * T) + 15) / 16 * 16);
+      } while (!next.compare_exchange_weak(cur, std::min(N, cur + take), std::memory_order_relaxed));
+      body(cur, std::min(N, cur + take));
+    }
+  });
+}
 
 inline __m512 int4_table() {  // the signed value of each nibble 0..15
   return _mm512_setr_ps(0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, -8.f, -7.f, -6.f, -5.f, -4.f, -3.f, -2.f, -1.f);
@@ -259,6 +294,181 @@ void gemv_f32_pairs(const LbLinearArgs& a, const float* xb, int64_t n0, int64_t 
       a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
     }
   }
+}
+
+// Int4 weights x activations that are exact bfloat16 (act="bfloat16" rounds
+// x first), groups of 128j, on AVX512_BF16: vdpbf16ps multiplies bf16 pairs
+// exactly and adds each product into a float32 lane, rounded as an FMA
+// would, so this is the float path with 32 weights per instruction instead
+// of 16.  One vpermw from a 32-entry table of the bf16 code values decodes 32
+// weights: after V >> 4s (16-bit lanes) the low 4 bits of halfword 0 of word
+// i are nibble s, of halfword 1 nibble 4 + s (bit 4, the next nibble's, picks
+// the same value: the table repeats), so the pair in 32-bit lane 8h + i
+// (chunk h of the load's pair) is elements (64h + 8s + i, 64h + 32 + 8s + i)
+// of the 128; xw holds the activations' bf16 bits in that pair order
+// (bf16_pair_order).  Used only when every x is finite, bf16-exact and 0 or
+// >= 2^-100 in magnitude: then every partial sum is a multiple of 2^-107
+// (integer weights), never subnormal, so the instruction's flush of
+// subnormal inputs and outputs never changes a result.
+template <int MB, int NP>
+SC_BF16 void gemv_bf16_pairs(const LbLinearArgs& a, const uint16_t* xw, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, np = NP ? NP : gs / 128;
+  alignas(64) uint16_t tab[32];
+  for (int t = 0; t < 32; ++t) {
+    const float v = static_cast<float>((t & 15) < 8 ? (t & 15) : (t & 15) - 16);
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    tab[t] = static_cast<uint16_t>(u >> 16);
+  }
+  const __m512i table = _mm512_load_si512(tab);
+  const uint8_t* pend = a.w + n1 * rb - 64;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    const float* wsr = a.ws + n * G;
+    __m512 tot[MB][2];
+    for (int m = 0; m < MB; ++m) tot[m][0] = tot[m][1] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m512 acc[MB][2];
+      for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+      for (int64_t q = 0; q < np; ++q) {
+        _mm_prefetch(reinterpret_cast<const char*>(std::min(row + g * (gs / 2) + 64 * q + kGemvPrefetch, pend)),
+                     _MM_HINT_T0);
+        __m512i V = _mm512_loadu_si512(row + g * (gs / 2) + 64 * q);
+        asm("" : "+v"(V));
+        const int64_t kc = g * gs + 128 * q;
+#pragma GCC unroll 4
+        for (int st = 0; st < 4; ++st) {
+          const __m512i wv = _mm512_permutexvar_epi16(st == 0 ? V : _mm512_srli_epi16(V, 4 * st), table);
+          for (int m = 0; m < MB; ++m)
+            acc[m][st & 1] = _mm512_dpbf16_ps(acc[m][st & 1], (__m512bh)wv,
+                                              (__m512bh)_mm512_loadu_si512(xw + m * K + kc + 32 * st));
+        }
+      }
+      const __m512 ws = _mm512_set1_ps(wsr[g]);
+      for (int m = 0; m < MB; ++m) {
+        tot[m][0] = _mm512_fmadd_ps(acc[m][0], ws, tot[m][0]);
+        tot[m][1] = _mm512_fmadd_ps(acc[m][1], ws, tot[m][1]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = _mm512_reduce_add_ps(_mm512_add_ps(tot[m][0], tot[m][1]));
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+// x (M, K) -> the bf16 bits in gemv_bf16_pairs' order, or false when some x
+// is not finite, not bf16-exact, or nonzero below 2^-100 in magnitude.
+bool bf16_pair_order(const float* x, int64_t M, int64_t K, uint16_t* out) {
+  const __m512i lo16 = _mm512_set1_epi32(0xFFFF), expm = _mm512_set1_epi32(0x7F800000),
+                absm = _mm512_set1_epi32(0x7FFFFFFF), tiny = _mm512_set1_epi32(27 << 23);
+  __mmask16 bad = 0;
+  for (int64_t i = 0; i < M * K; i += 16) {  // K % 128 == 0
+    const __m512i u = _mm512_loadu_si512(x + i);
+    const __m512i e = _mm512_and_si512(u, expm);
+    bad |= _mm512_test_epi32_mask(u, lo16) | _mm512_cmpeq_epi32_mask(e, expm) |
+           (_mm512_cmplt_epi32_mask(e, tiny) & _mm512_test_epi32_mask(u, absm));
+  }
+  if (bad) return false;
+  const __m512i hi16 = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t kc = 0; kc < K; kc += 128) {
+      const float* src = x + m * K + kc;
+      uint16_t* dst = out + m * K + kc;
+      for (int st = 0; st < 4; ++st) {  // lane 8h + i: (x[64h + 8st + i], x[64h + 32 + 8st + i])
+        const __m512i A = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 8 * st))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 64 + 8 * st)), 1);
+        const __m512i B = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 + 8 * st))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 96 + 8 * st)), 1);
+        // (B & 0xFFFF0000) | (A >> 16)
+        _mm512_storeu_si512(dst + 32 * st, _mm512_ternarylogic_epi32(B, hi16, _mm512_srli_epi32(A, 16), 0xEA));
+      }
+    }
+  return true;
+}
+
+// Nibble weights x float32 for 32-element groups (MXFP4, NVFP4, int4 g=32):
+// one 512-bit load covers 4 groups q = 0..3 (16 bytes each); its lane 4q + i
+// is word i of group q, whose nibble J is element 4J + i of the group
+// (pack.h's 32-chunk).  So each of the 8 steps J is one vpermps from the
+// 16-entry value table (reading the low 4 bits of V >> 4J) and one FMA
+// against the activations in "quad order" (xq[128b + 16J + 4q + i] =
+// x[128b + 32q + 4J + i], zero past K), and the 4 group scales are applied
+// per lane once per load (lanes 4q..4q+3 carry group q's scale; NVFP4: the
+// scale of elements 0-15 for J < 4, of 16-31 for J >= 4).  A last block of
+// fewer than 4 groups loads only their words (the other lanes decode to
+// 0.0, against zero activations).
+template <int MB, bool FP4, bool S16>
+void gemv_f32_quads(const LbLinearArgs& a, const float* xq, int64_t Kp, int64_t n0, int64_t n1) {
+  const int64_t K = a.K, N = a.N, G = K / 32, rb = K / 2, Gs = K / a.scale_group();
+  const __m512 table = FP4 ? e2m1_table() : int4_table();
+  const __m512i qidx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i lidx = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  const __m512i hidx = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+  const uint8_t* pend = a.w + n1 * rb - 64;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = a.w + n * rb;
+    const float* wsr = a.ws + n * Gs;
+    __m512 tot[MB][2];
+    for (int m = 0; m < MB; ++m) tot[m][0] = tot[m][1] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < G; b += 4) {
+      const int64_t nq = std::min<int64_t>(4, G - b);
+      __m512i V;
+      __m512 s0, s1;
+      if (nq == 4) {
+        _mm_prefetch(reinterpret_cast<const char*>(std::min(row + 16 * b + kGemvPrefetch, pend)), _MM_HINT_T0);
+        V = _mm512_loadu_si512(row + 16 * b);
+        if (S16) {
+          const __m512 sv = _mm512_castps256_ps512(_mm256_loadu_ps(wsr + 2 * b));
+          s0 = _mm512_permutexvar_ps(lidx, sv);
+          s1 = _mm512_permutexvar_ps(hidx, sv);
+        } else {
+          s0 = s1 = _mm512_permutexvar_ps(qidx, _mm512_castps128_ps512(_mm_loadu_ps(wsr + b)));
+        }
+      } else {
+        const __mmask16 km = static_cast<__mmask16>((1u << (4 * nq)) - 1);
+        V = _mm512_maskz_loadu_epi32(km, row + 16 * b);
+        if (S16) {
+          const __m512 sv = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (2 * nq)) - 1), wsr + 2 * b);
+          s0 = _mm512_permutexvar_ps(lidx, sv);
+          s1 = _mm512_permutexvar_ps(hidx, sv);
+        } else {
+          s0 = s1 = _mm512_permutexvar_ps(qidx, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << nq) - 1), wsr + b));
+        }
+      }
+      asm("" : "+v"(V));  // keep V in a register: otherwise each shift reloads the line
+      __m512 acc[MB][2];
+      for (int m = 0; m < MB; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+      const int64_t kc = 32 * b;
+#pragma GCC unroll 8
+      for (int J = 0; J < 8; ++J) {
+        const __m512 wf = _mm512_permutexvar_ps(J == 0 ? V : _mm512_srli_epi32(V, 4 * J), table);
+        const int c = S16 ? J / 4 : J & 1;
+        for (int m = 0; m < MB; ++m)
+          acc[m][c] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(xq + m * Kp + kc + 16 * J), acc[m][c]);
+      }
+      for (int m = 0; m < MB; ++m) {
+        tot[m][0] = _mm512_fmadd_ps(acc[m][0], s0, tot[m][0]);
+        tot[m][1] = _mm512_fmadd_ps(acc[m][1], s1, tot[m][1]);
+      }
+    }
+    for (int m = 0; m < MB; ++m) {
+      const float yv = _mm512_reduce_add_ps(_mm512_add_ps(tot[m][0], tot[m][1]));
+      a.y[m * N + n] = a.bias ? yv + a.bias[n] : yv;
+    }
+  }
+}
+
+template <int MB>
+void gemv_f32_quads_fmt(const LbLinearArgs& a, const float* xq, int64_t Kp, int64_t n0, int64_t n1) {
+  if (a.wfmt == LB_W_INT4)
+    gemv_f32_quads<MB, false, false>(a, xq, Kp, n0, n1);
+  else if (a.scale_group() == 16)
+    gemv_f32_quads<MB, true, true>(a, xq, Kp, n0, n1);
+  else
+    gemv_f32_quads<MB, true, false>(a, xq, Kp, n0, n1);
 }
 
 template <int MB>
@@ -399,6 +609,49 @@ void linear_f32_avx512(const LbLinearArgs& a) {
   }
   const int64_t K = a.K, gs = a.group, npair = gs / 128;
   Buf xbuf;
+  if (gs == 32 && a.wfmt != LB_W_INT8) {  // quad order (see gemv_f32_quads), rows padded to 128
+    const int64_t Kp = (K + 127) / 128 * 128;
+    float* xq = xbuf.get<float>(static_cast<size_t>(a.M * Kp));
+    std::memset(xq, 0, static_cast<size_t>(a.M * Kp) * sizeof(float));
+    for (int64_t m = 0; m < a.M; ++m)
+      for (int64_t gq = 0; gq < K / 32; ++gq) {  // group gq = 4b + q
+        const float* src = a.x + m * K + 32 * gq;
+        float* dst = xq + m * Kp + 128 * (gq / 4) + 4 * (gq % 4);
+        for (int J = 0; J < 8; ++J) std::memcpy(dst + 16 * J, src + 4 * J, 4 * sizeof(float));
+      }
+    gemv_for(a.N, [&](int64_t n0, int64_t n1) {
+      switch (a.M) {
+        case 1: gemv_f32_quads_fmt<1>(a, xq, Kp, n0, n1); break;
+        case 2: gemv_f32_quads_fmt<2>(a, xq, Kp, n0, n1); break;
+        case 3: gemv_f32_quads_fmt<3>(a, xq, Kp, n0, n1); break;
+        default: gemv_f32_quads_fmt<4>(a, xq, Kp, n0, n1); break;
+      }
+    });
+    return;
+  }
+  if (a.wfmt == LB_W_INT4 && gs % 128 == 0 && cpu_features().avx512bf16) {
+    uint16_t* xw = xbuf.get<uint16_t>(static_cast<size_t>(a.M * K));
+    if (bf16_pair_order(a.x, a.M, K, xw)) {
+      gemv_for(a.N, [&](int64_t n0, int64_t n1) {
+        if (gs == 128) {
+          switch (a.M) {
+            case 1: gemv_bf16_pairs<1, 1>(a, xw, n0, n1); break;
+            case 2: gemv_bf16_pairs<2, 1>(a, xw, n0, n1); break;
+            case 3: gemv_bf16_pairs<3, 1>(a, xw, n0, n1); break;
+            default: gemv_bf16_pairs<4, 1>(a, xw, n0, n1); break;
+          }
+        } else {
+          switch (a.M) {
+            case 1: gemv_bf16_pairs<1, 0>(a, xw, n0, n1); break;
+            case 2: gemv_bf16_pairs<2, 0>(a, xw, n0, n1); break;
+            case 3: gemv_bf16_pairs<3, 0>(a, xw, n0, n1); break;
+            default: gemv_bf16_pairs<4, 0>(a, xw, n0, n1); break;
+          }
+        }
+      });
+      return;
+    }
+  }
   const float* xb = a.x;
   if (a.wfmt != LB_W_INT8 && npair > 0) {  // pair order (see gemv_f32_nib)
     float* xp = xbuf.get<float>(static_cast<size_t>(a.M * K));
@@ -415,7 +668,7 @@ void linear_f32_avx512(const LbLinearArgs& a) {
         }
     xb = xp;
   }
-  parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
+  gemv_for(a.N, [&](int64_t n0, int64_t n1) {
     switch (a.M) {
       case 1: gemv_f32_rows<1>(a, xb, n0, n1); break;
       case 2: gemv_f32_rows<2>(a, xb, n0, n1); break;
@@ -605,12 +858,13 @@ SC_VNNI void gemv_w4a8(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int6
 // general kernel above branches per group and spills its 8 group sums).
 // The same exact isums and the same i8_block epilogue: identical bits.
 template <int MB, int NP>  // NP: pairs per group, 0 = run time
-SC_VNNI inline void w4a8_group(const uint8_t* p, const int8_t* xg, int64_t K, int64_t np, __m512i* acc) {
+SC_VNNI inline void w4a8_group(const uint8_t* p, const int8_t* xg, int64_t K, int64_t np, __m512i* acc,
+                               const uint8_t* pend, int64_t pfd) {
   const __m512i x88z = _mm512_set1_epi8(static_cast<char>(0x88)), lo4z = _mm512_set1_epi8(0x0F);
   for (int m = 0; m < MB; ++m) acc[m] = _mm512_setzero_si512();
   const int64_t n = NP ? NP : np;
   for (int64_t c = 0; c < n; ++c) {
-    _mm_prefetch(reinterpret_cast<const char*>(p + 64 * c + kGemvPrefetch), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(std::min(p + 64 * c + pfd, pend)), _MM_HINT_T0);
     const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(p + 64 * c), x88z);
     const __m512i ulo = _mm512_and_si512(v, lo4z), uhi = _mm512_and_si512(_mm512_srli_epi32(v, 4), lo4z);
     for (int m = 0; m < MB; ++m) {
@@ -624,6 +878,8 @@ SC_VNNI inline void w4a8_group(const uint8_t* p, const int8_t* xg, int64_t K, in
 template <int MB, int NP>
 SC_VNNI void gemv_w4a8_pairs(const LbLinearArgs& a, const I8Prep& ap, int64_t n0, int64_t n1) {
   const int64_t K = a.K, N = a.N, gs = a.group, G = K / gs, rb = K / 2, np = gs / 128, G8 = G - G % 8;
+  const uint8_t* pend = a.w + n1 * rb - 64;  // prefetch no further than this chunk
+  const int64_t pfd = kGemvPrefetch;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = a.w + n * rb;
     const float* wsr = a.ws + n * G;
@@ -634,7 +890,7 @@ SC_VNNI void gemv_w4a8_pairs(const LbLinearArgs& a, const I8Prep& ap, int64_t n0
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         __m512i acc[MB];
-        w4a8_group<MB, NP>(row + (g0 + j) * (gs / 2), ap.x + (g0 + j) * gs, K, np, acc);
+        w4a8_group<MB, NP>(row + (g0 + j) * (gs / 2), ap.x + (g0 + j) * gs, K, np, acc, pend, pfd);
         for (int m = 0; m < MB; ++m) isv[m][j] = acc[m];
       }
       for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], g0 + 7, wsr, ap.corr + m * G);
@@ -642,7 +898,7 @@ SC_VNNI void gemv_w4a8_pairs(const LbLinearArgs& a, const I8Prep& ap, int64_t n0
     if (G8 < G) {
       for (int64_t g = G8; g < G; ++g) {
         __m512i acc[MB];
-        w4a8_group<MB, NP>(row + g * (gs / 2), ap.x + g * gs, K, np, acc);
+        w4a8_group<MB, NP>(row + g * (gs / 2), ap.x + g * gs, K, np, acc, pend, pfd);
         for (int m = 0; m < MB; ++m) isv[m][g - G8] = acc[m];
       }
       for (int m = 0; m < MB; ++m) tot[m] = i8_block(tot[m], isv[m], G - 1, wsr, ap.corr + m * G);
@@ -697,7 +953,7 @@ void linear_i8_avx512(const LbLinearArgs& a) {
   I8Prep ap;
   ap.x = xp ? xp : a.xq;
   ap.corr = corr;
-  parallel_for(a.N, kGemvGrain, [&](int64_t n0, int64_t n1) {
+  gemv_for(a.N, [&](int64_t n0, int64_t n1) {
     switch (M) {
       case 1: gemv_i8_rows<1>(a, ap, n0, n1); break;
       case 2: gemv_i8_rows<2>(a, ap, n0, n1); break;

@@ -18,7 +18,12 @@ activation path (``act="int8"``) also gives the same bits for a row whatever
 the batch it is in.  The float paths sum in a different order in the GEMV
 (calls of up to 4 rows) than in the GEMM (5 rows or more), so a row computed
 alone can differ in the last bits from the same row in a larger batch; both
-are within the float32 accumulation bound stated for ``act`` below.
+are within the float32 accumulation bound stated for ``act`` below.  In the
+GEMV, int4 weights with groups of 128j against activations that are all
+bfloat16-exact (``act="bfloat16"``, or such float32 input), finite and 0 or
+>= 2^-100 in magnitude use the CPU's AVX512_BF16 dot products where it has
+them, so there a row's last bits also depend on whether the other rows of
+the call qualify (same bound).
 """
 from __future__ import annotations
 
