@@ -253,7 +253,10 @@ void fuzz_lowbit_packed(const uint8_t* data, size_t size) {
       for (int64_t n = 0; n < N; ++n) {
         double mag = 0;
         for (int64_t k = 0; k < K; ++k) mag += std::fabs(double(x[m * K + k]) * W[n * K + k]);
-        const double bound = 2 * (K + 3) * std::ldexp(1.0, -24) * mag + 1e-30;
+        // plus the rounding of the bias addition (one ulp of the result)
+        const double bound = 2 * (K + 3) * std::ldexp(1.0, -24) * mag +
+                             std::ldexp(std::fabs(double(yref[m * N + n])) + (a.bias ? std::fabs(a.bias[n]) : 0.0), -23) +
+                             1e-30;
         const double d = std::fabs(double(ygot[m * N + n]) - double(yref[m * N + n]));
         if (!(d <= bound))
           fail("lowbit_packed: float-activation GEMV/GEMM (fmt " + std::to_string(wfmt) + ", M " +
@@ -280,7 +283,9 @@ void fuzz_lowbit_packed(const uint8_t* data, size_t size) {
           mag += std::fabs(double(xb[m * K + k]) * W[n * K + k]);
           wsum += std::fabs(double(ws[n * G + k / group]));
         }
-        const double bound = 2 * ((K + 3) * std::ldexp(1.0, -24) * mag + std::ldexp(wsum, -118)) + 1e-30;
+        const double bound = 2 * ((K + 3) * std::ldexp(1.0, -24) * mag + std::ldexp(wsum, -118)) +
+                             std::ldexp(std::fabs(double(yref[m * N + n])) + (a.bias ? std::fabs(a.bias[n]) : 0.0), -23) +
+                             1e-30;
         const double d = std::fabs(double(ygot[m * N + n]) - double(yref[m * N + n]));
         if (!(d <= bound))
           fail("lowbit_packed: bfloat16-activation GEMV/GEMM (fmt " + std::to_string(wfmt) + ", M " +
