@@ -38,6 +38,7 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/threads.h"
 #include "scalecore/lowbit/gemm.h"
+#include "gemm_avx512_util.h"
 #include "scalecore/lowbit/pack.h"
 
 #define SC_VNNI __attribute__((target("avx512vnni")))
@@ -47,36 +48,6 @@ namespace sc {
 namespace lowbit {
 
 namespace {
-
-// A 64-byte aligned scratch buffer (no std containers in this ISA's TU).
-struct Buf {
-  void* p = nullptr;
-  size_t n = 0;
-  ~Buf() { std::free(p); }
-  template <class T>
-  T* get(size_t count) {
-    const size_t bytes = (count * sizeof(T) + 63) & ~size_t(63);
-    if (bytes > n) {
-      std::free(p);
-      p = std::aligned_alloc(64, bytes);
-      if (!p) throw std::bad_alloc();
-      n = bytes;
-    }
-    return static_cast<T*>(p);
-  }
-};
-
-// Products rounded on their own (never contracted into an FMA with the next add).
-inline float mul_rn(float a, float b) {
-  float p = a * b;
-  asm("" : "+v"(p));
-  return p;
-}
-inline __m512 mul_rn(__m512 a, __m512 b) {
-  __m512 p = _mm512_mul_ps(a, b);
-  asm("" : "+v"(p));
-  return p;
-}
 
 inline __m512i widen4(__m128i v) {  // lanes 4q + i = word i >> 4q
   const __m512i sh = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);

@@ -45,6 +45,7 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/threads.h"
 #include "scalecore/lowbit/gemm.h"
+#include "gemm_avx512_util.h"
 #include "scalecore/lowbit/pack.h"
 
 #define SC_VNNI __attribute__((target("avx512vnni")))
@@ -59,31 +60,6 @@ constexpr int kTR = 6;   // rows per tile
 constexpr int kPC = 64;  // columns per panel (4 zmm)
 // Software prefetch of the panel (L2 -> L1) this many steps ahead.
 constexpr int64_t kPfSteps = 16;
-
-// A 64-byte aligned scratch buffer (no std containers in this ISA's TU).
-struct Buf {
-  void* p = nullptr;
-  size_t n = 0;
-  ~Buf() { std::free(p); }
-  template <class T>
-  T* get(size_t count) {
-    const size_t bytes = (count * sizeof(T) + 63) & ~size_t(63);
-    if (bytes > n) {
-      std::free(p);
-      p = std::aligned_alloc(64, bytes);
-      if (!p) throw std::bad_alloc();
-      n = bytes;
-    }
-    return static_cast<T*>(p);
-  }
-};
-
-// Products rounded on their own (never contracted into an FMA with the next add).
-inline __m512 mul_rn(__m512 a, __m512 b) {
-  __m512 p = _mm512_mul_ps(a, b);
-  asm("" : "+v"(p));
-  return p;
-}
 
 // acc += the dot of b with the dword at p broadcast (vpdpbusd / vdpbf16ps
 // with an embedded broadcast).  Inline asm: GCC 12 keeps intrinsic
