@@ -1,6 +1,8 @@
 // The registry of native fuzz targets (see scalecore/fuzz/fuzz.h).
 #include "scalecore/fuzz/fuzz.h"
 
+#include <cstdlib>
+
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 
@@ -41,6 +43,11 @@ LevelSweep::~LevelSweep() { set_simd_level(static_cast<SimdLevel>(saved)); }
 void LevelSweep::set(int level) { set_simd_level(static_cast<SimdLevel>(level)); }
 
 void fail(const std::string& what) { throw FuzzFailure(what); }
+
+bool verbose() {
+  static const bool on = std::getenv("SCALECORE_FUZZ_VERBOSE") != nullptr;
+  return on;
+}
 
 }  // namespace fuzz
 }  // namespace sc

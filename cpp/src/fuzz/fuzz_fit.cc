@@ -134,20 +134,17 @@ void check_level(const fit::Law& law, const std::vector<ExprNodeSpec>& nodes, in
 
   // Which nodes are reachable from the output, and which are features.
   const int n = static_cast<int>(nodes.size());
-  std::vector<char> live(n, 0);
-  live[out] = 1;
-  for (int i = n - 1; i >= 0; --i) {
-    if (!live[i]) continue;
-    const auto& s = nodes[i];
-    if (s.op > fit::SC_OP_FEATURE) {
-      if (s.a >= 0) live[s.a] = 1;
-      if (s.b >= 0 && s.op >= fit::SC_OP_ADD && s.op <= fit::SC_OP_POW) live[s.b] = 1;
-      if (s.b >= 0 && (s.op == fit::SC_OP_MIN || s.op == fit::SC_OP_MAX)) live[s.b] = 1;
-    }
-  }
   auto binary = [](int op) {
     return (op >= fit::SC_OP_ADD && op <= fit::SC_OP_POW) || op == fit::SC_OP_MIN || op == fit::SC_OP_MAX;
   };
+  std::vector<char> live(n, 0);
+  live[out] = 1;
+  for (int i = n - 1; i >= 0; --i) {
+    const auto& s = nodes[i];
+    if (!live[i] || s.op <= fit::SC_OP_FEATURE) continue;
+    if (s.a >= 0) live[s.a] = 1;
+    if (s.b >= 0 && binary(s.op)) live[s.b] = 1;
+  }
   for (int64_t m = 0; m < M; ++m) {
     std::vector<Ref> r(n);
     for (int i = 0; i < n; ++i) {
@@ -194,7 +191,7 @@ void check_level(const fit::Law& law, const std::vector<ExprNodeSpec>& nodes, in
       }
     }
     if (skip && !bad_feature) continue;
-    if (std::getenv("SCALECORE_FUZZ_VERBOSE") && m == 0)
+    if (verbose() && m == 0)
       for (int i = 0; i < n; ++i)
         std::fprintf(stderr, "  ref %d: %Lg +- %Lg%s\n", i, r[i].v, r[i].e, r[i].unknown ? " (unknown)" : "");
     const Ref& R = r[out];
@@ -271,7 +268,7 @@ void fuzz_expr(const uint8_t* data, size_t size) {
     unused.push_back(i);
   }
   const int out = rd.u8() < 250 ? n - 1 : rd.range(-1, n);
-  if (std::getenv("SCALECORE_FUZZ_VERBOSE")) {  // triage: print the program
+  if (verbose()) {  // triage: print the program
     std::fprintf(stderr, "expr: %d params, %d inputs, out %d\n", n_params, n_inputs, out);
     for (int i = 0; i < n; ++i)
       std::fprintf(stderr, "  %d: op %d a %d b %d c %g\n", i, nodes[i].op, nodes[i].a, nodes[i].b, nodes[i].c);
@@ -280,10 +277,10 @@ void fuzz_expr(const uint8_t* data, size_t size) {
   try {
     law = fit::compile_expr(nodes, out, n_params, n_inputs, "fuzz");
   } catch (const ValueError& e) {
-    if (std::getenv("SCALECORE_FUZZ_VERBOSE")) std::fprintf(stderr, "expr: rejected: %s\n", e.what());
+    if (verbose()) std::fprintf(stderr, "expr: rejected: %s\n", e.what());
     return;
   }
-  if (std::getenv("SCALECORE_FUZZ_VERBOSE")) std::fprintf(stderr, "expr: compiled\n");
+  if (verbose()) std::fprintf(stderr, "expr: compiled\n");
   if (law.n_params != n_params || law.n_inputs != n_inputs)
     fail("expr: compiled law has " + std::to_string(law.n_params) + " parameters / " +
          std::to_string(law.n_inputs) + " inputs, expected " + std::to_string(n_params) + " / " +

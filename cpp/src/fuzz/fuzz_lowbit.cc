@@ -240,60 +240,44 @@ void fuzz_lowbit_packed(const uint8_t* data, size_t size) {
   for (auto& v : bias) v = static_cast<float>(rd.uniform(-1, 1));
   if (rd.u8() & 1) a.bias = bias.data();
   std::vector<float> yref(static_cast<size_t>(M * N)), ygot(yref.size());
-  // Float activations.
-  a.x = x.data();
-  a.y = yref.data();
-  lowbit_linear(a, LB_A_F32, "ref");
   LevelSweep sweep;
-  for (int level : sweep.levels) {
-    sweep.set(level);
-    a.y = ygot.data();
-    lowbit_linear(a, LB_A_F32, "auto");
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) {
-        double mag = 0;
-        for (int64_t k = 0; k < K; ++k) mag += std::fabs(double(x[m * K + k]) * W[n * K + k]);
-        // plus the rounding of the bias addition (one ulp of the result)
-        const double bound = 2 * (K + 3) * std::ldexp(1.0, -24) * mag +
-                             std::ldexp(std::fabs(double(yref[m * N + n])) + (a.bias ? std::fabs(a.bias[n]) : 0.0), -23) +
-                             1e-30;
-        const double d = std::fabs(double(ygot[m * N + n]) - double(yref[m * N + n]));
-        if (!(d <= bound))
-          fail("lowbit_packed: float-activation GEMV/GEMM (fmt " + std::to_string(wfmt) + ", M " +
-               std::to_string(M) + ", N " + std::to_string(N) + ", K " + std::to_string(K) + ", group " +
-               std::to_string(group) + ", bias " + (a.bias ? "yes" : "no") + ") at " +
-               simd_level_name(simd_level()) + ", y[" + std::to_string(m) + ", " + std::to_string(n) +
-               "] = " + num(ygot[m * N + n]) + ", reference " + num(yref[m * N + n]) + ", bound " + num(bound));
-      }
-  }
-  // bfloat16 activations: the same bound on the bf16-rounded x, plus the
-  // absolute 2^-118 sum_k |ws| of the DAZ/FTZ dot products (gemm.h).
+  // Float activations at every level against the reference, within the
+  // bound of gemm.h on the activations xv the kernels multiply: 2 (K + 3)
+  // 2^-24 sum_k |xv_k W_nk| (both sides' error) + 2 * 2^-118 sum_k |ws| when
+  // dot_floor (bf16's DAZ/FTZ) + one ulp of the bias addition.
+  auto check_float = [&](int act, const char* what, const std::vector<float>& xv, bool dot_floor) {
+    a.y = yref.data();
+    lowbit_linear(a, act, "ref");
+    for (int level : sweep.levels) {
+      sweep.set(level);
+      a.y = ygot.data();
+      lowbit_linear(a, act, "auto");
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          double mag = 0, wsum = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            mag += std::fabs(double(xv[m * K + k]) * W[n * K + k]);
+            wsum += std::fabs(double(ws[n * G + k / group]));
+          }
+          const double y = yref[m * N + n];
+          const double bound = 2 * ((K + 3) * std::ldexp(1.0, -24) * mag + (dot_floor ? std::ldexp(wsum, -118) : 0)) +
+                               std::ldexp(std::fabs(y) + (a.bias ? std::fabs(a.bias[n]) : 0.0), -23) + 1e-30;
+          const double d = std::fabs(double(ygot[m * N + n]) - y);
+          if (!(d <= bound))
+            fail(std::string("lowbit_packed: ") + what + "-activation GEMV/GEMM (fmt " + std::to_string(wfmt) +
+                 ", M " + std::to_string(M) + ", N " + std::to_string(N) + ", K " + std::to_string(K) + ", group " +
+                 std::to_string(group) + ", bias " + (a.bias ? "yes" : "no") + ") at " +
+                 simd_level_name(simd_level()) + ", y[" + std::to_string(m) + ", " + std::to_string(n) +
+                 "] = " + num(ygot[m * N + n]) + ", reference " + num(y) + ", bound " + num(bound));
+        }
+    }
+  };
+  a.x = x.data();
+  check_float(LB_A_F32, "float", x, false);
+  // bfloat16: the kernels multiply x rounded to bf16.
   std::vector<float> xb(x.size());
   lowbit_round_bf16(x.data(), static_cast<int64_t>(x.size()), xb.data());
-  a.y = yref.data();
-  lowbit_linear(a, LB_A_BF16, "ref");
-  for (int level : sweep.levels) {
-    sweep.set(level);
-    a.y = ygot.data();
-    lowbit_linear(a, LB_A_BF16, "auto");
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) {
-        double mag = 0, wsum = 0;
-        for (int64_t k = 0; k < K; ++k) {
-          mag += std::fabs(double(xb[m * K + k]) * W[n * K + k]);
-          wsum += std::fabs(double(ws[n * G + k / group]));
-        }
-        const double bound = 2 * ((K + 3) * std::ldexp(1.0, -24) * mag + std::ldexp(wsum, -118)) +
-                             std::ldexp(std::fabs(double(yref[m * N + n])) + (a.bias ? std::fabs(a.bias[n]) : 0.0), -23) +
-                             1e-30;
-        const double d = std::fabs(double(ygot[m * N + n]) - double(yref[m * N + n]));
-        if (!(d <= bound))
-          fail("lowbit_packed: bfloat16-activation GEMV/GEMM (fmt " + std::to_string(wfmt) + ", M " +
-               std::to_string(M) + ", N " + std::to_string(N) + ", K " + std::to_string(K) + ") at " +
-               simd_level_name(simd_level()) + ", y[" + std::to_string(m) + ", " + std::to_string(n) +
-               "] = " + num(ygot[m * N + n]) + ", reference " + num(yref[m * N + n]) + ", bound " + num(bound));
-      }
-  }
+  check_float(LB_A_BF16, "bfloat16", xb, true);
   if (wfmt == LB_W_FP4) return;
   // Int8 activations: exact integer sums, the same float epilogue.
   std::vector<int8_t> xq(static_cast<size_t>(M * K));

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -180,7 +179,7 @@ void fuzz_tp_plan(const uint8_t* data, size_t size) {
   } catch (const TypeError&) {
     return;
   }
-  if (std::getenv("SCALECORE_FUZZ_VERBOSE"))
+  if (verbose())
     std::fprintf(stderr, "tp_plan: built, dims %lld %lld %lld, %zu paths\n", (long long)plan->dim[0],
                  (long long)plan->dim[1], (long long)plan->dim[2], plan->instructions.size());
   if (plan->dim[0] > 400 || plan->dim[1] > 400 || plan->dim[2] > 400 || plan->weight_numel > 20000) return;

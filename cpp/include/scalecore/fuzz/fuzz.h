@@ -89,5 +89,8 @@ struct LevelSweep {
 
 [[noreturn]] void fail(const std::string& what);
 
+// SCALECORE_FUZZ_VERBOSE set: the targets print what they build (triage).
+bool verbose();
+
 }  // namespace fuzz
 }  // namespace sc
