@@ -50,6 +50,11 @@ void bind_common(py::module_& m) {
   m.def("num_threads", &sc::num_threads);
   m.def("set_num_threads", &sc::set_num_threads, py::arg("n"));
   m.def("hardware_threads", &sc::hardware_threads);
+  m.def("parallel_backend", [] { return std::string(sc::parallel_backend()); },
+        "Where parallel loops run now: \"libgomp\" (the OpenMP team of a libgomp already loaded, e.g. by torch) "
+        "or \"scalecore\" (the pool).");
+  m.def("_set_openmp_team", &sc::set_openmp_team, py::arg("on"),
+        "False keeps every parallel loop on scalecore's pool (as SCALECORE_OPENMP_TEAM=0); for tests.");
   // Runs fn(i) for i in [0, n) on the pool with the GIL released and returns
   // the chunk each item ran in; used by tests of the pool itself.
   m.def("_pool_chunks", [](int64_t n, int64_t grain, int max_threads) {

@@ -123,6 +123,9 @@ def build_info() -> Dict[str, Any]:
         built with, "" for none), ``cpu`` (vendor, brand, features detected),
         ``simd_level`` (in use), ``simd_max`` (best this CPU supports),
         ``simd_levels`` (runnable here), ``num_threads``, ``hardware_threads``,
+        ``parallel_backend`` (``"libgomp"`` when parallel loops run on the
+        OpenMP team of a libgomp already loaded, e.g. by torch, else
+        ``"scalecore"``: see ``SCALECORE_OPENMP_TEAM`` in the README),
         ``cuda`` (``compiled``, ``architectures``, ``runtime_version``,
         ``devices`` visible, ``error`` if none can be used), and the Python,
         numpy and platform versions.
@@ -137,6 +140,7 @@ def build_info() -> Dict[str, Any]:
         "simd_levels": simd_levels(),
         "num_threads": get_num_threads(),
         "hardware_threads": int(_core.hardware_threads()),
+        "parallel_backend": str(_core.parallel_backend()),
         "cuda": _cuda_info(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,

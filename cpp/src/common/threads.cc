@@ -1,6 +1,7 @@
 // The CPU thread pool (see threads.h for the contract).
 #include "scalecore/common/threads.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #if defined(__linux__)
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #endif
@@ -23,6 +25,63 @@ namespace sc {
 namespace {
 
 thread_local bool tl_inside_task = false;
+
+// ---------------------------------------------------------------------------
+// The OpenMP team of a libgomp already in the process (see threads.h).
+// ---------------------------------------------------------------------------
+
+// The libgomp entry points GCC emits for `#pragma omp parallel`.
+struct Gomp {
+  void (*parallel)(void (*)(void*), void*, unsigned, unsigned) = nullptr;
+  int (*in_parallel)() = nullptr;
+};
+
+// Set in a forked child: libgomp's thread pool does not survive fork(), so a
+// child never enters it (our own pool restarts instead).
+std::atomic<bool> g_team_forked{false};
+// SCALECORE_OPENMP_TEAM=0 (read once) or set_openmp_team(false) turn it off.
+std::atomic<int> g_team_enabled{-1};
+
+bool team_enabled() {
+  int v = g_team_enabled.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("SCALECORE_OPENMP_TEAM");
+    v = (env && env[0] == '0' && env[1] == '\0') ? 0 : 1;
+    int expected = -1;
+    if (!g_team_enabled.compare_exchange_strong(expected, v)) v = expected;
+  }
+  return v == 1 && !g_team_forked.load(std::memory_order_relaxed);
+}
+
+// libgomp if it is already loaded (never loads it).  Looked up again on each
+// call until found: torch may be imported after scalecore's first call.
+const Gomp* gomp() {
+#if defined(__linux__)
+  static std::atomic<const Gomp*> found{nullptr};
+  const Gomp* g = found.load(std::memory_order_acquire);
+  if (g) return g;
+  void* h = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return nullptr;
+  static Gomp storage;
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    storage.parallel = reinterpret_cast<void (*)(void (*)(void*), void*, unsigned, unsigned)>(dlsym(h, "GOMP_parallel"));
+    storage.in_parallel = reinterpret_cast<int (*)()>(dlsym(h, "omp_in_parallel"));
+    if (storage.parallel && storage.in_parallel) found.store(&storage, std::memory_order_release);
+  });
+  // The handle keeps libgomp loaded (one reference, never closed).
+  return found.load(std::memory_order_acquire);
+#else
+  return nullptr;
+#endif
+}
+
+// The team to use for this call, or null for the pool.
+const Gomp* team() {
+  if (!team_enabled()) return nullptr;
+  const Gomp* g = gomp();
+  return g && !g->in_parallel() ? g : nullptr;
+}
 
 struct Job {
   const std::function<void(int64_t, int64_t)>* fn = nullptr;
@@ -60,6 +119,16 @@ struct Job {
   bool exhausted() const { return next.load(std::memory_order_relaxed) >= nchunks; }
 };
 
+// Each member of the OpenMP team takes chunks until none is left; a
+// parallel_for inside a chunk runs inline, as on the pool.
+void team_body(void* p) {
+  Job& j = *static_cast<Job*>(p);
+  const bool outer = tl_inside_task;
+  tl_inside_task = true;
+  j.work();
+  tl_inside_task = outer;
+}
+
 class Pool {
  public:
   Pool() {
@@ -88,6 +157,16 @@ class Pool {
     int threads = max_threads > 0 ? std::min(max_threads, size()) : size();
     if (tl_inside_task || threads <= 1 || nchunks <= 1) {
       run_serial(n, grain, fn);
+      return;
+    }
+    if (const Gomp* g = team()) {
+      Job j;
+      j.fn = &fn;
+      j.n = n;
+      j.grain = grain;
+      j.nchunks = nchunks;
+      g->parallel(team_body, &j, static_cast<unsigned>(std::min<int64_t>(threads, nchunks)), 0);
+      if (j.error) std::rethrow_exception(j.error);
       return;
     }
     auto job = std::make_shared<Job>();
@@ -175,7 +254,10 @@ Pool& pool() {
   static Pool* p = [] {
     auto* q = new Pool();
 #if defined(__linux__)
-    pthread_atfork(nullptr, nullptr, [] { pool().after_fork_child(); });
+    pthread_atfork(nullptr, nullptr, [] {
+      g_team_forked.store(true);
+      pool().after_fork_child();
+    });
 #endif
     return q;
   }();
@@ -203,6 +285,10 @@ void set_num_threads(int n) {
     throw ValueError("n_threads: expected an integer in [1, 4096], got " + std::to_string(n));
   pool().resize(n);
 }
+
+const char* parallel_backend() { return team_enabled() && gomp() ? "libgomp" : "scalecore"; }
+
+void set_openmp_team(bool on) { g_team_enabled.store(on ? 1 : 0); }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn,
                   int max_threads) {
