@@ -25,6 +25,7 @@ CXX=${FUZZ_CXX:-$(command -v clang++ || command -v clang++-14 || command -v clan
 [ -n "$CXX" ] || { echo "fuzz_native: clang++ not found (apt-get install clang)"; exit 2; }
 PY=${PYTHON:-python3}
 B=build/fuzz
+mkdir -p build  # a fresh clone has none: the logs below sit beside $B
 prefix=$($PY -m cmeel cmake 2>/dev/null || true)
 cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER="$CXX" -DSCALECORE_FUZZ=ON \
   -DSCALECORE_CUDA=OFF -DPython_EXECUTABLE="$(command -v $PY)" \
