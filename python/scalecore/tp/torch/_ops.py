@@ -221,23 +221,47 @@ def _bwd_backward(ctx, ggx, ggy, ggw):
     # F(x, y, w, g) = <g, T(x, y, w)>, each output is dF/d(slot), so its
     # gradient with respect to slot t is "slot t from the others", with the
     # output's own slot replaced by its incoming gradient.
+    #
+    # For each replaced slot s in {x, y, w}, the other input slots are the
+    # gradients of <g, T(...)> with s's value replaced: one fused backward
+    # pass computes them together, and the g slot is a forward product.
     x, y, w, g = ctx.saved_tensors
     pid, sh = ctx.plan_id, ctx.w_shared
-    vals = [x, y, w, g]
     incoming = [ggx if ctx.need[0] else None, ggy if ctx.need[1] else None, ggw if ctx.need[2] else None]
+
+    def forward(a):
+        return contract(pid, 3, a[0], a[1], a[2], None, None, None, 0, sh)
+
+    def others(a, need):
+        return backward(pid, a[0], a[1], a[2], g.contiguous(), sh, need[0], need[1], need[2])
+
+    return (None, *_double_backward([x, y, w], incoming, ctx.needs_input_grad[1:5], forward, others),
+            None, None, None, None)
+
+
+def _double_backward(vals, incoming, needs, forward, others):
+    """The four slot gradients of sum_s <gg_s, dF/d(slot s)>, F = <g, T(x, y, w)>:
+    per incoming gg_s, one forward product (the g slot) and one fused
+    backward for the other input slots, each with s's value replaced."""
     grads: List[Optional[torch.Tensor]] = [None, None, None, None]
+
+    def add(t, term):
+        grads[t] = term if grads[t] is None else _acc(grads[t], term)
+
     for s, gg in enumerate(incoming):
         if gg is None:
             continue
-        for t in range(4):
-            if t == s or not ctx.needs_input_grad[1 + t]:
-                continue
-            args = list(vals)
-            args[s] = gg.contiguous()
-            args[t] = None
-            term = contract(pid, t, args[0], args[1], args[2], args[3], None, None, 0, sh)
-            grads[t] = term if grads[t] is None else _acc(grads[t], term)
-    return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None)
+        args = list(vals)
+        args[s] = gg.contiguous()
+        if needs[3]:
+            add(3, forward(args))
+        need = [t != s and bool(needs[t]) for t in range(3)]
+        if any(need):
+            outs = others(args, need)
+            for t in range(3):
+                if need[t]:
+                    add(t, outs[t])
+    return grads
 
 
 backward.register_autograd(_bwd_backward, setup_context=_bwd_setup)
@@ -290,23 +314,20 @@ def _cb_setup(ctx, inputs, output):
 
 
 def _cb_backward(ctx, ggx, ggy, ggw):
-    # As _bwd_backward, through contract with the convolution's indices.
+    # As _bwd_backward, with the convolution's indices (the fused pass is
+    # conv_backward: edges grouped by sender).
     x, y, w, g, src, dst = ctx.saved_tensors
-    vals = [x, y, w, g]
+    pid, nodes = ctx.plan_id, ctx.num_nodes
     incoming = [gg if k else None for gg, k in zip((ggx, ggy, ggw), ctx.need)]
-    grads: List[Optional[torch.Tensor]] = [None, None, None, None]
-    for s, gg in enumerate(incoming):
-        if gg is None:
-            continue
-        for t in range(4):
-            if t == s or not ctx.needs_input_grad[1 + t]:
-                continue
-            args = list(vals)
-            args[s] = gg.contiguous()
-            args[t] = None
-            term = contract(ctx.plan_id, t, args[0], args[1], args[2], args[3], src, dst, ctx.num_nodes, False)
-            grads[t] = term if grads[t] is None else _acc(grads[t], term)
-    return (None, grads[0], grads[1], grads[2], grads[3], None, None, None, None, None, None)
+
+    def forward(a):
+        return contract(pid, 3, a[0], a[1], a[2], None, src, dst, nodes, False)
+
+    def others(a, need):
+        return conv_backward(pid, a[0], a[1], a[2], g.contiguous(), src, dst, nodes, need[0], need[1], need[2])
+
+    return (None, *_double_backward([x, y, w], incoming, ctx.needs_input_grad[1:5], forward, others),
+            None, None, None, None, None, None)
 
 
 conv_backward.register_autograd(_cb_backward, setup_context=_cb_setup)
