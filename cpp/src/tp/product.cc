@@ -614,6 +614,44 @@ void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* 
       if (outs[t]) std::fill_n(outs[t], out_rows[t] * width[t], S(0));
     return;
   }
+  bool any_uvw = false;
+  for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
+  if (wshared && any_uvw && !xidx && !gidx) {
+    // Shared weights with fully connected paths: the blocked kernels (one GEMM
+    // per path over kTpBlock rows) beat the row pass, so per gg_s one blocked
+    // product (slot out) and one blocked backward (the other slots), summed
+    // in s order.
+    std::vector<S> tmp[4];
+    for (int t = 0; t < 4; ++t)
+      if (outs[t]) {
+        std::fill_n(outs[t], out_rows[t] * width[t], S(0));
+        tmp[t].resize(static_cast<size_t>(out_rows[t] * width[t]));
+      }
+    auto add = [&](int t) {
+      S* o = outs[t];
+      const S* a = tmp[t].data();
+      tp_parallel_for(out_rows[t] * width[t], 1 << 14, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) o[k] += a[k];
+      });
+    };
+    for (int s = 0; s < 3; ++s) {
+      if (!gg[s]) continue;
+      TpOperand<S> o2[4] = {ops[0], ops[1], ops[2], ops[3]};
+      o2[s].data = gg[s];
+      if (outs[SC_TP_OUT]) {
+        tp_contract<S>(plan, SC_TP_OUT, o2, tmp[SC_TP_OUT].data(), n, 0);
+        add(SC_TP_OUT);
+      }
+      S* b[3] = {nullptr, nullptr, nullptr};
+      for (int t = 0; t < 3; ++t)
+        if (t != s && outs[t]) b[t] = tmp[t].data();
+      if (!b[0] && !b[1] && !b[2]) continue;
+      tp_backward<S>(plan, o2, b[0], b[1], b[2], n, 0);
+      for (int t = 0; t < 3; ++t)
+        if (b[t]) add(t);
+    }
+    return;
+  }
   if (outs[SC_TP_OUT] && gidx) std::fill_n(outs[SC_TP_OUT], out_rows[SC_TP_OUT] * width[SC_TP_OUT], S(0));
   const TpRowKernels<S>& K = tp_row_kernels<S>();
   auto row_of = [&](const S* data, int s, int64_t e) {
