@@ -96,6 +96,49 @@ void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool
   tp_backward<S>(plan, ops, po[0], po[1], po[2], n, impl);
 }
 
+template <class S>
+void double_backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool w_shared,
+                          const std::vector<py::object>& index, const std::vector<int64_t>& rows,
+                          const std::vector<py::object>& gg, const std::vector<py::object>& outs, int64_t n) {
+  const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
+  TpOperand<S> ops[4];
+  const S* pg[3] = {nullptr, nullptr, nullptr};
+  S* po[4] = {nullptr, nullptr, nullptr, nullptr};
+  const char* gnames[3] = {"grad_grad_x", "grad_grad_y", "grad_grad_weight"};
+  const char* onames[4] = {"grad_x", "grad_y", "grad_weight", "grad_grad_out"};
+  for (int s = 0; s < 4; ++s) {
+    ops[s].shared = s == SC_TP_W && w_shared;
+    ops[s].rows = ops[s].shared ? 1 : index[s].is_none() ? n : rows[s];
+    if (!index[s].is_none()) {
+      py::array ia = py::reinterpret_borrow<py::array>(index[s]);
+      ops[s].index = checked_ptr<int64_t>(ia, (std::string(kArg[s]) + " index").c_str());
+      check_shape(ia, {static_cast<py::ssize_t>(n)}, (std::string(kArg[s]) + " index").c_str());
+    }
+    const int64_t want = ops[s].rows * width[s];
+    py::array a = py::reinterpret_borrow<py::array>(data[s]);
+    ops[s].data = checked_ptr<S>(a, kArg[s]);
+    if (a.size() != want)
+      throw ValueError(std::string(kArg[s]) + ": expected " + std::to_string(ops[s].rows) + " rows of " +
+                       std::to_string(width[s]) + ", got shape " + shape_str(a));
+    if (s < 3 && !gg[s].is_none()) {
+      py::array b = py::reinterpret_borrow<py::array>(gg[s]);
+      pg[s] = checked_ptr<S>(b, gnames[s]);
+      if (b.size() != want)
+        throw ValueError(std::string(gnames[s]) + ": expected " + std::to_string(want) + " elements, got shape " +
+                         shape_str(b));
+    }
+    if (!outs[s].is_none()) {
+      py::array b = py::reinterpret_borrow<py::array>(outs[s]);
+      po[s] = checked_mut_ptr<S>(b, onames[s]);
+      if (b.size() != want)
+        throw ValueError(std::string(onames[s]) + ": expected " + std::to_string(want) + " elements, got shape " +
+                         shape_str(b));
+    }
+  }
+  py::gil_scoped_release nogil;
+  tp_double_backward<S>(plan, ops, pg, po, n);
+}
+
 }  // namespace
 
 void bind_tp_product(py::module_& m) {
@@ -177,4 +220,26 @@ void bind_tp_product(py::module_& m) {
       "grad_x, grad_y, grad_weight of <grad_out, T(x, y, w)> in one pass per row (outs entries None to skip), "
       "into the given arrays; x (without grad_x) and grad_out may be gathered by an int64 index with `rows` rows.  "
       "Releases the GIL.");
+
+  m.def(
+      "tp_double_backward",
+      [](const TpPlan& plan, const std::vector<py::object>& data, bool w_shared, const std::vector<py::object>& index,
+         const std::vector<int64_t>& rows, const std::vector<py::object>& gg, const std::vector<py::object>& outs,
+         int64_t n) {
+        if (data.size() != 4 || index.size() != 4 || rows.size() != 4 || gg.size() != 3 || outs.size() != 4)
+          throw ValueError("tp_double_backward: data, index, rows, outs need 4 entries (x, y, weight, grad_out), gg "
+                           "3 (x, y, weight)");
+        py::array g = py::reinterpret_borrow<py::array>(data[3]);
+        if (py::isinstance<py::array_t<float>>(g))
+          double_backward_impl<float>(plan, data, w_shared, index, rows, gg, outs, n);
+        else if (py::isinstance<py::array_t<double>>(g))
+          double_backward_impl<double>(plan, data, w_shared, index, rows, gg, outs, n);
+        else
+          throw TypeError("grad_out: expected a float32 or float64 array, got " + std::string(py::str(g.dtype())));
+      },
+      py::arg("plan"), py::arg("data"), py::arg("w_shared"), py::arg("index"), py::arg("rows"), py::arg("gg"),
+      py::arg("outs"), py::arg("n"),
+      "The double backward of <grad_out, T(x, y, w)> in one pass per row: outs[t] (None to skip) = sum over the "
+      "given gg[s], s != t, of slot t from the others with slot s replaced by gg[s] (laid out as data[s]).  x and "
+      "grad_out may be gathered by an int64 index (their outputs summed per node).  Releases the GIL.");
 }

@@ -577,6 +577,180 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   }
 }
 
+// The double backward of <g, T(x, y, w)>: with F(x, y, w, g) that form, the
+// gradient of (dF/dx, dF/dy, dF/dw) against (ggx, ggy, ggw) is, for each
+// slot t, sum over s != t of "slot t from the others with slot s replaced by
+// gg_s".  One pass over the rows: per row, one row_multi per given gg_s adds
+// its terms to the accumulators of all the other slots asked for.
+template <class S>
+void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* const gg[3], S* const outs[4],
+                        int64_t n) {
+  const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
+  for (int s = 0; s < 4; ++s) {
+    const TpOperand<S>& o = ops[s];
+    if (o.index && !(s == SC_TP_X || s == SC_TP_OUT))
+      throw ValueError(std::string("tp_double_backward: ") + kSlotNames[s] + " may not be indexed here");
+    if (o.shared && s != SC_TP_W) throw ValueError("tp_double_backward: only the weights may be shared");
+    if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
+    if (!o.shared && !o.index && o.rows != n)
+      throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
+                       std::to_string(o.rows));
+    if (o.index)
+      for (int64_t e = 0; e < n; ++e)
+        if (o.index[e] < 0 || o.index[e] >= o.rows)
+          throw ValueError(std::string(kSlotNames[s]) + " index: entry " + std::to_string(e) + " is " +
+                           std::to_string(o.index[e]) + ", outside [0, " + std::to_string(o.rows) + ")");
+  }
+  const bool wshared = ops[SC_TP_W].shared;
+  const int64_t* xidx = ops[SC_TP_X].index;
+  const int64_t* gidx = ops[SC_TP_OUT].index;
+  if (xidx && wshared) throw ValueError("tp_double_backward: a gathered x needs per-row weights");
+  const int64_t out_rows[4] = {xidx ? ops[SC_TP_X].rows : n, n, wshared ? 1 : n, gidx ? ops[SC_TP_OUT].rows : n};
+  bool any_gg = false;
+  for (int s = 0; s < 3; ++s) any_gg = any_gg || gg[s] != nullptr;
+  const TpKernelPlan<S>& kp = plan.kernel_plan<S>();
+  if (n == 0 || kp.n_paths == 0 || !any_gg) {
+    for (int t = 0; t < 4; ++t)
+      if (outs[t]) std::fill_n(outs[t], out_rows[t] * width[t], S(0));
+    return;
+  }
+  bool any_uvw = false;
+  for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
+  if (wshared && any_uvw && !xidx && !gidx) {
+    // Shared weights with fully connected paths: the blocked kernels (one GEMM
+    // per path over kTpBlock rows) beat the row pass, so per gg_s one blocked
+    // product (slot out) and one blocked backward (the other slots), summed
+    // in s order.
+    std::vector<S> tmp[4];
+    for (int t = 0; t < 4; ++t)
+      if (outs[t]) {
+        std::fill_n(outs[t], out_rows[t] * width[t], S(0));
+        tmp[t].resize(static_cast<size_t>(out_rows[t] * width[t]));
+      }
+    auto add = [&](int t) {
+      S* o = outs[t];
+      const S* a = tmp[t].data();
+      tp_parallel_for(out_rows[t] * width[t], 1 << 14, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) o[k] += a[k];
+      });
+    };
+    for (int s = 0; s < 3; ++s) {
+      if (!gg[s]) continue;
+      TpOperand<S> o2[4] = {ops[0], ops[1], ops[2], ops[3]};
+      o2[s].data = gg[s];
+      if (outs[SC_TP_OUT]) {
+        tp_contract<S>(plan, SC_TP_OUT, o2, tmp[SC_TP_OUT].data(), n, 0);
+        add(SC_TP_OUT);
+      }
+      S* b[3] = {nullptr, nullptr, nullptr};
+      for (int t = 0; t < 3; ++t)
+        if (t != s && outs[t]) b[t] = tmp[t].data();
+      if (!b[0] && !b[1] && !b[2]) continue;
+      tp_backward<S>(plan, o2, b[0], b[1], b[2], n, 0);
+      for (int t = 0; t < 3; ++t)
+        if (b[t]) add(t);
+    }
+    return;
+  }
+  if (outs[SC_TP_OUT] && gidx) std::fill_n(outs[SC_TP_OUT], out_rows[SC_TP_OUT] * width[SC_TP_OUT], S(0));
+  const TpRowKernels<S>& K = tp_row_kernels<S>();
+  auto row_of = [&](const S* data, int s, int64_t e) {
+    const int64_t r = ops[s].shared ? 0 : ops[s].index ? ops[s].index[e] : e;
+    return data + r * width[s];
+  };
+  // Transposed shared weights (the x / y terms use them): w's and ggw's.
+  std::vector<S> wt, ggwt;
+  if (wshared) {
+    wt = transposed_weights(kp, ops[SC_TP_W].data);
+    if (gg[SC_TP_W]) ggwt = transposed_weights(kp, gg[SC_TP_W]);
+  }
+  // Groups of rows: by sender when x is gathered (grad x summed per sender in
+  // ascending row order), else one row each.
+  const int64_t groups = xidx ? ops[SC_TP_X].rows : n;
+  std::vector<int64_t> start, perm;
+  if (xidx) {
+    start.assign(static_cast<size_t>(groups + 1), 0);
+    perm.resize(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) ++start[xidx[e] + 1];
+    for (int64_t r = 0; r < groups; ++r) start[r + 1] += start[r];
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t e = 0; e < n; ++e) perm[fill[xidx[e]]++] = e;
+  }
+  // Grad g of a gathered g: per row first, summed per receiver after.
+  std::vector<S> grow(outs[SC_TP_OUT] && gidx ? static_cast<size_t>(n * width[SC_TP_OUT]) : 0);
+  S* gout_rows = gidx ? grow.data() : outs[SC_TP_OUT];
+  const int64_t chunk = xidx ? 16 : 128;
+  const int64_t nch = (groups + chunk - 1) / chunk;
+  const int64_t W = width[SC_TP_W];
+  const bool wsum = wshared && outs[SC_TP_W];
+  std::vector<S> part(wsum ? static_cast<size_t>(nch * W) : 0);
+  tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+    std::vector<S> scratch(static_cast<size_t>(kp.scratch));
+    std::vector<S> acc[4];
+    for (int t = 0; t < 4; ++t)
+      if (outs[t]) acc[t].assign(static_cast<size_t>(width[t]), S(0));
+    for (int64_t c = c0; c < c1; ++c) {
+      if (wsum) std::fill(acc[SC_TP_W].begin(), acc[SC_TP_W].end(), S(0));
+      for (int64_t r = c * chunk; r < std::min(groups, (c + 1) * chunk); ++r) {
+        if (outs[SC_TP_X]) std::fill(acc[SC_TP_X].begin(), acc[SC_TP_X].end(), S(0));
+        const int64_t q0 = xidx ? start[r] : r, q1 = xidx ? start[r + 1] : r + 1;
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t e = xidx ? perm[q] : q;
+          if (outs[SC_TP_Y]) std::fill(acc[SC_TP_Y].begin(), acc[SC_TP_Y].end(), S(0));
+          if (outs[SC_TP_W] && !wshared) std::fill(acc[SC_TP_W].begin(), acc[SC_TP_W].end(), S(0));
+          if (outs[SC_TP_OUT]) std::fill(acc[SC_TP_OUT].begin(), acc[SC_TP_OUT].end(), S(0));
+          const S* in[4] = {row_of(ops[0].data, 0, e), row_of(ops[1].data, 1, e), row_of(ops[2].data, 2, e),
+                            row_of(ops[3].data, 3, e)};
+          for (int s = 0; s < 3; ++s) {
+            if (!gg[s]) continue;
+            const S* a[4] = {in[0], in[1], in[2], in[3]};
+            a[s] = row_of(gg[s], s, e);
+            S* accs[4] = {nullptr, nullptr, nullptr, nullptr};
+            for (int t = 0; t < 4; ++t)
+              if (t != s && outs[t]) accs[t] = acc[t].data();
+            if (!accs[0] && !accs[1] && !accs[2] && !accs[3]) continue;
+            const S* wtp = !wshared ? nullptr : s == SC_TP_W ? ggwt.data() : wt.data();
+            K.row_multi(kp, a[0], a[1], a[2], wtp, a[3], accs, scratch.data());
+          }
+          if (outs[SC_TP_Y]) K.from_ir_mul(kp, 1, acc[SC_TP_Y].data(), outs[SC_TP_Y] + e * width[SC_TP_Y]);
+          if (outs[SC_TP_W] && !wshared) std::copy_n(acc[SC_TP_W].data(), W, outs[SC_TP_W] + e * W);
+          if (outs[SC_TP_OUT])
+            K.from_ir_mul(kp, 2, acc[SC_TP_OUT].data(), gout_rows + e * width[SC_TP_OUT]);
+        }
+        if (outs[SC_TP_X]) K.from_ir_mul(kp, 0, acc[SC_TP_X].data(), outs[SC_TP_X] + r * width[SC_TP_X]);
+      }
+      if (wsum) std::copy_n(acc[SC_TP_W].data(), W, part.data() + c * W);
+    }
+  });
+  if (wsum) reduce_parts(part.data(), nch, W, outs[SC_TP_W]);
+  if (outs[SC_TP_OUT] && gidx) {
+    // Per receiver, in ascending row order.
+    const int64_t nodes = ops[SC_TP_OUT].rows, D = width[SC_TP_OUT];
+    std::vector<int64_t> st(static_cast<size_t>(nodes + 1), 0), pm(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) ++st[gidx[e] + 1];
+    for (int64_t r = 0; r < nodes; ++r) st[r + 1] += st[r];
+    {
+      std::vector<int64_t> fill(st.begin(), st.end() - 1);
+      for (int64_t e = 0; e < n; ++e) pm[fill[gidx[e]]++] = e;
+    }
+    S* go = outs[SC_TP_OUT];
+    tp_parallel_for(nodes, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        S* dst = go + r * D;
+        for (int64_t q = st[r]; q < st[r + 1]; ++q) {
+          const S* src = grow.data() + pm[q] * D;
+          for (int64_t k = 0; k < D; ++k) dst[k] += src[k];
+        }
+      }
+    });
+  }
+}
+
+template void tp_double_backward<double>(const TpPlan&, const TpOperand<double>[4], const double* const[3],
+                                         double* const[4], int64_t);
+template void tp_double_backward<float>(const TpPlan&, const TpOperand<float>[4], const float* const[3],
+                                        float* const[4], int64_t);
+
 template void tp_backward<double>(const TpPlan&, const TpOperand<double>[4], double*, double*, double*, int64_t, int);
 template void tp_backward<float>(const TpPlan&, const TpOperand<float>[4], float*, float*, float*, int64_t, int);
 

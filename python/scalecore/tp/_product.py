@@ -315,6 +315,33 @@ class TensorProductPlan:
         _core.tp_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared), [x_index, None, None, out_index],
                           [int(x_rows), 0, 0, int(out_rows)], list(outs), int(n), int(impl))
 
+    def double_backward_rows(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        grad_out: np.ndarray,
+        gg: Sequence[Optional[np.ndarray]],
+        *,
+        weight_shared: bool,
+        n: int,
+        outs: Sequence[Optional[np.ndarray]],
+        x_index: Optional[np.ndarray] = None,
+        out_index: Optional[np.ndarray] = None,
+        x_rows: int = 0,
+        out_rows: int = 0,
+    ) -> None:
+        """The double backward of :meth:`backward_rows` in one pass per row:
+        ``outs[t]`` (x, y, weight, grad_out; None skipped) becomes the sum over
+        the given ``gg[s]`` (grad-of-grad for x, y, weight, laid out like the
+        slot they replace), s != t, of :meth:`contract` of slot t with slot s
+        replaced by ``gg[s]``.  x and grad_out may be gathered (the
+        convolution: their outputs summed per node in ascending row order)."""
+        rows = [int(x_rows) if x_index is not None else n, n, 1 if weight_shared else n,
+                int(out_rows) if out_index is not None else n]
+        _core.tp_double_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared),
+                                 [x_index, None, None, out_index], rows, list(gg), list(outs), int(n))
+
     # ---- numpy-level product and gradients ---------------------------------
     def _prep(self, x, y, weight):
         x = _as_row_array(x, "x", self.irreps_in1.dim)

@@ -62,6 +62,15 @@ void tp_contract(const TpPlan& plan, int out_slot, const TpOperand<S> ops[4], S*
 // ascending order; per-row weights); ops[SC_TP_W].shared makes grad_w the sum over
 // rows (fixed chunks, reduced in order).  Equal to three tp_contract calls up
 // to rounding (intermediates are shared between the gradients).
+// The double backward of <g, T(x, y, w)> (see product.cc): outs[t] (nullptr
+// to skip; x, y, weight, out) = sum over s != t with gg[s] given of slot t
+// from the others, slot s replaced by gg[s] (gg[s] laid out, gathered and
+// shared as ops[s]).  x and g may be gathered (the convolution: their grads
+// summed per node in ascending row order).  Deterministic in the thread count.
+template <class S>
+void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* const gg[3], S* const outs[4],
+                        int64_t n);
+
 template <class S>
 void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S* gw, int64_t n, int impl = 0);
 

@@ -126,16 +126,6 @@ def _(plan_id, slot, x, y, w, g, src, dst, num_nodes, w_shared):
     return ref.new_empty(_out_shape(plan, slot, n, x, g, src, dst, num_nodes, w_shared))
 
 
-def _acc(total: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
-    """total + term for the double backward's sums of contractions: in place
-    (total is a fresh output of ``contract``) when no graph is being built,
-    the usual case of a final ``loss.backward()``; out of place under
-    ``create_graph`` so that higher derivatives see plain additions."""
-    if torch.is_grad_enabled():
-        return total + term
-    return total.add_(term)
-
-
 def _setup_context(ctx, inputs, output):
     plan_id, slot, x, y, w, g, src, dst, num_nodes, w_shared = inputs
     ctx.plan_id, ctx.slot, ctx.num_nodes, ctx.w_shared = plan_id, slot, num_nodes, w_shared
@@ -217,51 +207,15 @@ def _bwd_setup(ctx, inputs, output):
 
 
 def _bwd_backward(ctx, ggx, ggy, ggw):
-    # d<gg, (Tx, Ty, Tw)(x, y, w, g)> through the four contractions: with
-    # F(x, y, w, g) = <g, T(x, y, w)>, each output is dF/d(slot), so its
-    # gradient with respect to slot t is "slot t from the others", with the
-    # output's own slot replaced by its incoming gradient.
-    #
-    # For each replaced slot s in {x, y, w}, the other input slots are the
-    # gradients of <g, T(...)> with s's value replaced: one fused backward
-    # pass computes them together, and the g slot is a forward product.
+    # d<gg, (Tx, Ty, Tw)(x, y, w, g)>: one fused pass (double_backward).
     x, y, w, g = ctx.saved_tensors
-    pid, sh = ctx.plan_id, ctx.w_shared
-    incoming = [ggx if ctx.need[0] else None, ggy if ctx.need[1] else None, ggw if ctx.need[2] else None]
-
-    def forward(a):
-        return contract(pid, 3, a[0], a[1], a[2], None, None, None, 0, sh)
-
-    def others(a, need):
-        return backward(pid, a[0], a[1], a[2], g.contiguous(), sh, need[0], need[1], need[2])
-
-    return (None, *_double_backward([x, y, w], incoming, ctx.needs_input_grad[1:5], forward, others),
-            None, None, None, None)
-
-
-def _double_backward(vals, incoming, needs, forward, others):
-    """The four slot gradients of sum_s <gg_s, dF/d(slot s)>, F = <g, T(x, y, w)>:
-    per incoming gg_s, one forward product (the g slot) and one fused
-    backward for the other input slots, each with s's value replaced."""
-    grads: List[Optional[torch.Tensor]] = [None, None, None, None]
-
-    def add(t, term):
-        grads[t] = term if grads[t] is None else _acc(grads[t], term)
-
-    for s, gg in enumerate(incoming):
-        if gg is None:
-            continue
-        args = list(vals)
-        args[s] = gg.contiguous()
-        if needs[3]:
-            add(3, forward(args))
-        need = [t != s and bool(needs[t]) for t in range(3)]
-        if any(need):
-            outs = others(args, need)
-            for t in range(3):
-                if need[t]:
-                    add(t, outs[t])
-    return grads
+    incoming = [gg if k else None for gg, k in zip((ggx, ggy, ggw), ctx.need)]
+    need = ctx.needs_input_grad[1:5]
+    if all(gg is None for gg in incoming) or not any(need):
+        return (None,) * 9
+    grads = double_backward(ctx.plan_id, x, y, w, g, incoming[0], incoming[1], incoming[2], None, None, 0,
+                            ctx.w_shared, need[0], need[1], need[2], need[3])
+    return (None,) + tuple(t if k else None for t, k in zip(grads, need)) + (None,) * 4
 
 
 backward.register_autograd(_bwd_backward, setup_context=_bwd_setup)
@@ -314,20 +268,119 @@ def _cb_setup(ctx, inputs, output):
 
 
 def _cb_backward(ctx, ggx, ggy, ggw):
-    # As _bwd_backward, with the convolution's indices (the fused pass is
-    # conv_backward: edges grouped by sender).
+    # As _bwd_backward, with the convolution's indices.
     x, y, w, g, src, dst = ctx.saved_tensors
-    pid, nodes = ctx.plan_id, ctx.num_nodes
     incoming = [gg if k else None for gg, k in zip((ggx, ggy, ggw), ctx.need)]
-
-    def forward(a):
-        return contract(pid, 3, a[0], a[1], a[2], None, src, dst, nodes, False)
-
-    def others(a, need):
-        return conv_backward(pid, a[0], a[1], a[2], g.contiguous(), src, dst, nodes, need[0], need[1], need[2])
-
-    return (None, *_double_backward([x, y, w], incoming, ctx.needs_input_grad[1:5], forward, others),
-            None, None, None, None, None, None)
+    need = ctx.needs_input_grad[1:5]
+    if all(gg is None for gg in incoming) or not any(need):
+        return (None,) * 11
+    grads = double_backward(ctx.plan_id, x, y, w, g, incoming[0], incoming[1], incoming[2], src, dst,
+                            ctx.num_nodes, False, need[0], need[1], need[2], need[3])
+    return (None,) + tuple(t if k else None for t, k in zip(grads, need)) + (None,) * 6
 
 
 conv_backward.register_autograd(_cb_backward, setup_context=_cb_setup)
+
+
+
+def _dbl_shapes(plan, n, src, dst, num_nodes, w_shared, need):
+    full = [(num_nodes if src is not None else n, plan.dims[0]), (n, plan.dims[1]),
+            (plan.dims[2],) if w_shared else (n, plan.dims[2]), (num_nodes if dst is not None else n, plan.dims[3])]
+    return [f if k else (0,) for f, k in zip(full, need)]
+
+
+@torch.library.custom_op("scalecore_tp::double_backward", mutates_args=())
+def double_backward(
+    plan_id: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    g: torch.Tensor,
+    ggx: Optional[torch.Tensor],
+    ggy: Optional[torch.Tensor],
+    ggw: Optional[torch.Tensor],
+    src: Optional[torch.Tensor],
+    dst: Optional[torch.Tensor],
+    num_nodes: int,
+    w_shared: bool,
+    need_x: bool,
+    need_y: bool,
+    need_w: bool,
+    need_g: bool,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The double backward of ``backward`` / ``conv_backward``: with
+    F(x, y, w, g) = sum_e <g[dst_e], T(x[src_e], y_e, w_e)>, returns for each
+    slot t (x, y, w, g) the sum over the given gg_s (s != t) of "slot t from
+    the others with slot s replaced by gg_s", i.e. the gradients of
+    ``<(ggx, ggy, ggw), (dF/dx, dF/dy, dF/dw)>``, in one pass over the rows
+    (a gradient not asked for comes back as an empty tensor)."""
+    plan = _plan(plan_id)
+    n = y.shape[0]
+    if src is not None:
+        _check_index(src, "edge_src", num_nodes)
+    if dst is not None:
+        _check_index(dst, "edge_dst", num_nodes)
+    need = (need_x, need_y, need_w, need_g)
+    outs = [torch.empty(s, dtype=g.dtype) for s in _dbl_shapes(plan, n, src, dst, num_nodes, w_shared, need)]
+    plan.double_backward_rows(_np(x), _np(y), _np(w), _np(g), [_np(ggx), _np(ggy), _np(ggw)],
+                              weight_shared=w_shared, n=n,
+                              outs=[o.numpy() if k else None for o, k in zip(outs, need)],
+                              x_index=_np(src), out_index=_np(dst), x_rows=num_nodes, out_rows=num_nodes)
+    return outs[0], outs[1], outs[2], outs[3]
+
+
+@double_backward.register_fake
+def _(plan_id, x, y, w, g, ggx, ggy, ggw, src, dst, num_nodes, w_shared, need_x, need_y, need_w, need_g):
+    plan = _plan(plan_id)
+    shapes = _dbl_shapes(plan, y.shape[0], src, dst, num_nodes, w_shared, (need_x, need_y, need_w, need_g))
+    return tuple(g.new_empty(s) for s in shapes)
+
+
+def _dbl_setup(ctx, inputs, output):
+    (plan_id, x, y, w, g, ggx, ggy, ggw, src, dst, num_nodes, w_shared, need_x, need_y, need_w, need_g) = inputs
+    ctx.plan_id, ctx.num_nodes, ctx.w_shared = plan_id, num_nodes, w_shared
+    ctx.need = (need_x, need_y, need_w, need_g)
+    ctx.save_for_backward(x, y, w, g, ggx, ggy, ggw, src, dst)
+
+
+def _dbl_backward(ctx, gx, gy, gw, gg):
+    # The outputs are sum_t sum_{s != t} F(vals, s -> gg_s, t -> gamma_t)
+    # against the incoming gamma_t; each term is a contraction of the
+    # remaining slot (the existing contract op, itself differentiable).
+    x, y, w, g, ggx, ggy, ggw, src, dst = ctx.saved_tensors
+    vals = [x, y, w, g]
+    ggs = [ggx, ggy, ggw]
+    gammas = [t if k else None for t, k in zip((gx, gy, gw, gg), ctx.need)]
+    pid, nn, sh = ctx.plan_id, ctx.num_nodes, ctx.w_shared
+
+    def term(slot, repl):
+        args = list(vals)
+        for k, v in repl.items():
+            args[k] = v.contiguous()
+        args[slot] = None
+        return contract(pid, slot, args[0], args[1], args[2], args[3], src, dst, nn, sh)
+
+    def add(total, t):
+        return t if total is None else total + t
+
+    need_in = ctx.needs_input_grad
+    out_vals: List[Optional[torch.Tensor]] = [None] * 4
+    out_ggs: List[Optional[torch.Tensor]] = [None] * 3
+    for u in range(4):
+        if not need_in[1 + u]:
+            continue
+        for s in range(3):
+            for t in range(4):
+                if ggs[s] is None or gammas[t] is None or len({s, t, u}) < 3:
+                    continue
+                out_vals[u] = add(out_vals[u], term(u, {s: ggs[s], t: gammas[t]}))
+    for s in range(3):
+        if ggs[s] is None or not need_in[5 + s]:
+            continue
+        for t in range(4):
+            if t != s and gammas[t] is not None:
+                out_ggs[s] = add(out_ggs[s], term(s, {t: gammas[t]}))
+    return (None, *out_vals, *out_ggs) + (None,) * 8
+
+
+double_backward.register_autograd(_dbl_backward, setup_context=_dbl_setup)
