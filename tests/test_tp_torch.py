@@ -241,14 +241,14 @@ def test_deepcopy_and_pickle_round_trip():
 
 def test_kernels_on_torchs_openmp_team_match_across_threads():
     # With torch loaded, the tp kernels run their row chunks on torch's
-    # libgomp team (scalecore/tp/parallel.h).  Results stay bit-identical at
+    # libgomp team (scalecore/common/threads.h).  Results stay bit-identical at
     # 1, 2 and 3 threads and equal to the plain reference: shared-weight
     # blocks (forward, one-pass backward), per-row weights, the convolution.
     import scalecore
     from scalecore import _core
 
     torch.ones(64, 64) @ torch.ones(64, 64)  # torch's OpenMP runtime in use
-    if _core.tp_parallel_backend() != "libgomp":
+    if _core.parallel_backend() != "libgomp":
         pytest.skip("this torch build does not use libgomp")
     fc = sct.FullyConnectedTensorProduct("8x0e+8x1o+8x2e", "0e+1o+2e", "8x0e+8x1o+8x2e")
     cw = sct.ChannelwiseTensorProduct("8x0e+8x1o", "0e+1o+2e", "0e+1o+2e")

@@ -11,7 +11,6 @@
 
 #include "common.h"
 #include "scalecore/tp/gaunt.h"
-#include "scalecore/tp/parallel.h"
 #include "scalecore/tp/sh.h"
 #include "scalecore/tp/wigner.h"
 
@@ -192,8 +191,6 @@ py::tuple gaunt_backward_py(const py::array& x1, const py::array& x2, const py::
 }  // namespace
 
 void bind_tp(py::module_& m) {
-  m.def("tp_parallel_backend", &tp::tp_parallel_backend,
-        "Where the tp kernels run their row chunks: \"libgomp\" (the OpenMP team of a libgomp already loaded, e.g. by torch) or \"scalecore\" (the pool).");
   m.attr("tp_wigner_3j_max_l") = tp::kWigner3jMaxL;
   m.def("tp_wigner_3j", &wigner_3j_py, py::arg("l1"), py::arg("l2"), py::arg("l3"),
         "Real Clebsch-Gordan coefficients in e3nn's basis, unit Frobenius norm, float64 (cached).");

@@ -13,7 +13,6 @@
 
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
-#include "scalecore/tp/parallel.h"
 #include "scalecore/tp/sh.h"
 #include "scalecore/tp/wigner.h"
 
@@ -480,7 +479,7 @@ bool dense_pays(const GauntShape& s, int engine) {
 template <class S, class Mats, class Eng>
 void forward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S* x1, const S* x2, const S* w, S* out) {
   const int64_t grain = grain_of(s);
-  tp_parallel_for(n, grain, [&](int64_t b, int64_t e) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
     Eng tr(mats);
     RowMat<S> f, g;
     for (int64_t c = b; c < e; c += grain) forward_rows(tr, s, c, std::min(e, c + grain), x1, x2, w, out, f, g);
@@ -495,7 +494,7 @@ void backward_threaded(const GauntShape& s, const Mats& mats, int64_t n, const S
   if (gx2 && s.x2_rep > 1) std::fill(gx2, gx2 + (n / s.x2_rep) * width(s.l2), S(0));
   // one partial weight gradient per fixed chunk, reduced in chunk order
   std::vector<double> gw_part(gw ? static_cast<size_t>(nchunks) * (s.lo + 1) : 0, 0.0);
-  tp_parallel_for(n, grain, [&](int64_t b, int64_t e) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
     Eng tr(mats);
     for (int64_t c = b; c < e; c += grain) {
       const int64_t ce = std::min(e, c + grain);

@@ -17,7 +17,6 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
-#include "scalecore/tp/parallel.h"
 
 namespace sc {
 namespace tp {
@@ -168,7 +167,7 @@ void advise_huge_pages(void* p, size_t bytes) {
 // streamed in order (the same sums as a per-k loop, without its stride-W reads).
 template <class S>
 void reduce_parts(const S* part, int64_t nch, int64_t W, S* out) {
-  tp_parallel_for(W, 2048, [&](int64_t k0, int64_t k1) {
+  parallel_for(W, 2048, [&](int64_t k0, int64_t k1) {
     std::vector<double> acc(static_cast<size_t>(k1 - k0), 0.0);
     for (int64_t c = 0; c < nch; ++c) {
       const S* p = part + c * W;
@@ -376,7 +375,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     const int64_t chunk = 128;
     const int64_t nch = (n + chunk - 1) / chunk;
     std::vector<S> part(static_cast<size_t>(nch * W));
-    tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+    parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
       for (int64_t c = c0; c < c1; ++c) {
         std::fill(acc.begin(), acc.end(), S(0));
@@ -397,7 +396,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
       for (int64_t e = 0; e < n; ++e) perm[fill[oo.index[e]]++] = e;
     }
     const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n / std::max<int64_t>(1, out_rows)));
-    tp_parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
+    parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
       for (int64_t r = r0; r < r1; ++r) {
         S* dst = out + r * W;
@@ -419,7 +418,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     // Shared weights with fully connected paths: blocks of kTpBlock rows
     // (tp_out_block), chunks of 4 blocks; each output row still depends on
     // its inputs alone.
-    tp_parallel_for(n, 4 * kTpBlock, [&](int64_t e0, int64_t e1) {
+    parallel_for(n, 4 * kTpBlock, [&](int64_t e0, int64_t e1) {
       std::vector<S> scratch(static_cast<size_t>(tp_block_scratch(kp)));
       for (int64_t b0 = e0; b0 < e1; b0 += kTpBlock) {
         const int B = static_cast<int>(std::min<int64_t>(kTpBlock, e1 - b0));
@@ -436,7 +435,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
     });
     return;
   }
-  tp_parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
+  parallel_for(n, 32, [&](int64_t e0, int64_t e1) {
     std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
     for (int64_t e = e0; e < e1; ++e) {
       std::fill(acc.begin(), acc.end(), S(0));
@@ -502,7 +501,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
       for (int64_t e = 0; e < n; ++e) perm[fill[idx[e]]++] = e;
     }
     const size_t scratch_g = static_cast<size_t>(kp.scratch);
-    tp_parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
+    parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_g), ax(plan.dim[0]), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
       for (int64_t r = r0; r < r1; ++r) {
         std::fill(ax.begin(), ax.end(), S(0));
@@ -530,7 +529,7 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
   bool any_uvw = false;
   for (int p = 0; p < kp.n_paths; ++p) any_uvw = any_uvw || (kp.paths[p].mode == SC_TP_UVW && kp.paths[p].has_weight);
   const bool blocks = wshared && any_uvw;
-  tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+  parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
     std::vector<S> scratch(blocks ? 0 : scratch_n), ax(gx && !blocks ? plan.dim[0] : 0), ay(gy && !blocks ? plan.dim[1] : 0),
         aw(gw ? W : 0);
     std::vector<S> bscratch(blocks ? static_cast<size_t>(tp_block_scratch(kp)) : 0);
@@ -630,7 +629,7 @@ void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* 
     auto add = [&](int t) {
       S* o = outs[t];
       const S* a = tmp[t].data();
-      tp_parallel_for(out_rows[t] * width[t], 1 << 14, [&](int64_t k0, int64_t k1) {
+      parallel_for(out_rows[t] * width[t], 1 << 14, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k) o[k] += a[k];
       });
     };
@@ -684,7 +683,7 @@ void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* 
   const int64_t W = width[SC_TP_W];
   const bool wsum = wshared && outs[SC_TP_W];
   std::vector<S> part(wsum ? static_cast<size_t>(nch * W) : 0);
-  tp_parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
+  parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {
     std::vector<S> scratch(static_cast<size_t>(kp.scratch));
     std::vector<S> acc[4];
     for (int t = 0; t < 4; ++t)
@@ -734,7 +733,7 @@ void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* 
       for (int64_t e = 0; e < n; ++e) pm[fill[gidx[e]]++] = e;
     }
     S* go = outs[SC_TP_OUT];
-    tp_parallel_for(nodes, 64, [&](int64_t r0, int64_t r1) {
+    parallel_for(nodes, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         S* dst = go + r * D;
         for (int64_t q = st[r]; q < st[r + 1]; ++q) {

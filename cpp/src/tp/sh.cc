@@ -6,7 +6,6 @@
 #include "scalecore/common/dispatch.h"
 #include "scalecore/common/errors.h"
 #include "scalecore/common/threads.h"
-#include "scalecore/tp/parallel.h"
 #include "sh_kernels.h"
 
 namespace sc {
@@ -80,7 +79,7 @@ void sh_forward(const ShArgs& a, const S* vec, S* out) {
   const ShCoeffs& c = sh_coeffs();
   const int v = sh_level();
   (void)v;
-  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (v == 2) return detail::sh_forward_avx512<S>(a, c, vec, out, b, e);
 #endif
@@ -96,7 +95,7 @@ void sh_backward(const ShArgs& a, const S* vec, const S* gout, S* gvec) {
   const ShCoeffs& c = sh_coeffs();
   const int v = sh_level();
   (void)v;
-  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (v == 2) return detail::sh_backward_avx512<S>(a, c, vec, gout, gvec, b, e);
 #endif
@@ -112,7 +111,7 @@ void sh_double_backward(const ShArgs& a, const S* vec, const S* gout, const S* g
   const ShCoeffs& c = sh_coeffs();
   const int v = sh_level();
   (void)v;
-  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
 #if defined(SC_HAVE_AVX512_KERNELS)
     if (v == 2) return detail::sh_double_backward_avx512<S>(a, c, vec, gout, ggvec, ggout, gvec2, b, e);
 #endif
@@ -127,7 +126,7 @@ template <class S>
 void sh_derivatives(const ShArgs& a, const S* vec, S* out, S* jac, S* hess) {
   check_args(a);
   const ShCoeffs& c = sh_coeffs();
-  tp_parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(a.n, kGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       using E = Jet2<S>;
       E x, y, z;
