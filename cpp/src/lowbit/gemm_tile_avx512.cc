@@ -264,7 +264,8 @@ SC_BF16 void tile_bf16(const LbLinearArgs& a, const uint16_t* X, int64_t m, int6
   alignas(64) float T[R][kPC];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < 4; ++j) _mm512_store_ps(&T[r][16 * j], _mm512_setzero_ps());
-  const uint16_t* xr = X + m * K;
+  // the tile's rows interleaved (see round_bf16_tile): word s * kTR + r is pair s of row m + r
+  const uint32_t* xr = reinterpret_cast<const uint32_t*>(X) + m * (K / 2);
   for (int64_t g = 0; g < G; ++g) {
     __m512 acc[R][4];
 #pragma GCC unroll 8
@@ -272,14 +273,14 @@ SC_BF16 void tile_bf16(const LbLinearArgs& a, const uint16_t* X, int64_t m, int6
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_setzero_ps();
     const uint32_t* bp = B + g * np * kPC;
-    const uint16_t* xp = xr + g * sg;
+    const uint32_t* xp = xr + g * np * kTR;
     for (int64_t s = 0; s < np; ++s) {
       for (int j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(bp + (s + kPfSteps) * kPC + 16 * j), _MM_HINT_T0);
       const __m512i b0 = _mm512_load_si512(bp + s * kPC), b1 = _mm512_load_si512(bp + s * kPC + 16);
       const __m512i b2 = _mm512_load_si512(bp + s * kPC + 32), b3 = _mm512_load_si512(bp + s * kPC + 48);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const __m512i av = bcst4(xp + r * K + 2 * s);
+        const __m512i av = _mm512_set1_epi32(static_cast<int>(xp[s * kTR + r]));
         dpbf16_reg(acc[r][0], b0, av);
         dpbf16_reg(acc[r][1], b1, av);
         dpbf16_reg(acc[r][2], b2, av);
@@ -395,6 +396,20 @@ void round_bf16_row(const float* x, int64_t K, uint16_t* out) {
   }
 }
 
+// Rows m .. m+R-1 (R <= kTR) of x rounded as round_bf16_row and interleaved
+// for the tile: word s * kTR + r of the tile's block (K / 2 * kTR words from
+// word m * K / 2 of out) is the bf16 pair s of row m + r, so a tile reads its
+// activations as one sequential stream instead of R rows K * 2 bytes apart
+// (same values, same order of operations: the results do not change).  The
+// words of rows past M in the last tile are zero and never read.
+void round_bf16_tile(const float* x, int64_t K, int64_t R, uint16_t* tmp, uint32_t* out) {
+  const int64_t W = K / 2;
+  for (int64_t r = 0; r < R; ++r) round_bf16_row(x + r * K, K, tmp + r * K);
+  const uint32_t* t = reinterpret_cast<const uint32_t*>(tmp);
+  for (int64_t s = 0; s < W; ++s)
+    for (int64_t r = 0; r < kTR; ++r) out[s * kTR + r] = r < R ? t[r * W + s] : 0u;
+}
+
 // Panels per parallel_for chunk: runs of panels per thread, so the tiles of
 // one panel can prefetch the next one's packed weights (the work split only
 // moves whole tiles: results never depend on it).
@@ -481,10 +496,15 @@ bool lb_gemm_bf16_supported(const LbLinearArgs& a) {
 
 SC_BF16 void lb_gemm_bf16_tiles_avx512(const LbLinearArgs& a) {
   const int64_t M = a.M, N = a.N, K = a.K, G = K / a.group, W = K / 2, npanels = (N + kPC - 1) / kPC;
+  const int64_t ntiles = (M + kTR - 1) / kTR;
   Buf xb;
-  uint16_t* X = xb.get<uint16_t>(static_cast<size_t>(M * K));
-  parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) round_bf16_row(a.x + m * K, K, X + m * K);
+  uint16_t* X = xb.get<uint16_t>(static_cast<size_t>(ntiles * kTR * K));
+  parallel_for(ntiles, 4, [&](int64_t t0, int64_t t1) {
+    thread_local Buf rb;
+    uint16_t* tmp = rb.get<uint16_t>(static_cast<size_t>(kTR * K));
+    for (int64_t t = t0; t < t1; ++t)
+      round_bf16_tile(a.x + t * kTR * K, K, std::min<int64_t>(kTR, M - t * kTR), tmp,
+                      reinterpret_cast<uint32_t*>(X) + t * kTR * (K / 2));
   });
   const NatIdx ix;
   const __m512i table = nibble_bf16_table(a.wfmt == LB_W_FP4);
