@@ -79,6 +79,41 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _cpu_id() -> Dict[str, Any]:
+    """Vendor, family, model, stepping and clock from /proc/cpuinfo, plus the
+    microarchitecture where the family/model says it (AMD Zen generations:
+    the brand string of a cloud VM is often just "AMD EPYC", which does not
+    tell Zen 4 from Zen 5, and their AVX-512 throughput differs by 2x)."""
+    out: Dict[str, Any] = {}
+    keys = {"vendor_id": "vendor", "cpu family": "family", "model": "model", "stepping": "stepping",
+            "cpu MHz": "mhz", "cache size": "cache"}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                k, _, v = line.partition(":")
+                k = k.strip()
+                if k in keys:
+                    out[keys[k]] = v.strip()
+    except OSError:
+        return out
+    for k in ("family", "model", "stepping"):
+        if str(out.get(k, "")).isdigit():
+            out[k] = int(out[k])
+    fam, mod = out.get("family"), out.get("model")
+    uarch = None
+    if out.get("vendor") == "AuthenticAMD" and isinstance(fam, int) and isinstance(mod, int):
+        if fam == 23:
+            uarch = "Zen 2" if mod >= 0x30 else "Zen/Zen+"
+        elif fam == 25:
+            uarch = "Zen 4" if (0x10 <= mod <= 0x1F or 0x60 <= mod <= 0x7F or 0xA0 <= mod <= 0xAF) else "Zen 3"
+        elif fam == 26:
+            uarch = "Zen 5"
+    out["uarch"] = uarch
+    return out
+
+
 def machine() -> Dict[str, Any]:
     """What the numbers were measured on."""
     import numpy as np
@@ -94,6 +129,8 @@ def machine() -> Dict[str, Any]:
     return {
         "cpu_model": _cpu_model(),
         "cpu_brand": info["cpu"]["brand"],
+        "cpu_id": _cpu_id(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "cpu_features": info["cpu"]["features"],
         "simd_level": info["simd_level"],
         "scalecore_threads": info["num_threads"],
@@ -184,7 +221,9 @@ def run(name: str, quick: bool = False, out: Optional[Path] = None) -> Dict[str,
     entry = _REGISTRY[name]
     mach = machine()
     print(f"== {name}: scalecore vs {entry['peer']} ({entry['description']})")
-    print(f"   machine: {mach['cpu_model']} | threads {mach['scalecore_threads']}/{mach['hardware_threads']} "
+    uarch = mach["cpu_id"].get("uarch")
+    load = f"{mach['load_average'][0]:.2f}" if mach["load_average"] else "?"
+    print(f"   machine: {mach['cpu_model']}{f' ({uarch})' if uarch else ''} | load {load} | threads {mach['scalecore_threads']}/{mach['hardware_threads']} "
           f"| simd {mach['simd_level']} | commit {mach['commit']}")
     records = []
     for pair in entry["fn"](quick):
