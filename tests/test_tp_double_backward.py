@@ -161,6 +161,42 @@ def test_bad_input():
                                   outs=outs, x_index=src, out_index=dst, x_rows=4, out_rows=4)
 
 
+@pytest.mark.parametrize("which", ["backward", "double_backward"])
+def test_bad_input_messages_shared_by_backward_and_double_backward(which):
+    # backward_rows and double_backward_rows share their operand checks (the
+    # bindings' row_operands, C++ check_row_operands): the same messages,
+    # naming the argument, from either entry point.
+    import re
+
+    plan = _plan("uvw")
+    n, nodes = 9, 4
+    vals, ggs, src, dst = _data(plan, n, nodes, True, False, np.float64, seed=1)
+
+    def call(v=vals, x_index=src, shared=False):
+        kw = dict(weight_shared=shared, n=n, x_index=x_index, out_index=dst, x_rows=nodes, out_rows=nodes)
+        if which == "backward":
+            outs = [np.empty((nodes, plan.dims[0])), np.empty((n, plan.dims[1])),
+                    np.empty((plan.dims[2],) if shared else (n, plan.dims[2]))]
+            plan.backward_rows(*v, outs=outs, **kw)
+        else:
+            outs = [np.empty((nodes, plan.dims[0])), np.empty((n, plan.dims[1])),
+                    np.empty((plan.dims[2],) if shared else (n, plan.dims[2])), np.empty((nodes, plan.dims[3]))]
+            gg = [ggs[0], ggs[1], ggs[2][0].copy()] if shared else ggs
+            plan.double_backward_rows(*v, gg, outs=outs, **kw)
+
+    bad = src.copy()
+    bad[3] = 4
+    with pytest.raises(ValueError, match=re.escape("x index: entry 3 is 4, outside [0, 4)")):
+        call(x_index=bad)
+    with pytest.raises(ValueError, match=re.escape(f"y: expected {n} rows of {plan.dims[1]}, got shape (5, ")):
+        call(v=[vals[0], vals[1][:5], vals[2], vals[3]])
+    with pytest.raises(TypeError, match=re.escape("grad_out: expected a float32 or float64 array, got int64")):
+        call(v=[vals[0], vals[1], vals[2], vals[3].astype(np.int64)])
+    fn = "tp_backward: a gathered x with its gradient" if which == "backward" else "tp_double_backward: a gathered x"
+    with pytest.raises(ValueError, match=re.escape(fn)):
+        call(v=[vals[0], vals[1], vals[2][0].copy(), vals[3]], shared=True)
+
+
 def _torch_inputs(plan, conv, shared, seed):
     n, nodes = (7, 4) if conv else (5, 0)
     vals, ggs, src, dst = _data(plan, n, nodes, conv, shared, np.float64, seed)

@@ -171,12 +171,13 @@ def test_each_mode_matches_e3nn(mode):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("irreps", ["17x0e+17x1o+17x2e+9x3o", "117x0e+53x1o+5x2e+9x3o"])
+@pytest.mark.parametrize("irreps", ["17x0e+17x1o+17x2e+9x3o", "117x0e+53x1o+5x2e+9x3o", "27x0e+27x1o+25x2e+29x3o"])
 def test_levels_match_reference_mace_like(simd, dtype, irreps):
     # Channel counts of whole packs plus a tail (the vectorised transposes),
     # l up to 3 on both sides, the channelwise product MACE uses.  117 and 53
     # pass through the 4-, 2- and 1-pack blocks and the scalar tail at 8 and
-    # 16 lanes.
+    # 16 lanes; 27, 25 and 29 through the 16-channel zmm transposes, then the
+    # 8-channel ones, then the scalar tail (l = 1, 2, 3).
     from scalecore.tp.torch import tp_out_irreps_with_instructions
     out, instr = tp_out_irreps_with_instructions(irreps, "0e+1o+2e+3o", "0e+1o+2e+3o")
     plan = TensorProductPlan(irreps, "0e+1o+2e+3o", out, instr)

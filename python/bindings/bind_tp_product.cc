@@ -59,12 +59,15 @@ void contract_impl(const TpPlan& plan, int slot, const std::vector<py::object>& 
   tp_contract<S>(plan, slot, ops, po, n, impl);
 }
 
+// The four input operands of tp_backward / tp_double_backward (x, y,
+// weight, grad_out): only the weights may be shared, x and grad_out may be
+// gathered by an int64 index of n entries with rows[s] rows.  Checks dtype,
+// contiguity and size, naming the argument.
 template <class S>
-void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool w_shared,
-                   const std::vector<py::object>& index, const std::vector<int64_t>& rows,
-                   const std::vector<py::object>& outs, int64_t n, int impl) {
+void row_operands(const TpPlan& plan, const std::vector<py::object>& data, bool w_shared,
+                  const std::vector<py::object>& index, const std::vector<int64_t>& rows, int64_t n,
+                  TpOperand<S> ops[4]) {
   const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
-  TpOperand<S> ops[4];
   for (int s = 0; s < 4; ++s) {
     ops[s].shared = s == SC_TP_W && w_shared;
     ops[s].rows = ops[s].shared ? 1 : index[s].is_none() ? n : rows[s];
@@ -80,6 +83,15 @@ void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool
       throw ValueError(std::string(kArg[s]) + ": expected " + std::to_string(ops[s].rows) + " rows of " +
                        std::to_string(width[s]) + ", got shape " + shape_str(a));
   }
+}
+
+template <class S>
+void backward_impl(const TpPlan& plan, const std::vector<py::object>& data, bool w_shared,
+                   const std::vector<py::object>& index, const std::vector<int64_t>& rows,
+                   const std::vector<py::object>& outs, int64_t n, int impl) {
+  const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
+  TpOperand<S> ops[4];
+  row_operands<S>(plan, data, w_shared, index, rows, n, ops);
   S* po[3] = {nullptr, nullptr, nullptr};
   const char* names[3] = {"grad_x", "grad_y", "grad_weight"};
   for (int s = 0; s < 3; ++s) {
@@ -106,20 +118,9 @@ void double_backward_impl(const TpPlan& plan, const std::vector<py::object>& dat
   S* po[4] = {nullptr, nullptr, nullptr, nullptr};
   const char* gnames[3] = {"grad_grad_x", "grad_grad_y", "grad_grad_weight"};
   const char* onames[4] = {"grad_x", "grad_y", "grad_weight", "grad_grad_out"};
+  row_operands<S>(plan, data, w_shared, index, rows, n, ops);
   for (int s = 0; s < 4; ++s) {
-    ops[s].shared = s == SC_TP_W && w_shared;
-    ops[s].rows = ops[s].shared ? 1 : index[s].is_none() ? n : rows[s];
-    if (!index[s].is_none()) {
-      py::array ia = py::reinterpret_borrow<py::array>(index[s]);
-      ops[s].index = checked_ptr<int64_t>(ia, (std::string(kArg[s]) + " index").c_str());
-      check_shape(ia, {static_cast<py::ssize_t>(n)}, (std::string(kArg[s]) + " index").c_str());
-    }
     const int64_t want = ops[s].rows * width[s];
-    py::array a = py::reinterpret_borrow<py::array>(data[s]);
-    ops[s].data = checked_ptr<S>(a, kArg[s]);
-    if (a.size() != want)
-      throw ValueError(std::string(kArg[s]) + ": expected " + std::to_string(ops[s].rows) + " rows of " +
-                       std::to_string(width[s]) + ", got shape " + shape_str(a));
     if (s < 3 && !gg[s].is_none()) {
       py::array b = py::reinterpret_borrow<py::array>(gg[s]);
       pg[s] = checked_ptr<S>(b, gnames[s]);
@@ -137,6 +138,18 @@ void double_backward_impl(const TpPlan& plan, const std::vector<py::object>& dat
   }
   py::gil_scoped_release nogil;
   tp_double_backward<S>(plan, ops, pg, po, n);
+}
+
+// Runs f(S(0)) with S the dtype of grad_out (float32 or float64).
+template <class F>
+void with_grad_out_dtype(const py::object& grad_out, F&& f) {
+  py::array g = py::reinterpret_borrow<py::array>(grad_out);
+  if (py::isinstance<py::array_t<float>>(g))
+    f(0.0f);
+  else if (py::isinstance<py::array_t<double>>(g))
+    f(0.0);
+  else
+    throw TypeError("grad_out: expected a float32 or float64 array, got " + std::string(py::str(g.dtype())));
 }
 
 }  // namespace
@@ -207,13 +220,9 @@ void bind_tp_product(py::module_& m) {
         if (data.size() != 4 || outs.size() != 3 || index.size() != 4 || rows.size() != 4)
           throw ValueError("tp_backward: data, index, rows need (x, y, weight, grad_out), outs (grad_x, grad_y, "
                            "grad_weight)");
-        py::array g = py::reinterpret_borrow<py::array>(data[3]);
-        if (py::isinstance<py::array_t<float>>(g))
-          backward_impl<float>(plan, data, w_shared, index, rows, outs, n, impl);
-        else if (py::isinstance<py::array_t<double>>(g))
-          backward_impl<double>(plan, data, w_shared, index, rows, outs, n, impl);
-        else
-          throw TypeError("grad_out: expected a float32 or float64 array, got " + std::string(py::str(g.dtype())));
+        with_grad_out_dtype(data[3], [&](auto zero) {
+          backward_impl<decltype(zero)>(plan, data, w_shared, index, rows, outs, n, impl);
+        });
       },
       py::arg("plan"), py::arg("data"), py::arg("w_shared"), py::arg("index"), py::arg("rows"), py::arg("outs"),
       py::arg("n"), py::arg("impl") = 0,
@@ -229,13 +238,9 @@ void bind_tp_product(py::module_& m) {
         if (data.size() != 4 || index.size() != 4 || rows.size() != 4 || gg.size() != 3 || outs.size() != 4)
           throw ValueError("tp_double_backward: data, index, rows, outs need 4 entries (x, y, weight, grad_out), gg "
                            "3 (x, y, weight)");
-        py::array g = py::reinterpret_borrow<py::array>(data[3]);
-        if (py::isinstance<py::array_t<float>>(g))
-          double_backward_impl<float>(plan, data, w_shared, index, rows, gg, outs, n);
-        else if (py::isinstance<py::array_t<double>>(g))
-          double_backward_impl<double>(plan, data, w_shared, index, rows, gg, outs, n);
-        else
-          throw TypeError("grad_out: expected a float32 or float64 array, got " + std::string(py::str(g.dtype())));
+        with_grad_out_dtype(data[3], [&](auto zero) {
+          double_backward_impl<decltype(zero)>(plan, data, w_shared, index, rows, gg, outs, n);
+        });
       },
       py::arg("plan"), py::arg("data"), py::arg("w_shared"), py::arg("index"), py::arg("rows"), py::arg("gg"),
       py::arg("outs"), py::arg("n"),

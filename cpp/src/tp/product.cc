@@ -177,6 +177,42 @@ void reduce_parts(const S* part, int64_t nch, int64_t W, S* out) {
   });
 }
 
+// Rows e < n grouped by idx[e] (a stable counting sort): group r holds
+// perm[start[r] .. start[r + 1]) in ascending e.  The convolution's senders
+// and receivers, so that sums per node run in a fixed order.
+void group_rows(const int64_t* idx, int64_t n, int64_t groups, std::vector<int64_t>& start,
+                std::vector<int64_t>& perm) {
+  start.assign(static_cast<size_t>(groups + 1), 0);
+  perm.resize(static_cast<size_t>(n));
+  for (int64_t e = 0; e < n; ++e) ++start[idx[e] + 1];
+  for (int64_t r = 0; r < groups; ++r) start[r + 1] += start[r];
+  std::vector<int64_t> fill(start.begin(), start.end() - 1);
+  for (int64_t e = 0; e < n; ++e) perm[fill[idx[e]]++] = e;
+}
+
+// The operand checks tp_backward and tp_double_backward share (fn names the
+// caller in the messages): only x and the outgoing gradient may be
+// gathered, every slot is given, row counts match n, indices are in range.
+template <class S>
+void check_row_operands(const int64_t width[4], const TpOperand<S> ops[4], int64_t n, const char* fn) {
+  for (int s = 0; s < 4; ++s) {
+    const TpOperand<S>& o = ops[s];
+    // Gathers: x (when grad x is not asked for here: it would need a scatter)
+    // and grad out (the convolution's receivers).
+    if (o.index && !(s == SC_TP_X || s == SC_TP_OUT))
+      throw ValueError(std::string(fn) + ": " + kSlotNames[s] + " may not be indexed here");
+    if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
+    if (!o.shared && !o.index && o.rows != n)
+      throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
+                       std::to_string(o.rows));
+    if (o.index)
+      for (int64_t e = 0; e < n; ++e)
+        if (o.index[e] < 0 || o.index[e] >= o.rows)
+          throw ValueError(std::string(kSlotNames[s]) + " index: entry " + std::to_string(e) + " is " +
+                           std::to_string(o.index[e]) + ", outside [0, " + std::to_string(o.rows) + ")");
+  }
+}
+
 }  // namespace
 
 const char* tp_mode_name(int mode) { return mode >= 0 && mode < kTpNumModes ? kModeNames[mode] : "?"; }
@@ -388,13 +424,8 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
   }
   if (oo.index) {
     // Rows grouped by target (counting sort, stable in e).
-    std::vector<int64_t> start(static_cast<size_t>(out_rows + 1), 0), perm(static_cast<size_t>(n));
-    for (int64_t e = 0; e < n; ++e) ++start[oo.index[e] + 1];
-    for (int64_t r = 0; r < out_rows; ++r) start[r + 1] += start[r];
-    {
-      std::vector<int64_t> fill(start.begin(), start.end() - 1);
-      for (int64_t e = 0; e < n; ++e) perm[fill[oo.index[e]]++] = e;
-    }
+    std::vector<int64_t> start, perm;
+    group_rows(oo.index, n, out_rows, start, perm);
     const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n / std::max<int64_t>(1, out_rows)));
     parallel_for(out_rows, std::min<int64_t>(grain, 64), [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_n), acc(static_cast<size_t>(W));
@@ -448,22 +479,7 @@ void tp_contract(const TpPlan& plan, int slot, const TpOperand<S> ops[4], S* out
 template <class S>
 void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S* gw, int64_t n, int impl) {
   const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
-  for (int s = 0; s < 4; ++s) {
-    const TpOperand<S>& o = ops[s];
-    // Gathers: x (when grad x is not asked for here: it would need a scatter)
-    // and grad out (the convolution's receivers).
-    if (o.index && !(s == SC_TP_X || s == SC_TP_OUT))
-      throw ValueError(std::string("tp_backward: ") + kSlotNames[s] + " may not be indexed here");
-    if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
-    if (!o.shared && !o.index && o.rows != n)
-      throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
-                       std::to_string(o.rows));
-    if (o.index)
-      for (int64_t e = 0; e < n; ++e)
-        if (o.index[e] < 0 || o.index[e] >= o.rows)
-          throw ValueError(std::string(kSlotNames[s]) + " index: entry " + std::to_string(e) + " is " +
-                           std::to_string(o.index[e]) + ", outside [0, " + std::to_string(o.rows) + ")");
-  }
+  check_row_operands(width, ops, n, "tp_backward");
   if (ops[SC_TP_X].shared || ops[SC_TP_Y].shared || ops[SC_TP_OUT].shared)
     throw ValueError("tp_backward: only the weights may be shared");
   const bool wshared = ops[SC_TP_W].shared;
@@ -493,13 +509,8 @@ void tp_backward(const TpPlan& plan, const TpOperand<S> ops[4], S* gx, S* gy, S*
     // summed per sender in ascending row order, grad y / grad w per row.
     const int64_t* idx = ops[SC_TP_X].index;
     const int64_t nodes = ops[SC_TP_X].rows;
-    std::vector<int64_t> start(static_cast<size_t>(nodes + 1), 0), perm(static_cast<size_t>(n));
-    for (int64_t e = 0; e < n; ++e) ++start[idx[e] + 1];
-    for (int64_t r = 0; r < nodes; ++r) start[r + 1] += start[r];
-    {
-      std::vector<int64_t> fill(start.begin(), start.end() - 1);
-      for (int64_t e = 0; e < n; ++e) perm[fill[idx[e]]++] = e;
-    }
+    std::vector<int64_t> start, perm;
+    group_rows(idx, n, nodes, start, perm);
     const size_t scratch_g = static_cast<size_t>(kp.scratch);
     parallel_for(nodes, 16, [&](int64_t r0, int64_t r1) {
       std::vector<S> scratch(scratch_g), ax(plan.dim[0]), ay(gy ? plan.dim[1] : 0), aw(gw ? W : 0);
@@ -585,21 +596,9 @@ template <class S>
 void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* const gg[3], S* const outs[4],
                         int64_t n) {
   const int64_t width[4] = {plan.dim[0], plan.dim[1], plan.weight_numel, plan.dim[2]};
-  for (int s = 0; s < 4; ++s) {
-    const TpOperand<S>& o = ops[s];
-    if (o.index && !(s == SC_TP_X || s == SC_TP_OUT))
-      throw ValueError(std::string("tp_double_backward: ") + kSlotNames[s] + " may not be indexed here");
-    if (o.shared && s != SC_TP_W) throw ValueError("tp_double_backward: only the weights may be shared");
-    if (o.data == nullptr && width[s] > 0) throw ValueError(std::string(kSlotNames[s]) + ": missing input");
-    if (!o.shared && !o.index && o.rows != n)
-      throw ValueError(std::string(kSlotNames[s]) + ": expected " + std::to_string(n) + " rows, got " +
-                       std::to_string(o.rows));
-    if (o.index)
-      for (int64_t e = 0; e < n; ++e)
-        if (o.index[e] < 0 || o.index[e] >= o.rows)
-          throw ValueError(std::string(kSlotNames[s]) + " index: entry " + std::to_string(e) + " is " +
-                           std::to_string(o.index[e]) + ", outside [0, " + std::to_string(o.rows) + ")");
-  }
+  for (int s = 0; s < 4; ++s)
+    if (ops[s].shared && s != SC_TP_W) throw ValueError("tp_double_backward: only the weights may be shared");
+  check_row_operands(width, ops, n, "tp_double_backward");
   const bool wshared = ops[SC_TP_W].shared;
   const int64_t* xidx = ops[SC_TP_X].index;
   const int64_t* gidx = ops[SC_TP_OUT].index;
@@ -667,14 +666,7 @@ void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* 
   // ascending row order), else one row each.
   const int64_t groups = xidx ? ops[SC_TP_X].rows : n;
   std::vector<int64_t> start, perm;
-  if (xidx) {
-    start.assign(static_cast<size_t>(groups + 1), 0);
-    perm.resize(static_cast<size_t>(n));
-    for (int64_t e = 0; e < n; ++e) ++start[xidx[e] + 1];
-    for (int64_t r = 0; r < groups; ++r) start[r + 1] += start[r];
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (int64_t e = 0; e < n; ++e) perm[fill[xidx[e]]++] = e;
-  }
+  if (xidx) group_rows(xidx, n, groups, start, perm);
   // Grad g of a gathered g: per row first, summed per receiver after.
   std::vector<S> grow(outs[SC_TP_OUT] && gidx ? static_cast<size_t>(n * width[SC_TP_OUT]) : 0);
   S* gout_rows = gidx ? grow.data() : outs[SC_TP_OUT];
@@ -725,13 +717,8 @@ void tp_double_backward(const TpPlan& plan, const TpOperand<S> ops[4], const S* 
   if (outs[SC_TP_OUT] && gidx) {
     // Per receiver, in ascending row order.
     const int64_t nodes = ops[SC_TP_OUT].rows, D = width[SC_TP_OUT];
-    std::vector<int64_t> st(static_cast<size_t>(nodes + 1), 0), pm(static_cast<size_t>(n));
-    for (int64_t e = 0; e < n; ++e) ++st[gidx[e] + 1];
-    for (int64_t r = 0; r < nodes; ++r) st[r + 1] += st[r];
-    {
-      std::vector<int64_t> fill(st.begin(), st.end() - 1);
-      for (int64_t e = 0; e < n; ++e) pm[fill[gidx[e]]++] = e;
-    }
+    std::vector<int64_t> st, pm;
+    group_rows(gidx, n, nodes, st, pm);
     S* go = outs[SC_TP_OUT];
     parallel_for(nodes, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {

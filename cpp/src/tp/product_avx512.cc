@@ -1,7 +1,8 @@
 // AVX-512 tensor-product row kernel: product_kernels.h over F32x16 / F64x8
 // packs, channels in lanes (16 float32 / 8 float64 channels per vector).  The
-// ir_mul <-> mul_ir transposes for D < 8 stay 8 x 8 (ymm), shared with the
-// AVX2 file.
+// float ir_mul <-> mul_ir transposes for D = 3, 5, 7 run 16 channels at a
+// time with zmm permutes (product_tr_avx512.h), the rest with the AVX2 file's
+// 8 x 8 transposes.
 #include "scalecore/common/simd_avx512.h"
 #include "scalecore/tp/plan.h"
 #include "scalecore/tp/product.h"
@@ -9,7 +10,10 @@
 SC_FAMILY_NS_BEGIN(tp)
 namespace {
 #include "product_pack_ops.h"
+#define SC_TP_TR_OWN_ENTRY 1
 #include "product_tr_avx2.h"
+#include "product_tr_avx512.h"
+#undef SC_TP_TR_OWN_ENTRY
 }  // namespace
 SC_FAMILY_NS_END
 

@@ -190,8 +190,10 @@ inline void k_rowsmat(int64_t R, int64_t p, int64_t m, const S* SC_RESTRICT q, i
 // The sparse CG contraction over channels, for every output group g:
 //   O[o_g * ldo + c] += sum_{q in g} val_q A[a_q * lda + c] B[b_q * ldb + c],  c < n
 // BA / BB: A / B hold one value per index (A[a_q * lda]) broadcast over c.
+// ASSIGN: "=" instead of "+=" (rows of O that no group names are left alone:
+// k_ternary_set below zeroes them).
 // Four packs of channels at once: four independent FMA chains.
-template <class V, bool BA, bool BB, class S>
+template <class V, bool BA, bool BB, bool ASSIGN = false, class S>
 inline void k_ternary(const TpCgView<S>& cg, const S* SC_RESTRICT A, int64_t lda, const S* SC_RESTRICT B, int64_t ldb,
                       S* SC_RESTRICT O, int64_t ldo, int64_t n) {
   static_assert(!(BA && BB), "one operand must run over channels");
@@ -228,10 +230,10 @@ inline void k_ternary(const TpCgView<S>& cg, const S* SC_RESTRICT A, int64_t lda
           a3 = vfma(s * vload<V>(pa + 3 * L), vload<V>(pb + 3 * L), a3);
         }
       }
-      vstore(o + c, vload<V>(o + c) + a0);
-      vstore(o + c + L, vload<V>(o + c + L) + a1);
-      vstore(o + c + 2 * L, vload<V>(o + c + 2 * L) + a2);
-      vstore(o + c + 3 * L, vload<V>(o + c + 3 * L) + a3);
+      vstore(o + c, ASSIGN ? a0 : vload<V>(o + c) + a0);
+      vstore(o + c + L, ASSIGN ? a1 : vload<V>(o + c + L) + a1);
+      vstore(o + c + 2 * L, ASSIGN ? a2 : vload<V>(o + c + 2 * L) + a2);
+      vstore(o + c + 3 * L, ASSIGN ? a3 : vload<V>(o + c + 3 * L) + a3);
     }
     for (; c + 2 * L <= n; c += 2 * L) {
       V a0 = vsplat<V>(S(0)), a1 = a0;
@@ -254,8 +256,8 @@ inline void k_ternary(const TpCgView<S>& cg, const S* SC_RESTRICT A, int64_t lda
           a1 = vfma(s * vload<V>(pa + L), vload<V>(pb + L), a1);
         }
       }
-      vstore(o + c, vload<V>(o + c) + a0);
-      vstore(o + c + L, vload<V>(o + c + L) + a1);
+      vstore(o + c, ASSIGN ? a0 : vload<V>(o + c) + a0);
+      vstore(o + c + L, ASSIGN ? a1 : vload<V>(o + c + L) + a1);
     }
     for (; c + L <= n; c += L) {
       V a0 = vsplat<V>(S(0));
@@ -268,15 +270,28 @@ inline void k_ternary(const TpCgView<S>& cg, const S* SC_RESTRICT A, int64_t lda
           a0 = vfma(vsplat<V>(q->val) * vload<V>(A + q->a * lda + c), vload<V>(B + q->b * ldb + c), a0);
         }
       }
-      vstore(o + c, vload<V>(o + c) + a0);
+      vstore(o + c, ASSIGN ? a0 : vload<V>(o + c) + a0);
     }
     for (; c < n; ++c) {
       S s = 0;
       for (const TpNz<S>* q = q0; q < q1; ++q)
         s += q->val * A[q->a * lda + (BA ? 0 : c)] * B[q->b * ldb + (BB ? 0 : c)];
-      o[c] += s;
+      o[c] = ASSIGN ? s : o[c] + s;
     }
   }
+}
+
+// O = the contraction (rows < rows_o of ldo, channels < n), overwriting:
+// one pass without a prior zeroing when the groups name every row.
+template <class V, bool BA, bool BB, class S>
+inline void k_ternary_set(const TpCgView<S>& cg, const S* SC_RESTRICT A, int64_t lda, const S* SC_RESTRICT B,
+                          int64_t ldb, S* SC_RESTRICT O, int64_t ldo, int64_t n, int rows_o) {
+  if (cg.n_groups == rows_o && ldo == n) {  // the groups' output indices are distinct
+    k_ternary<V, BA, BB, true>(cg, A, lda, B, ldb, O, ldo, n);
+    return;
+  }
+  memset(O, 0, sizeof(S) * static_cast<size_t>(rows_o) * ldo);
+  k_ternary<V, BA, BB>(cg, A, lda, B, ldb, O, ldo, n);
 }
 
 // The same contraction summed over the channels:
@@ -329,7 +344,14 @@ inline void k_tr_from_ir(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m) {
 template <bool TO, class S>
 inline void k_transpose(const S* SC_RESTRICT src, S* SC_RESTRICT dst, int m, int d) {
   if (m == 1 || d == 1) {
-    memcpy(dst, src, sizeof(S) * static_cast<size_t>(m) * d);
+    // A plain copy; short ones (y's single irreps: 1 to 9 values) inline
+    // rather than through a libc call per block and row.
+    const int k = m * d;
+    if (k <= 16) {
+      for (int i = 0; i < k; ++i) dst[i] = src[i];
+    } else {
+      memcpy(dst, src, sizeof(S) * static_cast<size_t>(k));
+    }
     return;
   }
 #define SC_TP_TR(D)                                       \
@@ -447,8 +469,7 @@ inline void path_uvu1(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
     case SC_TP_W: {
       // gW[u] = sum_i X[i][u] H[i][u], H[i][u] = sum C G[k][u] Y[j]
       S* H = io.t2;
-      memset(H, 0, sizeof(S) * static_cast<size_t>(P.d1) * m);
-      k_ternary<V, false, true>(P.cg[1], io.G, m, io.Y, 1, H, m, m);
+      k_ternary_set<V, false, true>(P.cg[1], io.G, m, io.Y, 1, H, m, m, P.d1);
       for (int i = 0; i < P.d1; ++i) k_muladd<V>(m, io.X + i * m, H + i * m, io.acc);
       break;
     }
@@ -568,8 +589,7 @@ inline void path_uvw(const TpPathDesc<S>& P, int slot, const PathIo<S>& io) {
   for (int v = 0; v < n; ++v) {
     if (slot == SC_TP_OUT || slot == SC_TP_W) {
       S* Q = io.t1;  // [d3][m]: Q[k][u] = sum C X[i][u] Y[j][v]
-      memset(Q, 0, sizeof(S) * static_cast<size_t>(P.d3) * m);
-      k_ternary<V, false, true>(P.cg[0], io.X, m, io.Y + v, n, Q, m, m);
+      k_ternary_set<V, false, true>(P.cg[0], io.X, m, io.Y + v, n, Q, m, m, P.d3);
       if (slot == SC_TP_OUT) {
         // out[k][:] += Q[k][:] W[:, v, :], all k together
         k_rowsmat<V>(P.d3, p, m, Q, m, 1, io.W + v * p, n * p, io.acc, p);
@@ -643,8 +663,7 @@ template <class V, class S>
 inline void path_uvu1_xw(const TpPathDesc<S>& P, const PathIo<S>& io, S* ax, S* aw) {
   const int m = P.mul1;
   S* H = io.t2;
-  memset(H, 0, sizeof(S) * static_cast<size_t>(P.d1) * m);
-  k_ternary<V, false, true>(P.cg[1], io.G, m, io.Y, 1, H, m, m);
+  k_ternary_set<V, false, true>(P.cg[1], io.G, m, io.Y, 1, H, m, m, P.d1);
   for (int i = 0; i < P.d1; ++i) {
     k_muladd<V>(m, io.W, H + i * m, ax + i * m);
     k_muladd<V>(m, io.X + i * m, H + i * m, aw);
@@ -791,9 +810,8 @@ void tp_out_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
             k_ternary<V, false, true>(P.cg[0], T1 + b * ts, p, Ys + b * ys + v, n, Os + b * os, p, p);
         } else {
           const int64_t ts = static_cast<int64_t>(d3) * m;  // Q [B d3][m]
-          memset(T1, 0, sizeof(S) * static_cast<size_t>(B * ts));
           for (int b = 0; b < B; ++b)
-            k_ternary<V, false, true>(P.cg[0], Xs + b * xs, m, Ys + b * ys + v, n, T1 + b * ts, m, m);
+            k_ternary_set<V, false, true>(P.cg[0], Xs + b * xs, m, Ys + b * ys + v, n, T1 + b * ts, m, m, d3);
           k_rowsmat<V>(static_cast<int64_t>(B) * d3, p, m, T1, m, 1, W + v * p, static_cast<int64_t>(n) * p, Os, p);
         }
       }
@@ -870,9 +888,8 @@ void tp_bwd_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
         const S* WTv = WT ? WT + static_cast<int64_t>(v) * p * m : nullptr;  // [w][u]
         if ((aw && wh) || (gx && xh)) {
           // H[b][i][w] = sum C G[b][k][w] y[b][j, v]
-          memset(T2, 0, sizeof(S) * static_cast<size_t>(B) * d1 * p);
           for (int b = 0; b < B; ++b)
-            k_ternary<V, false, true>(P.cg[1], Gs + b * gs, p, Ys + b * ys + v, n, T2 + b * d1 * p, p, p);
+            k_ternary_set<V, false, true>(P.cg[1], Gs + b * gs, p, Ys + b * ys + v, n, T2 + b * d1 * p, p, p, d1);
         }
         if (aw) {
           S* gwv = aw + P.w_off + v * p;  // gW[u, v, :] at u * np
@@ -880,9 +897,8 @@ void tp_bwd_block(const TpKernelPlan<S>& kp, const S* const* x, const S* const* 
             k_rowsmat<V>(m, p, static_cast<int64_t>(B) * d1, Xs, 1, m, T2, p, gwv, np);
           } else {
             const int64_t ts = static_cast<int64_t>(d3) * m;  // Q [B d3][m]
-            memset(T1, 0, sizeof(S) * static_cast<size_t>(B * ts));
             for (int b = 0; b < B; ++b)
-              k_ternary<V, false, true>(P.cg[0], Xs + b * xs, m, Ys + b * ys + v, n, T1 + b * ts, m, m);
+              k_ternary_set<V, false, true>(P.cg[0], Xs + b * xs, m, Ys + b * ys + v, n, T1 + b * ts, m, m, d3);
             k_rowsmat<V>(m, p, static_cast<int64_t>(B) * d3, T1, 1, m, Gs, p, gwv, np);
           }
         }

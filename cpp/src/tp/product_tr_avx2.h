@@ -1,7 +1,9 @@
 // In-register 8 x 8 float transposes between the ir_mul and mul_ir layouts
 // (AVX2 instructions only).  Included inside an anonymous namespace by
-// product_avx2.cc and product_avx512.cc, so each ISA's TU has its own copy:
-// with 16-float lanes an 8 x 8 transpose is still the natural unit for D < 8.
+// product_avx2.cc and product_avx512.cc, so each ISA's TU has its own copy.
+// product_avx2.cc uses them for all channels (vtr_to_ir / vtr_from_ir below,
+// unless SC_TP_TR_OWN_ENTRY is defined); product_avx512.cc for the channels
+// left after its 16-channel permutes (product_tr_avx512.h).
 // Needs <immintrin.h> (included by the simd_*.h pack header) before it.
 #pragma once
 
@@ -24,13 +26,14 @@ inline void tr8x8(__m256 r[8]) {
   r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
-// ir_mul [D][m] -> mul_ir [m][D] for 8 channels at a time (float, D < 8).
+// ir_mul [D][m] -> mul_ir [m][D] for 8 channels at a time (float, D < 8),
+// channels from u0 on; returns the first channel not transposed.
 template <int D, class S>
-inline int vtr_from_ir(const S* src, S* dst, int m) {
-  if (sizeof(S) != 4 || D >= 8) return 0;
+inline int vtr8_from_ir(const S* src, S* dst, int m, int u0) {
+  if (sizeof(S) != 4 || D >= 8) return u0;
   const float* s = reinterpret_cast<const float*>(src);
   float* d = reinterpret_cast<float*>(dst);
-  int u = 0;
+  int u = u0;
   for (; u + 8 <= m; u += 8) {
     __m256 r[8];
     for (int i = 0; i < 8; ++i) r[i] = i < D ? _mm256_loadu_ps(s + i * m + u) : _mm256_setzero_ps();
@@ -48,13 +51,13 @@ inline int vtr_from_ir(const S* src, S* dst, int m) {
   }
   return u;
 }
-// mul_ir [m][D] -> ir_mul [D][m].
+// mul_ir [m][D] -> ir_mul [D][m], as vtr8_from_ir.
 template <int D, class S>
-inline int vtr_to_ir(const S* src, S* dst, int m) {
-  if (sizeof(S) != 4 || D >= 8) return 0;
+inline int vtr8_to_ir(const S* src, S* dst, int m, int u0) {
+  if (sizeof(S) != 4 || D >= 8) return u0;
   const float* s = reinterpret_cast<const float*>(src);
   float* d = reinterpret_cast<float*>(dst);
-  int u = 0;
+  int u = u0;
   for (; u + 8 <= m; u += 8) {
     __m256 r[8];
     // Full-width loads while they stay inside the block (lanes beyond D are
@@ -73,3 +76,16 @@ inline int vtr_to_ir(const S* src, S* dst, int m) {
   }
   return u;
 }
+
+#if !defined(SC_TP_TR_OWN_ENTRY)
+// The entry points product_kernels.h calls: how many channels (from 0) were
+// transposed.
+template <int D, class S>
+inline int vtr_from_ir(const S* src, S* dst, int m) {
+  return vtr8_from_ir<D>(src, dst, m, 0);
+}
+template <int D, class S>
+inline int vtr_to_ir(const S* src, S* dst, int m) {
+  return vtr8_to_ir<D>(src, dst, m, 0);
+}
+#endif

@@ -312,8 +312,9 @@ class TensorProductPlan:
         grad_out may be gathered through ``x_index`` / ``out_index`` (the
         convolution: grad_x is then summed per sender, in ascending row order
         per sender).  Equal to three :meth:`contract` calls up to rounding."""
-        _core.tp_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared), [x_index, None, None, out_index],
-                          [int(x_rows), 0, 0, int(out_rows)], list(outs), int(n), int(impl))
+        data, shared, index, rows = _row_operands(x, y, weight, grad_out, weight_shared, n, x_index, out_index,
+                                                  x_rows, out_rows)
+        _core.tp_backward(self._plan, data, shared, index, rows, list(outs), int(n), int(impl))
 
     def double_backward_rows(
         self,
@@ -337,10 +338,9 @@ class TensorProductPlan:
         slot they replace), s != t, of :meth:`contract` of slot t with slot s
         replaced by ``gg[s]``.  x and grad_out may be gathered (the
         convolution: their outputs summed per node in ascending row order)."""
-        rows = [int(x_rows) if x_index is not None else n, n, 1 if weight_shared else n,
-                int(out_rows) if out_index is not None else n]
-        _core.tp_double_backward(self._plan, [x, y, weight, grad_out], bool(weight_shared),
-                                 [x_index, None, None, out_index], rows, list(gg), list(outs), int(n))
+        data, shared, index, rows = _row_operands(x, y, weight, grad_out, weight_shared, n, x_index, out_index,
+                                                  x_rows, out_rows)
+        _core.tp_double_backward(self._plan, data, shared, index, rows, list(gg), list(outs), int(n))
 
     # ---- numpy-level product and gradients ---------------------------------
     def _prep(self, x, y, weight):
@@ -388,6 +388,15 @@ class TensorProductPlan:
         if not shared:
             gw = gw.reshape(batch + (self.weight_numel,))
         return gx, gy, gw
+
+
+def _row_operands(x, y, weight, grad_out, weight_shared, n, x_index, out_index, x_rows, out_rows):
+    """The (data, weight_shared, index, rows) arguments of ``_core.tp_backward``
+    and ``_core.tp_double_backward``: slots x, y, weight, grad_out; x and
+    grad_out gathered through their index (with x_rows / out_rows rows)."""
+    rows = [int(x_rows) if x_index is not None else int(n), int(n), 1 if weight_shared else int(n),
+            int(out_rows) if out_index is not None else int(n)]
+    return [x, y, weight, grad_out], bool(weight_shared), [x_index, None, None, out_index], rows
 
 
 def _rebuild_plan(irreps_in1, irreps_in2, irreps_out, instructions, kwargs):

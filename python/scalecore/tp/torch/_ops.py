@@ -72,6 +72,14 @@ def _out_shape(plan: TensorProductPlan, slot: int, n, x, g, src, dst, num_nodes,
     return (n, width)
 
 
+def _contract_out(plan: TensorProductPlan, slot: int, x, y, w, g, src, dst, num_nodes, w_shared):
+    """(rows, a given input to take the dtype from, the output's shape) of a
+    contract call: the real kernel and its fake share it."""
+    n = _rows(slot, x, y, w, g, src, dst, w_shared)
+    ref = next(t for t in (x, y, w, g) if t is not None)
+    return n, ref, _out_shape(plan, slot, n, x, g, src, dst, num_nodes, w_shared)
+
+
 def _np(t: Optional[torch.Tensor]):
     if t is None:
         return None
@@ -98,9 +106,8 @@ def contract(
     w_shared: bool,
 ) -> torch.Tensor:
     plan = _plan(plan_id)
-    n = _rows(slot, x, y, w, g, src, dst, w_shared)
-    ref = next(t for t in (x, y, w, g) if t is not None)
-    out = torch.empty(_out_shape(plan, slot, n, x, g, src, dst, num_nodes, w_shared), dtype=ref.dtype)
+    n, ref, shape = _contract_out(plan, slot, x, y, w, g, src, dst, num_nodes, w_shared)
+    out = torch.empty(shape, dtype=ref.dtype)
     if src is not None:
         _check_index(src, "edge_src", num_nodes)
     if dst is not None:
@@ -120,10 +127,8 @@ def contract(
 
 @contract.register_fake
 def _(plan_id, slot, x, y, w, g, src, dst, num_nodes, w_shared):
-    plan = _plan(plan_id)
-    n = _rows(slot, x, y, w, g, src, dst, w_shared)
-    ref = next(t for t in (x, y, w, g) if t is not None)
-    return ref.new_empty(_out_shape(plan, slot, n, x, g, src, dst, num_nodes, w_shared))
+    _, ref, shape = _contract_out(_plan(plan_id), slot, x, y, w, g, src, dst, num_nodes, w_shared)
+    return ref.new_empty(shape)
 
 
 def _setup_context(ctx, inputs, output):
@@ -188,8 +193,13 @@ def backward(
 
 
 def _bwd_shapes(plan, n, w_shared, need_x, need_y, need_w):
-    return [(n, plan.dims[0]) if need_x else (0,), (n, plan.dims[1]) if need_y else (0,),
-            ((plan.dims[2],) if w_shared else (n, plan.dims[2])) if need_w else (0,)]
+    """Shapes of backward's (grad_x, grad_y, grad_w); (0,) where not needed."""
+    return _dbl_shapes(plan, n, None, None, 0, w_shared, (need_x, need_y, need_w, False))[:3]
+
+
+def _conv_bwd_shapes(plan, n, num_nodes, need_x, need_y, need_w):
+    """Shapes of conv_backward's (grad_x per node, grad_y, grad_w per edge)."""
+    return _dbl_shapes(plan, n, True, True, num_nodes, False, (need_x, need_y, need_w, False))[:3]
 
 
 @backward.register_fake
@@ -243,9 +253,8 @@ def conv_backward(
     n = y.shape[0]
     _check_index(src, "edge_src", num_nodes)
     _check_index(dst, "edge_dst", num_nodes)
-    gx = torch.empty((num_nodes, plan.dims[0]) if need_x else (0,), dtype=g.dtype)
-    gy = torch.empty((n, plan.dims[1]) if need_y else (0,), dtype=g.dtype)
-    gw = torch.empty((n, plan.dims[2]) if need_w else (0,), dtype=g.dtype)
+    gx, gy, gw = (torch.empty(sh, dtype=g.dtype)
+                  for sh in _conv_bwd_shapes(plan, n, num_nodes, need_x, need_y, need_w))
     plan.backward_rows(_np(x), _np(y), _np(w), _np(g), weight_shared=False, n=n,
                        outs=[t.numpy() if k else None for t, k in ((gx, need_x), (gy, need_y), (gw, need_w))],
                        x_index=_np(src), out_index=_np(dst), x_rows=num_nodes, out_rows=num_nodes)
@@ -254,11 +263,8 @@ def conv_backward(
 
 @conv_backward.register_fake
 def _(plan_id, x, y, w, g, src, dst, num_nodes, need_x, need_y, need_w):
-    plan = _plan(plan_id)
-    n = y.shape[0]
-    return (g.new_empty((num_nodes, plan.dims[0]) if need_x else (0,)),
-            g.new_empty((n, plan.dims[1]) if need_y else (0,)),
-            g.new_empty((n, plan.dims[2]) if need_w else (0,)))
+    shapes = _conv_bwd_shapes(_plan(plan_id), y.shape[0], num_nodes, need_x, need_y, need_w)
+    return tuple(g.new_empty(sh) for sh in shapes)
 
 
 def _cb_setup(ctx, inputs, output):
@@ -284,6 +290,8 @@ conv_backward.register_autograd(_cb_backward, setup_context=_cb_setup)
 
 
 def _dbl_shapes(plan, n, src, dst, num_nodes, w_shared, need):
+    """Shapes of double_backward's (x, y, weight, grad_out) gradients: per node
+    for a gathered x (src) / g (dst), (0,) where not needed."""
     full = [(num_nodes if src is not None else n, plan.dims[0]), (n, plan.dims[1]),
             (plan.dims[2],) if w_shared else (n, plan.dims[2]), (num_nodes if dst is not None else n, plan.dims[3])]
     return [f if k else (0,) for f, k in zip(full, need)]
