@@ -164,12 +164,22 @@ void check_level(const fit::Law& law, const std::vector<ExprNodeSpec>& nodes, in
         // the value to S at the end.
         const Ref zero;
         ExprNodeSpec t = s;
+        const Ref* folded = nullptr;
         if (t.op == fit::SC_OP_POW && t.b >= 0 && !r[t.b].has_p && !r[t.b].has_x) {
           // compile_expr folds a constant exponent: a ** c (exact integer powers for any sign of a)
           t.op = fit::SC_OP_POWC;
           t.c = static_cast<double>(r[t.b].v);
+          folded = &r[t.b];
         }
         q = apply(t, r[t.a], binary(t.op) ? r[t.b] : zero, ud);
+        if (folded) {
+          // The folded exponent's own model limits still hold: a NaN rule
+          // the reference does not model (min/max of a NaN) makes c itself
+          // unknown, and so the power (found by fuzz_expr: max(NaN, -1) is
+          // NaN in scalecore, fmax's -1 in the model).
+          q.unknown = q.unknown || folded->unknown;
+          q.fragile = q.fragile || folded->fragile;
+        }
         // Each node rounded to double, so that its range (overflow to Inf,
         // underflow to 0) is the kernel's, not long double's.
         q.v = static_cast<LD>(static_cast<double>(q.v));
