@@ -62,33 +62,33 @@ inline __m512 tr16_gather(const __m512* r, const int32_t (*idx)[16], const uint1
   return res;
 }
 
-template <int D, class S>
-inline int vtr_to_ir(const S* src, S* dst, int m) {
-  if (sizeof(S) != 4 || D >= 8 || D % 2 == 0) return vtr8_to_ir<D>(src, dst, m, 0);
+// Both directions: TO (mul_ir -> ir_mul) reads 16 D contiguous floats and
+// writes D rows of m; !TO the reverse.  The remaining channels take the
+// 8 x 8 transposes.
+template <bool TO, int D, class S>
+inline int vtr16(const S* src, S* dst, int m) {
+  auto rest = [&](int u) { return TO ? vtr8_to_ir<D>(src, dst, m, u) : vtr8_from_ir<D>(src, dst, m, u); };
+  if (sizeof(S) != 4 || D >= 8 || D % 2 == 0) return rest(0);
   const float* s = reinterpret_cast<const float*>(src);
   float* d = reinterpret_cast<float*>(dst);
   const Tr16Tables<D>& T = Tr16<D>::tab;
   int u = 0;
   for (; u + 16 <= m; u += 16) {
     __m512 r[D];
-    for (int q = 0; q < D; ++q) r[q] = _mm512_loadu_ps(s + u * D + 16 * q);
-    for (int o = 0; o < D; ++o) _mm512_storeu_ps(d + o * m + u, tr16_gather<D>(r, T.to_idx[o], T.to_mask[o]));
+    for (int q = 0; q < D; ++q) r[q] = _mm512_loadu_ps(TO ? s + u * D + 16 * q : s + q * m + u);
+    for (int o = 0; o < D; ++o)
+      _mm512_storeu_ps(TO ? d + o * m + u : d + u * D + 16 * o,
+                       tr16_gather<D>(r, TO ? T.to_idx[o] : T.from_idx[o], TO ? T.to_mask[o] : T.from_mask[o]));
   }
-  return vtr8_to_ir<D>(src, dst, m, u);
+  return rest(u);
+}
+
+template <int D, class S>
+inline int vtr_to_ir(const S* src, S* dst, int m) {
+  return vtr16<true, D>(src, dst, m);
 }
 
 template <int D, class S>
 inline int vtr_from_ir(const S* src, S* dst, int m) {
-  if (sizeof(S) != 4 || D >= 8 || D % 2 == 0) return vtr8_from_ir<D>(src, dst, m, 0);
-  const float* s = reinterpret_cast<const float*>(src);
-  float* d = reinterpret_cast<float*>(dst);
-  const Tr16Tables<D>& T = Tr16<D>::tab;
-  int u = 0;
-  for (; u + 16 <= m; u += 16) {
-    __m512 r[D];
-    for (int i = 0; i < D; ++i) r[i] = _mm512_loadu_ps(s + i * m + u);
-    for (int o = 0; o < D; ++o)
-      _mm512_storeu_ps(d + u * D + 16 * o, tr16_gather<D>(r, T.from_idx[o], T.from_mask[o]));
-  }
-  return vtr8_from_ir<D>(src, dst, m, u);
+  return vtr16<false, D>(src, dst, m);
 }
